@@ -106,7 +106,10 @@ class ModelConfig:
         for b, (f, k, s, p) in enumerate(self.blocks(), start=1):
             try:
                 size = conv_output_size(size, k, s, p)
-                out += [(f"conv{b}", "conv", (f, size, size)), (f"act{b}", "activation", (f, size, size))]  # fmt: skip
+                out += [
+                    (f"conv{b}", "conv", (f, size, size)),
+                    (f"act{b}", "activation", (f, size, size)),
+                ]
                 if self.pooling != "none":
                     size = conv_output_size(size, self.pool_size, self.pool_stride)
                     out.append((f"pool{b}", "pool", (f, size, size)))
@@ -116,7 +119,10 @@ class ModelConfig:
         features = c * size * size
         out.append(("flatten", "flatten", (features,)))
         if self.hidden_units:
-            out += [("hidden", "dense", (self.hidden_units,)), ("act_hidden", "activation", (self.hidden_units,))]  # fmt: skip
+            out += [
+                ("hidden", "dense", (self.hidden_units,)),
+                ("act_hidden", "activation", (self.hidden_units,)),
+            ]
         out += [
             ("dense", "dense", (self.num_classes,)),
             ("softmax", "softmax", (self.num_classes,)),
@@ -273,23 +279,32 @@ def _stage_params(module: nn.Module, in_shape: tuple[int, ...]) -> dict:
         return {
             "weight": module.weight.detach().numpy().copy(),  # (C_out, C_in, kH, kW)
             "bias": module.bias.detach().numpy().copy(),  # (C_out,)
-            "stride": module.stride[0], "padding": module.padding[0],
-            "kernel_size": module.kernel_size[0], "dilation": module.dilation[0],
-            "in_channels": module.in_channels, "out_channels": module.out_channels,
+            "stride": module.stride[0],
+            "padding": module.padding[0],
+            "kernel_size": module.kernel_size[0],
+            "dilation": module.dilation[0],
+            "in_channels": module.in_channels,
+            "out_channels": module.out_channels,
             "num_parameters": module.weight.numel() + module.bias.numel(),
-        }  # fmt: skip
+        }
     if isinstance(module, nn.Linear):
         return {
             "weight": module.weight.detach().numpy().copy(),  # (out_features, in_features)
             "bias": module.bias.detach().numpy().copy(),  # (out_features,)
-            "in_features": module.in_features, "out_features": module.out_features,
+            "in_features": module.in_features,
+            "out_features": module.out_features,
             "num_parameters": module.weight.numel() + module.bias.numel(),
-        }  # fmt: skip
+        }
     if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
         mode = "max" if isinstance(module, nn.MaxPool2d) else "avg"
         k, s = module.kernel_size, module.stride
-        return {"mode": mode, "kernel_size": k if isinstance(k, int) else k[0],
-                "stride": s if isinstance(s, int) else s[0], "padding": 0, "ceil_mode": False}  # fmt: skip
+        return {
+            "mode": mode,
+            "kernel_size": k if isinstance(k, int) else k[0],
+            "stride": s if isinstance(s, int) else s[0],
+            "padding": 0,
+            "ceil_mode": False,
+        }
     if isinstance(module, nn.Flatten):
         return {"input_shape": in_shape}
     names = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}

@@ -199,9 +199,18 @@ def conv2d_at(x, weight, bias, stride, padding, out_channel, row, col, dilation=
     channel_sums = products.sum(axis=(1, 2))  # (C_in,)
     b = 0.0 if bias is None else float(bias[out_channel])
     return ConvStep(
-        out_channel, row, col, rows, cols, patch, kernel, products, channel_sums, b,
+        out_channel,
+        row,
+        col,
+        rows,
+        cols,
+        patch,
+        kernel,
+        products,
+        channel_sums,
+        b,
         float(channel_sums.sum() + b),
-    )  # fmt: skip
+    )
 
 
 def _check_index(name: str, value, size: int) -> None:
