@@ -1,0 +1,356 @@
+"""Pure Plotly builders: plain arrays in, ``go.Figure`` out. No streamlit, no torch.
+
+Large maps are heatmaps with hover values and no cell text (text is slow in the browser); small
+grids print their numbers in the cells. A layer of many maps is one figure with hand-made axis
+domains and a shared colour axis: much faster to build than make_subplots.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import theme
+
+FONT = {"size": 12}
+TEXT_CELLS_MAX = 14 * 14  # grids with more cells than this get no cell text
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle of grid cells to outline: rows top..bottom, columns left..right (inclusive)."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+    color: str = "#ffb000"
+    width: int = 3
+
+
+def _axis_names(k: int) -> tuple[str, str, str, str]:
+    """Trace references and layout keys of the k-th pair of axes ('x', 'xaxis' for k = 0)."""
+    suffix = "" if k == 0 else str(k + 1)
+    return f"x{suffix}", f"y{suffix}", f"xaxis{suffix}", f"yaxis{suffix}"
+
+
+def _cell_domains(k: int, ncols: int, nrows: int, gap: float, title_space: float):
+    row, col = divmod(k, ncols)
+    x = [col / ncols + gap / 2, (col + 1) / ncols - gap / 2]
+    y = [1 - (row + 1) / nrows + gap / 2, 1 - row / nrows - title_space]
+    return x, y
+
+
+def heatmap_grid(
+    maps, titles=None, ranges=None, colorscale=None, ncols=8, cell_px=90, hover_name="value"
+) -> go.Figure:
+    """One figure showing every (H, W) map of a (C, H, W) stage as a small heatmap.
+
+    ranges: one (zmin, zmax) per map (see theme.map_ranges); equal ranges share one colour bar.
+    """
+    maps = np.asarray(maps, dtype=np.float32)  # (C, H, W)
+    count = maps.shape[0]
+    ncols = max(1, min(ncols, count))
+    nrows = math.ceil(count / ncols)
+    titles = titles or [f"ch {c}" for c in range(count)]
+    ranges = ranges or theme.map_ranges(maps, "per layer")
+    colorscale = colorscale or theme.colorscale_for(maps)
+    shared = len(set(ranges)) == 1
+    fig, layout = go.Figure(), {}
+    for k in range(count):
+        xref, yref, xkey, ykey = _axis_names(k)
+        xd, yd = _cell_domains(k, ncols, nrows, 0.03, 0.12 / nrows)
+        fig.add_trace(
+            _map_trace(maps[k], xref, yref, titles[k], hover_name, shared, ranges[k], colorscale)
+        )
+        layout[xkey] = {"domain": xd, "visible": False, "anchor": yref, "constrain": "domain"}
+        layout[ykey] = {
+            "domain": yd,
+            "visible": False,
+            "anchor": xref,
+            "autorange": "reversed",
+            "scaleanchor": xref,
+            "constrain": "domain",
+        }
+    annotations = [
+        _title(titles[k], *_cell_domains(k, ncols, nrows, 0.03, 0)) for k in range(count)
+    ]
+    fig.update_layout(
+        layout,
+        annotations=annotations,
+        height=nrows * cell_px + 30,
+        margin={"l": 5, "r": 5, "t": 20, "b": 5},
+        font=FONT,
+    )
+    if shared:
+        fig.update_layout(
+            coloraxis={
+                "colorscale": colorscale,
+                "cmin": ranges[0][0],
+                "cmax": ranges[0][1],
+                "colorbar": {"thickness": 10},
+            }
+        )
+    return fig
+
+
+def _map_trace(z, xref, yref, title, hover_name, shared, zrange, colorscale) -> go.Heatmap:
+    style = (
+        {"coloraxis": "coloraxis"}
+        if shared
+        else {"zmin": zrange[0], "zmax": zrange[1], "colorscale": colorscale, "showscale": False}
+    )
+    return go.Heatmap(
+        z=z,
+        xaxis=xref,
+        yaxis=yref,
+        name=title,
+        hovertemplate=f"{title}<br>row %{{y}}, col %{{x}}<br>{hover_name} %{{z:.4f}}"
+        "<extra></extra>",
+        **style,
+    )
+
+
+def _title(text, xd, yd) -> dict:
+    return {
+        "text": text,
+        "x": sum(xd) / 2,
+        "y": yd[1],
+        "xref": "paper",
+        "yref": "paper",
+        "showarrow": False,
+        "yanchor": "bottom",
+        "font": {"size": 11},
+    }
+
+
+def annotated_grid(
+    values,
+    title=None,
+    zrange=None,
+    colorscale=None,
+    digits=2,
+    boxes=(),
+    marks=(),
+    cell_px=34,
+    show_scale=False,
+) -> go.Figure:
+    """A small 2-D grid with its numbers printed in the cells (or hover only when large).
+
+    boxes: Box outlines (a receptive field, a pooling window); marks: (row, col) cells to flag
+    with a star (a max-pool winner).
+    """
+    z = np.asarray(values, dtype=np.float32)
+    if z.ndim == 1:
+        z = z[None, :]
+    zrange = zrange or theme.value_range(z)
+    colorscale = colorscale or theme.colorscale_for(z)
+    text = [[theme.fmt(v, digits) for v in row] for row in z] if z.size <= TEXT_CELLS_MAX else None
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            zmin=zrange[0],
+            zmax=zrange[1],
+            colorscale=colorscale,
+            showscale=show_scale,
+            text=text,
+            texttemplate="%{text}" if text else None,
+            textfont={"size": 11},
+            hovertemplate="row %{y}, col %{x}<br>value %{z:.5f}<extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    for b in boxes:
+        fig.add_shape(
+            type="rect",
+            x0=b.left - 0.5,
+            x1=b.right + 0.5,
+            y0=b.top - 0.5,
+            y1=b.bottom + 0.5,
+            line={"color": b.color, "width": b.width},
+        )
+    if marks:
+        rows, cols = zip(*marks, strict=True)
+        fig.add_trace(
+            go.Scatter(
+                x=cols,
+                y=rows,
+                mode="markers",
+                hoverinfo="skip",
+                marker={
+                    "symbol": "star",
+                    "size": 12,
+                    "color": "#ffb000",
+                    "line": {"color": "black", "width": 1},
+                },
+            )
+        )
+    height, width = z.shape
+    fig.update_layout(
+        title=title,
+        height=max(120, height * cell_px + (60 if title else 30)),
+        width=max(160, width * cell_px + 60),
+        margin={"l": 30, "r": 10, "t": 40 if title else 10, "b": 10},
+        font=FONT,
+        showlegend=False,
+        xaxis={"side": "top", "dtick": 1 if width <= 14 else None, "showgrid": False},
+        yaxis={
+            "autorange": "reversed",
+            "dtick": 1 if height <= 14 else None,
+            "showgrid": False,
+            "scaleanchor": "x",
+            "constrain": "domain",
+        },
+    )
+    return fig
+
+
+def image_figure(image, title=None, size_px=160) -> go.Figure:
+    """A grayscale image (values in [0, 1]) as a heatmap: black background, white ink."""
+    img = np.asarray(image, dtype=np.float32)
+    fig = go.Figure(
+        go.Heatmap(
+            z=img,
+            zmin=0,
+            zmax=1,
+            colorscale=theme.IMAGE,
+            showscale=False,
+            hovertemplate="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 12}} if title else None,
+        height=size_px,
+        width=size_px,
+        margin={"l": 2, "r": 2, "t": 24 if title else 2, "b": 2},
+        xaxis={"visible": False, "constrain": "domain"},
+        yaxis={
+            "visible": False,
+            "autorange": "reversed",
+            "scaleanchor": "x",
+            "constrain": "domain",
+        },
+    )
+    return fig
+
+
+def probability_bars(probabilities, class_names, highlight=None, title=None) -> go.Figure:
+    """The class probabilities as bars, the predicted (or chosen) class highlighted."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    highlight = int(np.argmax(p)) if highlight is None else highlight
+    colours = ["#d62728" if k == highlight else "#9aa7b8" for k in range(len(p))]
+    fig = go.Figure(
+        go.Bar(
+            x=[str(c) for c in class_names],
+            y=p,
+            marker_color=colours,
+            text=[f"{v:.1%}" for v in p],
+            textposition="outside",
+            hovertemplate="class %{x}<br>p = %{y:.6f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=260,
+        margin={"l": 40, "r": 10, "t": 30, "b": 30},
+        yaxis={"range": [0, 1.15], "tickformat": ".0%"},
+        font=FONT,
+    )
+    return fig
+
+
+def vector_strip(vector, title=None, boundaries=None, height=90) -> go.Figure:
+    """A long 1-D vector as a one-row heatmap; boundaries draws lines between channel blocks."""
+    v = np.asarray(vector, dtype=np.float32)[None, :]  # (1, N)
+    fig = go.Figure(
+        go.Heatmap(
+            z=v,
+            colorscale=theme.colorscale_for(v),
+            zmin=theme.value_range(v)[0],
+            zmax=theme.value_range(v)[1],
+            showscale=False,
+            hovertemplate="index %{x}<br>value %{z:.4f}<extra></extra>",
+        )
+    )
+    for b in boundaries or ():
+        fig.add_vline(x=b - 0.5, line={"color": "black", "width": 1})
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 20},
+        yaxis={"visible": False},
+        font=FONT,
+    )
+    return fig
+
+
+def training_curves(rows, previous=None) -> go.Figure:
+    """Loss and accuracy per epoch (train and held-out), side by side; previous run dashed.
+
+    rows / previous: lists of dicts with epoch, train_loss, test_loss, train_accuracy,
+    test_accuracy.
+    """
+    fig = go.Figure()
+    for run, dash, label in ((rows, None, ""), (previous or [], "dot", " (previous run)")):
+        if not run:
+            continue
+        epochs = [r["epoch"] for r in run]
+        for key, axis, colour in (
+            ("train_loss", "x", "#1f77b4"),
+            ("test_loss", "x", "#d62728"),
+            ("train_accuracy", "x2", "#1f77b4"),
+            ("test_accuracy", "x2", "#d62728"),
+        ):
+            name = key.replace("_", " ").replace("test", "held-out") + label
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[r[key] for r in run],
+                    name=name,
+                    mode="lines+markers",
+                    xaxis=axis,
+                    yaxis=axis.replace("x", "y"),
+                    line={"color": colour, "dash": dash},
+                )
+            )
+    fig.update_layout(
+        height=280,
+        margin={"l": 40, "r": 10, "t": 30, "b": 40},
+        font=FONT,
+        xaxis={"domain": [0, 0.45], "title": "epoch", "dtick": 1},
+        xaxis2={"domain": [0.55, 1], "title": "epoch", "dtick": 1, "anchor": "y2"},
+        yaxis={"title": "loss", "rangemode": "tozero"},
+        yaxis2={"title": "accuracy", "tickformat": ".0%", "anchor": "x2", "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def confusion_figure(matrix, class_names) -> go.Figure:
+    """A confusion matrix (rows: true class, columns: predicted) with the counts in the cells."""
+    m = np.asarray(matrix)
+    names = [str(c) for c in class_names]
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=m,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}<br>%{z} examples<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_layout(
+        height=420,
+        margin={"l": 60, "r": 10, "t": 30, "b": 40},
+        font=FONT,
+        xaxis={"title": "predicted", "type": "category"},
+        yaxis={"title": "true", "autorange": "reversed", "type": "category"},
+    )
+    return fig

@@ -1,0 +1,72 @@
+"""Colours, number formats and the colour-range mode shared by every figure.
+
+Signed maps (conv outputs, weights, contributions) use a diverging scale centred on 0, so white
+always means zero, red positive and blue negative. Non-negative maps (images, ReLU and pooling
+outputs, probabilities) use a sequential scale from black.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DIVERGING = "RdBu_r"  # blue (negative) - white (0) - red (positive)
+SEQUENTIAL = "Viridis"  # dark (0) to bright (large)
+IMAGE = "gray"  # the digit itself: black background, white ink
+CHANNEL_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+COLOR_MODES = ("per map", "per layer", "global")
+COLOR_MODE_HELP = (
+    "per map: each map uses its own range (shows detail in faint maps); per layer: all maps of "
+    "a stage share one range (compare channels); global: every stage shares one range "
+    "(compare stages)."
+)
+
+
+def is_signed(values) -> bool:
+    """True when the values have negatives, so a diverging scale centred on 0 fits."""
+    return bool(np.nanmin(values) < 0)
+
+
+def colorscale_for(values) -> str:
+    return DIVERGING if is_signed(values) else SEQUENTIAL
+
+
+def value_range(values, signed: bool | None = None) -> tuple[float, float]:
+    """(zmin, zmax) for a set of values: symmetric around 0 when signed, from 0 otherwise."""
+    values = np.asarray(values, dtype=np.float64)
+    signed = is_signed(values) if signed is None else signed
+    top = float(np.nanmax(np.abs(values))) if values.size else 0.0
+    top = top if top > 0 else 1.0  # an all-zero map still gets a valid range
+    return (-top, top) if signed else (0.0, top)
+
+
+def map_ranges(maps: np.ndarray, mode: str, global_values=None) -> list[tuple[float, float]]:
+    """One (zmin, zmax) per map of a (C, H, W) stage, following the colour-range mode."""
+    if mode not in COLOR_MODES:
+        raise ValueError(f"colour-range mode must be one of {', '.join(COLOR_MODES)}")
+    signed = is_signed(maps if mode != "global" else global_values)
+    if mode == "per map":
+        return [value_range(m, signed) for m in maps]
+    source = maps if mode == "per layer" else global_values
+    return [value_range(source, signed)] * len(maps)
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    """A number for a grid cell: fixed decimals, or scientific notation when tiny or huge."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 10**4 or abs(value) < 10**-digits:
+        return f"{value:.{max(digits - 1, 1)}e}"
+    return f"{value:.{digits}f}"
