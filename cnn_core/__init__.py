@@ -4,6 +4,23 @@ Never imports streamlit or plotly (a test checks it).
 """
 
 from .model import CNN, ModelConfig
+from .preprocess import Preprocessed, preprocess_canvas, preprocess_image
 from .trace import Stage, Trace
 
-__all__ = ["CNN", "ModelConfig", "Stage", "Trace"]
+__all__ = [
+    "CNN",
+    "ModelConfig",
+    "Preprocessed",
+    "Stage",
+    "Trace",
+    "load_default_model",
+    "preprocess_canvas",
+    "preprocess_image",
+]
+
+
+def load_default_model():
+    """The shipped default model (assets/default_model.safetensors), in eval mode."""
+    from .checkpoint import load_default_model as load
+
+    return load()
