@@ -232,6 +232,13 @@ class CNN(nn.Module):
             x = module(x)
         return x
 
+    def layer_weights(self, name: str) -> np.ndarray:
+        """A NumPy copy of the weights of the conv or dense stage called name."""
+        module = self.stages[name] if name in self.stages else None  # noqa: SIM401 (ModuleDict)
+        if not isinstance(module, (nn.Conv2d, nn.Linear)):
+            raise ValueError(f"{name!r} is not a conv or dense stage of this model")
+        return module.weight.detach().numpy().copy()
+
     def fingerprint(self) -> str:
         """A short digest of the weights: equal digests, equal models (for caching traces)."""
         digest = hashlib.sha1(repr(self.config.to_dict()).encode())

@@ -354,3 +354,27 @@ def confusion_figure(matrix, class_names) -> go.Figure:
         yaxis={"title": "true", "autorange": "reversed", "type": "category"},
     )
     return fig
+
+
+def activation_curve(xs, ys, points_x, points_y, name) -> go.Figure:
+    """The activation function as a curve, with a map's values plotted on it."""
+    fig = go.Figure(
+        [
+            go.Scatter(x=xs, y=ys, mode="lines", name=name, line={"color": "#444"}),
+            go.Scatter(
+                x=np.asarray(points_x),
+                y=np.asarray(points_y),
+                mode="markers",
+                name="this map's cells",
+                marker={"size": 5, "color": "#d62728", "opacity": 0.5},
+            ),
+        ]
+    )
+    fig.update_layout(
+        height=300,
+        margin={"l": 40, "r": 10, "t": 20, "b": 40},
+        font=FONT,
+        xaxis={"title": "input x", "zeroline": True},
+        yaxis={"title": "output", "zeroline": True},
+    )
+    return fig

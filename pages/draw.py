@@ -1,0 +1,140 @@
+"""Draw & predict: canvas, preprocessing steps, prediction, and every stage at a glance."""
+
+import numpy as np
+import streamlit as st
+
+from cnn_core import preprocess_canvas
+from ui import canvas, figures, images, layout, state
+
+LAST_PRE = "draw_last_preprocessed"  # the Preprocessed of the last drawing (for the steps row)
+
+st.title("Draw a digit, watch the network read it")
+st.markdown(layout.prose("draw_intro"))
+
+
+def _take_drawing(rgba, center: bool, had_canvas: bool) -> None:
+    """Turn a new canvas image into the current input; clear it when the canvas was cleared."""
+    if rgba is None:
+        # A cleared canvas (not one freshly mounted after a page switch) clears a drawn input.
+        if had_canvas and st.session_state.get(state.CANVAS_SEEN):
+            st.session_state[state.CANVAS_SEEN] = None
+            if state.input_source() == "your drawing":
+                state.set_input(None, "")
+        return
+    seen = state.digest(rgba) + str(center)
+    if seen == st.session_state.get(state.CANVAS_SEEN):
+        return  # nothing new: keep whatever the current input is (a drawing or a sample)
+    st.session_state[state.CANVAS_SEEN] = seen
+    pre = preprocess_canvas(rgba, center=center)
+    st.session_state[LAST_PRE] = pre
+    state.set_input(None if pre.is_empty else pre.image, "your drawing")
+
+
+def _steps_row(pre) -> None:
+    """The preprocessing steps as small images with their sizes."""
+    cols = st.columns(len(pre.steps))
+    for col, (name, img) in zip(cols, pre.steps.items(), strict=True):
+        scale = max(1, 84 // max(img.shape))
+        col.image(images.grayscale(img, scale), caption=f"{name} ({img.shape[0]}x{img.shape[1]})")
+
+
+def _prediction(trace) -> None:
+    names = state.current_model().class_names
+    p = trace.probabilities
+    st.markdown(
+        f"<div style='font-size:3.2rem;font-weight:700;line-height:1'>{names[trace.prediction]}"
+        f"</div>",
+        unsafe_allow_html=True,
+    )
+    st.markdown(f"predicted with probability **{p[trace.prediction]:.1%}**")
+    st.plotly_chart(figures.probability_bars(p, names), key="draw_probabilities")
+
+
+def _overview(trace) -> None:
+    """Every stage in order: its output, its shape and a link to the page that explains it."""
+    st.subheader("Every stage for this input")
+    mode = layout.color_mode("draw_color_mode")
+    global_values = layout.map_values(trace)
+    for stage in trace.stages:
+        left, right = st.columns([1, 4])
+        path, title = layout.STAGE_PAGES[stage.kind]
+        left.markdown(f"**{stage.name}** · {stage.kind}  \n`{layout.shape_text(stage.shape)}`")
+        left.page_link(path, label=f"Explain: {title}", icon=":material/arrow_forward:")
+        with right:
+            _stage_view(stage, trace, mode, global_values)
+
+
+def _stage_view(stage, trace, mode, global_values) -> None:
+    names = state.current_model().class_names
+    if stage.kind == "input":
+        st.image(images.grayscale(stage.output[0], 3))
+    elif stage.output.ndim == 3:
+        layout.stage_maps(stage.output, mode, global_values, scale=2, ncols=16)
+    elif stage.kind == "softmax":
+        st.plotly_chart(figures.probability_bars(stage.output, names), key=f"ov_{stage.name}")
+    elif stage.name == "dense":
+        st.plotly_chart(
+            figures.annotated_grid(stage.output[None, :], digits=2, cell_px=30),
+            key=f"ov_{stage.name}",
+        )
+    else:
+        st.plotly_chart(figures.vector_strip(stage.output), key=f"ov_{stage.name}")
+
+
+@st.fragment
+def live_view() -> None:
+    """Canvas, steps, prediction and overview: reruns alone on each stroke."""
+    left, right = st.columns([1, 2])
+    with left:
+        brush = st.slider("Brush width", 8, 40, 20, key="draw_brush")
+        center = st.toggle("Centre by centre of mass (as MNIST did)", True, key="draw_center")
+        had_canvas = "canvas" in st.session_state  # False right after a page switch
+        try:
+            rgba = canvas.drawing_canvas("canvas", brush)
+        except canvas.CanvasImageError as err:
+            st.error(f"The drawing could not be read ({err}). Clear the canvas and draw again.")
+            rgba = None
+        _take_drawing(rgba, center, had_canvas)
+        st.caption("Undo, redo and clear are in the canvas toolbar.")
+    trace = state.current_trace()
+    with right:
+        pre = st.session_state.get(LAST_PRE)
+        if pre is not None and state.input_source() == "your drawing":
+            _steps_row(pre)
+        if trace is None:
+            st.info(
+                "Draw a digit in the black square (or pick one below): the prediction and "
+                "every stage of the network appear here."
+            )
+        else:
+            st.caption(f"Current input: {state.input_source()}")
+            _prediction(trace)
+    if trace is not None:
+        _overview(trace)
+
+
+def gallery() -> None:
+    """Pick a held-out digit (random, or of a chosen class) as the current input."""
+    test = state.bundled_digits().test
+    st.subheader("Or pick a digit from the data set")
+    cols = st.columns([1, 1, 3])
+    label = cols[0].selectbox("Class", ["any", *range(10)], key="gallery_class")
+    if cols[1].button("Random digit", key="gallery_random"):
+        pool = np.arange(len(test)) if label == "any" else np.flatnonzero(test.labels == label)
+        st.session_state["gallery_pick"] = int(np.random.default_rng().choice(pool))
+    shown = np.flatnonzero(test.labels == (0 if label == "any" else label))[:8]
+    for col, index in zip(st.columns(8), shown, strict=False):
+        col.image(images.grayscale(test.images[index] / 255, 2))
+        if col.button("Use", key=f"gallery_use_{index}"):
+            st.session_state["gallery_pick"] = int(index)
+    pick = st.session_state.pop("gallery_pick", None)
+    if pick is not None:
+        state.set_input(
+            test.images[pick] / np.float32(255),
+            f"held-out digit #{pick} (label {test.labels[pick]})",
+        )
+        st.rerun()
+
+
+live_view()
+gallery()

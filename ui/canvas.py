@@ -1,0 +1,64 @@
+"""The drawing canvas: the only module that imports streamlit_drawable_canvas.
+
+The canvas sends its drawing as a PNG data URL. That is input from the browser, so it is decoded
+here with a size limit, by content, before anything else sees it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import io
+
+import numpy as np
+from PIL import Image
+from streamlit_drawable_canvas import st_canvas
+
+CANVAS_PX = 280  # drawn size; the browser may send a larger PNG on high-density screens
+MAX_CANVAS_SIDE = 2048  # refuse a canvas image larger than this before decoding it
+MAX_PNG_BYTES = 8 * 2**20  # a 2048x2048 RGBA PNG of strokes is far smaller
+
+
+class CanvasImageError(ValueError):
+    """The canvas sent something that is not a reasonable PNG image."""
+
+
+def decode_png(raw: bytes) -> np.ndarray:
+    """PNG bytes -> (H, W, 4) uint8 RGBA, refusing anything but a PNG of at most
+    MAX_CANVAS_SIDE pixels a side (checked from the header, before decoding any pixel)."""
+    if not isinstance(raw, (bytes, bytearray)) or not raw or len(raw) > MAX_PNG_BYTES:
+        raise CanvasImageError("the canvas image is missing or too large")
+    try:
+        with Image.open(io.BytesIO(raw), formats=["PNG"]) as img:
+            if max(img.size) > MAX_CANVAS_SIDE:
+                raise CanvasImageError(
+                    f"the canvas image is too large ({img.size[0]}x{img.size[1]})"
+                )
+            return np.asarray(img.convert("RGBA"))
+    except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as err:
+        if isinstance(err, CanvasImageError):
+            raise
+        raise CanvasImageError("the canvas image could not be read as a PNG") from None
+
+
+def drawing_canvas(key: str, stroke_width: int) -> np.ndarray | None:
+    """Show the 280x280 canvas (white ink on black); return its RGBA image, or None before the
+    learner has drawn anything. The canvas's own toolbar has undo, redo and clear."""
+    result = st_canvas(
+        stroke_width=stroke_width,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=CANVAS_PX,
+        width=CANVAS_PX,
+        drawing_mode="freedraw",
+        key=key,
+        return_image_data=True,
+        update_streamlit=True,
+    )
+    objects = (result.json_data or {}).get("objects") or []
+    if not objects:
+        return None
+    try:
+        raw = result.image_bytes  # base64-decoded by the component; None until the first send
+    except (ValueError, binascii.Error):
+        raise CanvasImageError("the canvas did not send a valid image") from None
+    return None if raw is None else decode_png(raw)

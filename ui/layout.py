@@ -1,0 +1,77 @@
+"""Small pieces of page layout shared by several pages (widgets in, plain values out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from cnn_core import Trace
+
+from . import images, state, theme
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+STAGE_PAGES = {
+    "input": ("pages/draw.py", "Draw & predict"),
+    "conv": ("pages/convolution.py", "Convolution"),
+    "activation": ("pages/activation.py", "Activation"),
+    "pool": ("pages/pooling.py", "Pooling"),
+    "flatten": ("pages/flatten.py", "Flatten"),
+    "dense": ("pages/dense.py", "Dense & softmax"),
+    "softmax": ("pages/dense.py", "Dense & softmax"),
+}
+
+
+@st.cache_data(show_spinner=False)
+def prose(name: str) -> str:
+    """The learner-facing text assets/<name>.md (kept out of the code)."""
+    return (ASSETS / f"{name}.md").read_text(encoding="utf-8")
+
+
+def color_mode(key: str) -> str:
+    """The colour-range mode radio; returns one of theme.COLOR_MODES."""
+    return st.radio(
+        "Colour range",
+        theme.COLOR_MODES,
+        index=1,
+        horizontal=True,
+        key=key,
+        help=theme.COLOR_MODE_HELP,
+    )
+
+
+def input_trace() -> Trace | None:
+    """The current trace, or None with a prompt that says how to get an input."""
+    trace = state.current_trace()
+    if trace is None:
+        st.info("There is no input yet: draw a digit or pick one from the data set first.")
+        st.page_link("pages/draw.py", label="Go to Draw & predict", icon=":material/draw:")
+    else:
+        st.caption(
+            f"Current input: {state.input_source()} · prediction "
+            f"**{state.current_model().class_names[trace.prediction]}**"
+        )
+    return trace
+
+
+def map_values(trace: Trace) -> np.ndarray:
+    """Every value of every conv / activation / pool map (the 'global' colour range)."""
+    maps = [s.output.ravel() for s in trace.stages if s.kind in {"conv", "activation", "pool"}]
+    return np.concatenate(maps)
+
+
+def stage_maps(maps: np.ndarray, mode: str, global_values, scale: int = 3, ncols: int = 8):
+    """Show a (C, H, W) stage as one coloured image with its colour range stated."""
+    st.image(images.montage(maps, mode, global_values, scale, ncols), clamp=True)
+    lo, hi = theme.value_range(
+        maps if mode == "per layer" else (global_values if mode == "global" else maps)
+    )
+    scale_name = "blue < 0 < red" if theme.is_signed(maps) else "dark = 0, bright = large"
+    st.caption(
+        f"{mode} colour range{'' if mode == 'per map' else f' {lo:.3g} to {hi:.3g}'} · {scale_name}"
+    )
+
+
+def shape_text(shape) -> str:
+    return " x ".join(str(n) for n in shape)

@@ -1,0 +1,125 @@
+"""Session state in one place: the per-session model, the current input and the trace cache.
+
+The default model is loaded once per process (st.cache_resource) and never mutated: every session
+reads it. A session that trains (or edits a filter) gets its own model object, held only in its
+own st.session_state, so nothing one learner does reaches another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+
+from cnn_core import CNN, Trace
+from cnn_core.data import Split, load_bundled
+
+# Session-state keys (every key the app uses is named here).
+INPUT = "current_input"  # np.ndarray (28, 28) float32 in [0, 1], or None before any input
+INPUT_SOURCE = "input_source"  # what the current input is, in words ("your drawing", ...)
+MODEL = "session_model"  # ModelInfo of this session's own model, or None for the default
+TRAINING = "training_run"  # ui.sidebar.TrainingRun while a run is under way or just ended
+HISTORY = "training_history"  # list of finished runs, each a list of per-epoch dicts
+NOTICES = "notices"  # (kind, text) messages to show once on the next run
+TRACES = "trace_cache"  # {(model version, input digest): Trace}, a few entries
+CANVAS_SEEN = "canvas_seen"  # digest of the last canvas image turned into the input
+TRACE_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model and what the model card says about it."""
+
+    model: CNN
+    version: str  # changes whenever the weights change (trace cache key)
+    is_default: bool
+    trained_on: str
+    test_accuracy: float | None  # held-out accuracy, when known
+    class_names: tuple[str, ...] = tuple(str(d) for d in range(10))
+
+
+@st.cache_resource(show_spinner="Loading the default model…")
+def default_model_info() -> ModelInfo:
+    """The shipped model, shared read-only by every session of this process."""
+    model, meta = load_checkpoint(DEFAULT_MODEL_PATH)
+    model.eval()
+    accuracy = meta.get("test_accuracy")
+    return ModelInfo(
+        model,
+        "default:" + model.fingerprint(),
+        True,
+        meta.get("trained_on", "bundled MNIST digits"),
+        float(accuracy) if accuracy is not None else None,
+    )
+
+
+@st.cache_resource(show_spinner="Loading the bundled digits…")
+def bundled_digits() -> Split:
+    """The 5,000 bundled MNIST digits (train 4,000 / held-out 1,000), read-only arrays."""
+    return load_bundled()
+
+
+def current_model() -> ModelInfo:
+    """This session's own model if it has one, else the shared default model."""
+    return st.session_state.get(MODEL) or default_model_info()
+
+
+def set_session_model(info: ModelInfo | None) -> None:
+    """Use ``info`` as this session's model (None goes back to the default model)."""
+    st.session_state[MODEL] = info
+
+
+def current_input() -> np.ndarray | None:
+    return st.session_state.get(INPUT)
+
+
+def input_source() -> str:
+    return st.session_state.get(INPUT_SOURCE, "")
+
+
+def set_input(image: np.ndarray | None, source: str) -> None:
+    """Make ``image`` (28x28 floats in [0, 1]) the current input of every page."""
+    st.session_state[INPUT] = None if image is None else np.asarray(image, np.float32).copy()
+    st.session_state[INPUT_SOURCE] = source if image is not None else ""
+
+
+def digest(array: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def current_trace() -> Trace | None:
+    """The current model's trace of the current input, cached per (model version, input)."""
+    image = current_input()
+    if image is None:
+        return None
+    info = current_model()
+    key = (info.version, digest(image))
+    cache = st.session_state.setdefault(TRACES, {})
+    if key not in cache:
+        if len(cache) >= TRACE_CACHE_SIZE:
+            cache.pop(next(iter(cache)))  # drop the oldest entry
+        cache[key] = info.model.trace(image)
+    return cache[key]
+
+
+def notify(kind: str, text: str) -> None:
+    """Queue a message (kind: success, info, warning, error) for the next run of the page."""
+    st.session_state.setdefault(NOTICES, []).append((kind, text))
+
+
+def pop_notices() -> list[tuple[str, str]]:
+    return st.session_state.pop(NOTICES, [])
+
+
+def add_history(rows: list[dict]) -> None:
+    """Remember a finished run's per-epoch rows (the last few runs only)."""
+    runs = st.session_state.setdefault(HISTORY, [])
+    runs.append(rows)
+    del runs[:-3]
+
+
+def history() -> list[list[dict]]:
+    return st.session_state.get(HISTORY, [])
