@@ -204,8 +204,12 @@ class CNN(nn.Module):
     def __init__(self, config: ModelConfig | None = None, seed: int | None = 0):
         super().__init__()
         self.config = config or ModelConfig()
-        self.stages, self.kinds = _build_stages(self.config)
-        if seed is not None:
+        if seed is None:  # PyTorch's own initialisation, from the process-wide RNG
+            self.stages, self.kinds = _build_stages(self.config)
+        else:  # build without initialising (the global RNG stays untouched), then draw our own
+            with torch.device("meta"):
+                stages, self.kinds = _build_stages(self.config)
+            self.stages = stages.to_empty(device="cpu")
             self.reset_parameters(torch.Generator().manual_seed(seed))
 
     def reset_parameters(self, generator: torch.Generator) -> None:

@@ -79,20 +79,27 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
     ceil_mode, where (as in PyTorch) the last window must start inside the input or the left
     padding, otherwise it is dropped.
     """
-    (size, _), (k, _) = _int_pair("size", size, 1), _int_pair("kernel_size", kernel_size, 1)
-    (s, _), (p, _) = _int_pair("stride", stride, 1), _int_pair("padding", padding, 0)
-    (d, _) = _int_pair("dilation", dilation, 1)
+    size, k = _one_int("size", size, 1), _one_int("kernel_size", kernel_size, 1)
+    s, p = _one_int("stride", stride, 1), _one_int("padding", padding, 0)
+    d = _one_int("dilation", dilation, 1)
     span = d * (k - 1) + 1  # how many input cells one window covers
-    if span > size + 2 * p:
-        raise ValueError(
-            f"kernel {span} (kernel_size {k}, dilation {d}) is larger than the padded input "
-            f"{size + 2 * p} (size {size} + 2 x padding {p}): the output would be empty"
-        )
     numerator = size + 2 * p - span
     out = (-(-numerator // s) if ceil_mode else numerator // s) + 1
     if ceil_mode and (out - 1) * s >= size + p:
         out -= 1  # the last window would start in the right padding only
+    if out < 1:
+        raise ValueError(
+            f"kernel {span} (kernel_size {k}, dilation {d}) is larger than the padded input "
+            f"{size + 2 * p} (size {size} + 2 x padding {p}): the output would be empty"
+        )
     return out
+
+
+def _one_int(name: str, value, minimum: int) -> int:
+    """One whole number for one axis (a pair here would be half ignored, so it is refused)."""
+    if isinstance(value, (tuple, list)):
+        raise ValueError(f"{name} must be a whole number for one axis, got {value!r}")
+    return _int_pair(name, value, minimum)[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -281,7 +288,8 @@ def _check_pool_args(x, kernel_size, stride, padding, ceil_mode):
                 f"padding {p} is more than half the pooling window {k}; "
                 "PyTorch allows at most kernel_size // 2"
             )
-    _check_kernel_fits(kernel, (x.shape[1] + 2 * padding[0], x.shape[2] + 2 * padding[1]))
+    if not ceil_mode:  # with ceil_mode a window may hang past the input, as in PyTorch
+        _check_kernel_fits(kernel, (x.shape[1] + 2 * padding[0], x.shape[2] + 2 * padding[1]))
     out = tuple(
         conv_output_size(n, k, s, p, 1, bool(ceil_mode))
         for n, k, s, p in zip(x.shape[1:], kernel, stride, padding, strict=True)
@@ -382,11 +390,13 @@ def linear(x, weight, bias=None) -> np.ndarray:
             f"weight must have shape (out_features, {x.shape[0]}) to match x; got {weight.shape}"
         )
     _check_finite("weight", weight)
+    _check_finite("x", x)
     out = weight @ x  # (out_features,)
     if bias is not None:
         bias = np.asarray(bias, dtype=np.float64)
         if bias.shape != out.shape:
             raise ValueError(f"bias must have shape {out.shape}, got {bias.shape}")
+        _check_finite("bias", bias)
         out = out + bias
     return out
 
