@@ -42,8 +42,8 @@ def _prediction(trace) -> None:
     names = state.current_model().class_names
     p = trace.probabilities
     st.markdown(
-        f"<div style='font-size:3.2rem;font-weight:700;line-height:1'>{names[trace.prediction]}"
-        f"</div>",
+        "<div class='cs-prediction' style='font-size:3.2rem;font-weight:700;line-height:1'>"
+        f"{names[trace.prediction]}</div>",
         unsafe_allow_html=True,
     )
     st.markdown(f"predicted with probability **{p[trace.prediction]:.1%}**")

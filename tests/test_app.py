@@ -1,0 +1,168 @@
+"""AppTest: the app and every page, with the default model, an empty input and a picked digit;
+training from the sidebar; two sessions stay isolated."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import load_default_model
+from cnn_core.data import load_bundled
+from ui import state
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
+PAGES = ["pages/draw.py", "pages/convolution.py", "pages/activation.py", "pages/pooling.py",
+         "pages/flatten.py", "pages/dense.py", "pages/training.py"]  # fmt: skip
+TEST_INDEX = 7  # a held-out digit used as the current input
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def _with_input(page: str, index: int = TEST_INDEX) -> AppTest:
+    at = _app()
+    image = load_bundled().test.images[index] / np.float32(255)
+    at.session_state[state.INPUT] = image
+    at.session_state[state.INPUT_SOURCE] = f"held-out digit #{index}"
+    at.run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    return at
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    return "\n".join(parts + [i.value for i in at.info] + [w.value for w in at.warning])
+
+
+def _expected_trace(index: int = TEST_INDEX):
+    return load_default_model().trace(load_bundled().test.images[index] / np.float32(255))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_input(page):
+    """Each page runs without an exception on the default model before any input exists."""
+    at = _app().run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    if page not in (PAGES[0], PAGES[-1]):
+        assert "There is no input yet" in _text(at)
+
+
+def test_home_prompts_for_a_drawing_and_shows_the_model_card():
+    """With an empty canvas the home page prompts, predicts nothing and shows the model card."""
+    at = _app().run()
+    assert "Draw a digit in the black square" in _text(at)
+    assert not [m for m in at.markdown if "predicted with probability" in m.value]
+    card = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "the default model" in card and "9,098 parameters" in card
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_an_input(page):
+    """Each page runs without an exception on a held-out digit and names the prediction."""
+    at = _with_input(page)
+    assert not at.exception, at.exception
+    if page != PAGES[-1]:
+        assert f"prediction **{_expected_trace().prediction}**" in _text(at) or page == PAGES[0]
+
+
+def test_gallery_pick_gives_a_prediction():
+    """Pressing 'Use' under a gallery digit makes it the input and shows its prediction."""
+    at = _app().run()
+    at.button(key="gallery_use_0").click().run()
+    trace = _expected_trace(0)
+    p = trace.probabilities[trace.prediction]
+    assert f"predicted with probability **{p:.1%}**" in _text(at)
+    assert at.session_state[state.INPUT_SOURCE].startswith("held-out digit #0")
+
+
+def test_convolution_page_shows_pytorchs_value():
+    """The conv page's value for the chosen cell is the traced conv1 output, difference shown."""
+    at = _with_input(PAGES[1])
+    at.slider(key="conv_row").set_value(10).run()
+    at.slider(key="conv_col").set_value(12).run()
+    value = _expected_trace().stage("conv1").output[0, 10, 12]
+    assert f"PyTorch computed **{value:.6f}**" in _text(at)
+
+
+def test_dense_page_logit_and_softmax_numbers_equal_the_trace():
+    """The dense page shows the traced logit of the chosen class and the cross-entropy."""
+    at = _with_input(PAGES[5])
+    trace = _expected_trace()
+    at.selectbox(key="dense_class").set_value(3).run()
+    assert f"PyTorch's logit: **{trace.logits[3]:.5f}**" in _text(at)
+    at.selectbox(key="softmax_label").set_value(trace.prediction).run()
+    loss = -np.log(trace.probabilities[trace.prediction])
+    assert f"**{loss:.4f}**" in _text(at)
+
+
+def _train(**widgets) -> AppTest:
+    """A fresh session with the sidebar's training settings set, then Train pressed."""
+    at = _app()
+    settings = {"cfg_images_digits": 200, "cfg_epochs": 1, "cfg_batch": 64} | widgets
+    for key, value in settings.items():
+        at.session_state[key] = value
+    at.run()
+    at.sidebar.button(key="train_button").click().run()
+    return at
+
+
+def test_training_one_short_epoch_updates_the_model_card():
+    """Training 1 epoch on 200 digits gives this session its own model; the card shows it."""
+    at = _train()
+    assert not at.exception, at.exception
+    assert any("Training finished" in s.value for s in at.success)
+    info = at.session_state[state.MODEL]
+    assert not info.is_default and "200 images" in info.trained_on
+    card = _app()  # a session that starts with that model shows it on the model card
+    card.session_state[state.MODEL] = info
+    card.run()
+    text = "\n".join(m.value for m in card.sidebar.markdown)
+    assert "your own model" in text and "200 images" in text
+    assert f"{info.test_accuracy:.1%}" in text
+
+
+def test_two_sessions_are_isolated():
+    """One session trains; the other still has the default model and the same prediction."""
+    other = _with_input(PAGES[0])
+    before = other.session_state[state.INPUT].copy()
+    trainer = _train()
+    assert not trainer.session_state[state.MODEL].is_default
+    other.run()
+    assert np.array_equal(other.session_state[state.INPUT], before)
+    p = _expected_trace().probabilities
+    assert f"predicted with probability **{p.max():.1%}**" in _text(other)
+    default = load_default_model()
+    assert state.MODEL not in other.session_state or other.session_state[state.MODEL] is None
+    assert default.fingerprint() == load_default_model().fingerprint()
+
+
+def test_diverging_learning_rate_is_reported_and_rolled_back():
+    """Adam at learning rate 10 diverges; the page says so and the previous model is kept."""
+    at = _train(cfg_optimizer="adam", cfg_lr=10.0)
+    assert any("Training diverged" in e.value for e in at.error), [e.value for e in at.error]
+    info = at.session_state[state.MODEL] if state.MODEL in at.session_state else None  # noqa: SIM401
+    assert info is None or np.isfinite(info.model.layer_weights("conv1")).all()
+
+
+def test_an_interrupted_run_keeps_the_last_weights_and_says_so():
+    """A run left 'running' (Stop interrupts the script) is finished on the next run with the
+    weights of its last step, and a message says so."""
+    from cnn_core import CNN, ModelConfig
+    from cnn_core.train import TrainConfig
+    from ui.sidebar import TrainingRun, TrainRequest
+
+    at = _app().run()
+    model = CNN(ModelConfig(), seed=3)
+    request = TrainRequest("digits", ModelConfig(), TrainConfig(epochs=2, max_images=200))
+    at.session_state[state.TRAINING] = TrainingRun(request, model, tuple("0123456789"),
+                                                   epoch=1, batch=2)  # fmt: skip
+    at.run()
+    warnings = [w.value for w in at.warning]
+    assert any("Training stopped at epoch 1, batch 2" in w for w in warnings), warnings
+    assert at.session_state[state.MODEL].model.fingerprint() == model.fingerprint()

@@ -1,0 +1,67 @@
+"""Browser tests: Debian's Chromium draws on the real canvas of a running ConvScope."""
+
+import math
+
+import pytest
+
+pytestmark = pytest.mark.browser
+STROKE_STEPS = 4
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.goto(app_url)
+    pg.locator("canvas").first.wait_for(timeout=60_000)
+    yield pg
+    context.close()
+
+
+def _draw(page, points) -> None:
+    """Press the mouse at the first point of a stroke, move through the rest, release."""
+    box = page.locator("canvas").first.bounding_box()
+    xy = [(box["x"] + x, box["y"] + y) for x, y in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=STROKE_STEPS)
+    page.mouse.up()
+
+
+def _prediction(page) -> str:
+    el = page.locator(".cs-prediction")
+    el.wait_for(timeout=60_000)
+    return el.inner_text().strip()
+
+
+def _one():
+    return [(140, 50 + 9 * k) for k in range(21)]
+
+
+def _zero():
+    return [(140 + 55 * math.sin(t / 20 * 2 * math.pi), 140 - 85 * math.cos(t / 20 * 2 * math.pi))
+            for t in range(22)]  # fmt: skip
+
+
+def test_drawn_one_is_predicted_as_one(page):
+    """A vertical stroke in the middle of the canvas is read as a 1."""
+    _draw(page, _one())
+    assert _prediction(page) == "1"
+
+
+def test_drawn_zero_is_predicted_as_zero(page):
+    """An oval drawn in one stroke is read as a 0."""
+    _draw(page, _zero())
+    assert _prediction(page) == "0"
+
+
+def test_input_survives_a_page_switch(page):
+    """After drawing, switching to another page and back keeps the input and the prediction."""
+    _draw(page, _one())
+    assert _prediction(page) == "1"
+    page.get_by_role("link", name="Convolution").first.click()
+    page.get_by_text("PyTorch computed").wait_for(timeout=60_000)
+    assert "There is no input yet" not in page.inner_text("body")
+    page.get_by_role("link", name="Draw & predict").first.click()
+    assert _prediction(page) == "1"
