@@ -87,7 +87,12 @@ def live_view() -> None:
     left, right = st.columns([1, 2])
     with left:
         brush = st.slider("Brush width", 8, 40, 20, key="draw_brush")
-        center = st.toggle("Centre by centre of mass (as MNIST did)", True, key="draw_center")
+        center = st.toggle(
+            "Centre by mass, as MNIST did",
+            True,
+            key="draw_center",
+            help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
+        )
         had_canvas = "canvas" in st.session_state  # False right after a page switch
         try:
             rgba = canvas.drawing_canvas("canvas", brush)

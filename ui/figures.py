@@ -258,6 +258,7 @@ def probability_bars(probabilities, class_names, highlight=None, title=None) -> 
         height=260,
         margin={"l": 40, "r": 10, "t": 30, "b": 30},
         yaxis={"range": [0, 1.15], "tickformat": ".0%"},
+        xaxis={"type": "category"},
         font=FONT,
     )
     return fig
