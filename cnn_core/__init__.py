@@ -3,6 +3,7 @@
 Never imports streamlit or plotly (a test checks it).
 """
 
+from .checkpoint import load_default_model
 from .model import CNN, ModelConfig
 from .preprocess import Preprocessed, preprocess_canvas, preprocess_image
 from .trace import Stage, Trace
@@ -18,9 +19,3 @@ __all__ = [
     "preprocess_image",
 ]
 
-
-def load_default_model():
-    """The shipped default model (assets/default_model.safetensors), in eval mode."""
-    from .checkpoint import load_default_model as load
-
-    return load()

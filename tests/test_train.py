@@ -1,0 +1,275 @@
+"""Tests of cnn_core.train: the training generator, divergence, determinism, evaluation and
+augmentation. Tiny subsets of the bundled digits and 1-3 epochs keep the module fast."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnn_core.data import Split, load_bundled
+from cnn_core.model import CNN, ModelConfig
+from cnn_core.train import (
+    BatchEvent,
+    DivergedEvent,
+    DoneEvent,
+    EpochEvent,
+    StoppedEvent,
+    TrainConfig,
+    augment_batch,
+    confusion_matrix,
+    evaluate,
+    learning_rate_at,
+    make_optimizer,
+    train,
+    train_step,
+)
+
+
+@pytest.fixture(scope="module")
+def small_split() -> Split:
+    """256 training and 200 test digits from the bundled set."""
+    split = load_bundled()
+    return Split(train=split.train.subset(256, seed=1), test=split.test.subset(200, seed=2))
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    """A detached copy of every parameter."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def run(model, split, **config) -> list:
+    """Every event of a training run."""
+    return list(train(model, split, TrainConfig(**config)))
+
+
+def test_loss_falls_within_a_few_steps(small_split):
+    """Ten Adam steps on one fixed batch lower its loss from about ln 10 (chance) by over 0.3."""
+    model = CNN(ModelConfig(), seed=0)
+    optimizer = make_optimizer(model, TrainConfig(learning_rate=3e-3))
+    x = torch.from_numpy(small_split.train.as_float()[:64]).unsqueeze(1)  # (64, 1, 28, 28)
+    y = torch.from_numpy(np.array(small_split.train.labels[:64]))  # (64,)
+    losses = [train_step(model, optimizer, x, y)[0].item() for _ in range(10)]
+    assert losses[0] == pytest.approx(math.log(10), abs=0.3)  # about uniform at the start
+    assert losses[5] < losses[0] and losses[-1] < losses[0] - 0.3
+
+
+def test_training_improves_epoch_metrics(small_split):
+    """Over three epochs on 256 images the training loss falls and test accuracy beats chance."""
+    model = CNN(ModelConfig(), seed=0)
+    events = run(model, small_split, epochs=3, learning_rate=3e-3, batch_size=32)
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    assert epochs[-1].train_loss < epochs[0].train_loss
+    assert epochs[-1].test_accuracy > 0.5
+
+
+def test_event_sequence_and_counters(small_split):
+    """Batch events come every report_every batches and at each epoch's end, images_seen counts
+    every image, the run ends with one DoneEvent, and the model is left in eval mode."""
+    model = CNN(ModelConfig(), seed=0)
+    events = run(model, small_split, epochs=2, batch_size=100, report_every=2)
+    batches = [(e.epoch, e.batch) for e in events if isinstance(e, BatchEvent)]
+    assert batches == [(1, 2), (1, 3), (2, 2), (2, 3)]  # 256 images -> 3 batches, last has 56
+    last_batch = [e for e in events if isinstance(e, BatchEvent)][-1]
+    assert last_batch.images_seen == 2 * 256 and last_batch.num_batches == 3
+    assert 0 <= last_batch.accuracy <= 1 and last_batch.images_per_second > 0
+    assert events[-1] == DoneEvent(epochs_completed=2)
+    assert not model.training
+
+
+def test_gradients_do_not_accumulate(small_split):
+    """The gradient the model holds after step 2 equals a fresh gradient computed at the weights
+    left by step 1 -- not the sum of both steps' gradients."""
+    model = CNN(ModelConfig(), seed=0)
+    config = TrainConfig(
+        optimizer="sgd", learning_rate=0.1, momentum=0.0, batch_size=256, epochs=2, report_every=1
+    )
+    after_step = []
+    for event in train(model, small_split, config):
+        if isinstance(event, BatchEvent):
+            after_step.append(weights(model))
+            if event.epoch == 2:  # the one batch is the whole set, so only the order differs
+                held = {n: p.grad.clone() for n, p in model.named_parameters()}
+    fresh = CNN(ModelConfig(), seed=None)
+    fresh.load_state_dict(after_step[0])
+    x = torch.from_numpy(small_split.train.as_float()).unsqueeze(1)  # (256, 1, 28, 28)
+    F.cross_entropy(fresh(x), torch.from_numpy(np.array(small_split.train.labels))).backward()
+    for name, p in fresh.named_parameters():
+        torch.testing.assert_close(held[name], p.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_divergence_threshold_rolls_back_to_initial_weights(small_split):
+    """A loss above divergence_threshold in epoch 1 ends the run with a DivergedEvent whose reason
+    names the loss, threshold, place and learning rate, and restores the initial weights."""
+    model = CNN(ModelConfig(), seed=0)
+    initial = weights(model)
+    events = run(model, small_split, epochs=2, divergence_threshold=0.5, learning_rate=0.002)
+    diverged = events[-1]
+    assert isinstance(diverged, DivergedEvent) and diverged.restored
+    assert (diverged.epoch, diverged.batch) == (1, 1)
+    assert "over 0.5" in diverged.reason and "epoch 1, batch 1" in diverged.reason
+    assert "learning rate 0.002" in diverged.reason
+    assert same_weights(weights(model), initial)
+    assert not model.training
+
+
+def test_huge_learning_rate_diverges_and_restores_last_good_weights(small_split):
+    """Adam with learning rate 10 blows up (a loss of about 1e7, not NaN); the model ends with
+    the finite weights it had at the start of the epoch in which that happened. (SGD at 10 does
+    not blow up here: its ReLUs die and the loss settles near ln 10.)"""
+    model = CNN(ModelConfig(), seed=0)
+    config = TrainConfig(optimizer="adam", learning_rate=10.0, epochs=5, batch_size=32)
+    start_of_epoch = weights(model)
+    events = []
+    for event in train(model, small_split, config):
+        events.append(event)
+        if isinstance(event, EpochEvent):
+            start_of_epoch = weights(model)
+    assert isinstance(events[-1], DivergedEvent) and events[-1].restored
+    assert "too high" in events[-1].reason
+    assert same_weights(weights(model), start_of_epoch)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_same_seed_same_weights_different_seed_different(small_split):
+    """With augmentation and dropout on, two runs with one seed give identical weights; another
+    seed gives different weights (shuffling, augmentation and dropout follow the seed)."""
+    config = ModelConfig(hidden_units=16, dropout=0.3)
+
+    def trained(seed: int) -> dict:
+        model = CNN(config, seed=0)
+        run(model, small_split, epochs=1, augment=True, seed=seed, batch_size=64)
+        return weights(model)
+
+    assert same_weights(trained(3), trained(3))
+    assert not same_weights(trained(3), trained(4))
+
+
+def test_closing_mid_epoch_keeps_last_step(small_split):
+    """Closing the generator after the third step leaves exactly that step's finite weights, in
+    eval mode: no further step runs."""
+    model = CNN(ModelConfig(), seed=0)
+    events = train(model, small_split, TrainConfig(epochs=2, batch_size=16, report_every=1))
+    for event in events:
+        if isinstance(event, BatchEvent) and event.batch == 3:
+            snapshot = weights(model)
+            assert model.training
+            break
+    events.close()
+    assert same_weights(weights(model), snapshot)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert not model.training
+
+
+def test_max_seconds_stops_after_a_step(small_split):
+    """A tiny time limit ends the run with a StoppedEvent after the first step."""
+    model = CNN(ModelConfig(), seed=0)
+    events = run(model, small_split, epochs=3, max_seconds=1e-9, batch_size=32)
+    assert isinstance(events[-1], StoppedEvent) and "time limit" in events[-1].reason
+    assert not any(isinstance(e, EpochEvent) for e in events)
+    assert not model.training
+
+
+def test_max_images_caps_the_training_set(small_split):
+    """max_images=50 trains on 50 images per epoch."""
+    model = CNN(ModelConfig(), seed=0)
+    events = run(model, small_split, epochs=1, max_images=50, batch_size=20)
+    assert [e for e in events if isinstance(e, BatchEvent)][-1].images_seen == 50
+
+
+def test_global_rng_is_untouched(small_split):
+    """train() and augmentation draw from their own generator: the process-wide torch RNG state
+    is the same before and after a run with shuffling, augmentation and dropout."""
+    before = torch.get_rng_state()
+    model = CNN(ModelConfig(hidden_units=8, dropout=0.2), seed=0)
+    run(model, small_split, epochs=1, augment=True, batch_size=64)
+    assert torch.equal(before, torch.get_rng_state())
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"optimizer": "rmsprop"}, "optimizer must be one of adam, sgd"),
+        ({"learning_rate": 0}, "learning rate must be in"),
+        ({"learning_rate": 11}, "learning rate must be in"),
+        ({"learning_rate": float("nan")}, "learning rate must be a finite number"),
+        ({"learning_rate": "0.1"}, "learning rate must be a number"),
+        ({"momentum": 1.0}, "momentum must be in"),
+        ({"batch_size": 0}, "batch size must be in"),
+        ({"batch_size": 2.5}, "batch size must be a whole number"),
+        ({"epochs": 101}, "epochs must be in"),
+        ({"epochs": True}, "epochs must be a whole number"),
+        ({"seed": -1}, "seed must be in"),
+        ({"max_images": 0}, "max_images must be in"),
+        ({"report_every": 0}, "report_every must be in"),
+        ({"divergence_threshold": 0}, "divergence threshold must be in"),
+        ({"max_seconds": -1}, "max_seconds must be in"),
+        ({"augment": "yes"}, "augment must be True or False"),
+        ({"lr_schedule": "step"}, "lr_schedule must be one of constant, cosine"),
+    ],
+)
+def test_train_config_rejects_bad_values(fields, message):
+    """Every out-of-range or wrongly typed TrainConfig field raises ValueError with a sentence."""
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**fields)
+
+
+def test_cosine_schedule():
+    """The cosine schedule starts at the learning rate, is halved at mid-run and nears 0."""
+    config = TrainConfig(learning_rate=0.01, lr_schedule="cosine")
+    assert learning_rate_at(config, 0, 100) == pytest.approx(0.01)
+    assert learning_rate_at(config, 50, 100) == pytest.approx(0.005)
+    assert learning_rate_at(config, 99, 100) < 1e-5
+    assert learning_rate_at(TrainConfig(learning_rate=0.01), 99, 100) == 0.01
+
+
+def test_evaluate_confusion_and_mode(small_split):
+    """evaluate() gives a confusion matrix summing to N whose diagonal matches the accuracy,
+    probabilities that sum to 1, and leaves a training-mode module in training mode."""
+    model = CNN(ModelConfig(), seed=0).train()
+    result = evaluate(model, small_split.test, batch_size=64)
+    n = len(small_split.test)
+    assert result.confusion.shape == (10, 10) and result.confusion.sum() == n
+    assert np.trace(result.confusion) / n == pytest.approx(result.accuracy)
+    assert result.probabilities.shape == (n, 10) and result.probabilities.dtype == np.float32
+    np.testing.assert_allclose(result.probabilities.sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(result.predictions, result.probabilities.argmax(axis=1))
+    assert np.isfinite(result.loss) and model.training
+    evaluate(model.eval(), small_split.test)
+    assert not model.training
+
+
+def test_confusion_matrix_rows_are_true_classes():
+    """Entry [t, p] counts images of true class t predicted as p."""
+    matrix = confusion_matrix([0, 0, 1, 2], [0, 1, 1, 0], 3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
+
+
+def test_augmentation_keeps_shape_and_range(small_split):
+    """Augmented batches keep their shape and [0, 1] range, change the images, and repeat
+    exactly for the same generator seed."""
+    x = torch.from_numpy(small_split.train.as_float()[:32]).unsqueeze(1)  # (32, 1, 28, 28)
+    a = augment_batch(x, torch.Generator().manual_seed(5))
+    b = augment_batch(x, torch.Generator().manual_seed(5))
+    assert a.shape == x.shape and a.dtype == torch.float32
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert (a.sum(dim=(1, 2, 3)) > 0).all()  # no digit is pushed out of the frame
+
+
+def test_train_refuses_non_finite_model(small_split):
+    """A model whose weights already hold NaN is refused before any step."""
+    model = CNN(ModelConfig(), seed=0)
+    with torch.no_grad():
+        model.stages["dense"].bias[0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        run(copy.deepcopy(model), small_split, epochs=1)
