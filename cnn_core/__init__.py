@@ -18,4 +18,3 @@ __all__ = [
     "preprocess_canvas",
     "preprocess_image",
 ]
-

@@ -55,13 +55,41 @@ if trace is not None:
         language="python",
     )
 
+    # one colour scale for both maps (so cells compare), fixed for the squashing functions
+    before_range = theme.value_range(e.before, signed=True)
+    after_range = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}.get(function, before_range)
     c1, c2 = st.columns(2)
     c1.plotly_chart(
-        figures.annotated_grid(e.before, title="before (conv output)", cell_px=12), key="act_before"
+        figures.annotated_grid(
+            e.before,
+            title="before (conv output)",
+            cell_px=12,
+            zrange=before_range,
+            colorscale=theme.DIVERGING,
+            show_scale=True,
+        ),
+        key="act_before",
     )
     c2.plotly_chart(
-        figures.annotated_grid(e.after, title=f"after {FUNCTIONS[function]}", cell_px=12),
+        figures.annotated_grid(
+            e.after,
+            title=f"after {FUNCTIONS[function]}",
+            cell_px=12,
+            zrange=after_range,
+            colorscale=theme.DIVERGING if after_range[0] < 0 else theme.SEQUENTIAL,
+            show_scale=True,
+        ),
         key="act_after",
+    )
+    st.plotly_chart(
+        figures.annotated_grid(
+            e.changed.astype(np.float32),
+            cell_px=12,
+            title="cells the activation changed (1 = changed)",
+            zrange=(0.0, 1.0),
+            colorscale="Greys",
+        ),
+        key="act_changed",
     )
     changed = int(e.changed.sum())
     st.markdown(f"**{changed}** of {e.before.size} cells changed; **{e.zeroed}** were set to 0.")
@@ -81,7 +109,4 @@ if trace is not None:
             FUNCTIONS[function],
         ),
         key="act_curve",
-    )
-    st.caption(
-        f"Colour scale: {'diverging around 0' if theme.is_signed(e.before) else 'sequential'}"
     )

@@ -47,14 +47,19 @@ if trace is not None:
     st.subheader(f"Output cell ({channel}, {row}, {col}) step by step")
     in_maps = trace.input_of(name)
     show_channels = range(min(c_in, 4))
+    is_image = trace.names[trace.names.index(name) - 1] == "input"
+    in_scale = theme.IMAGE if is_image else theme.colorscale_for(in_maps)
+    in_range = (0.0, 1.0) if is_image else theme.value_range(in_maps)
     grid = st.columns(len(show_channels) + 1)
     for k in show_channels:
         grid[k].plotly_chart(
             figures.annotated_grid(
                 in_maps[k],
+                zrange=in_range,
+                colorscale=in_scale,
                 title=f"input channel {k}",
                 boxes=[figures.Box(top, left, bottom, right)],
-                cell_px=12 if h_in > 14 else 26,
+                cell_px=12 if h_in > 7 else 26,
             ),
             key=f"conv_in_{k}",
         )
@@ -64,7 +69,7 @@ if trace is not None:
             out_map,
             title=f"output channel {channel}",
             boxes=[figures.Box(row, col, row, col)],
-            cell_px=12 if h_out > 14 else 26,
+            cell_px=12 if h_out > 7 else 26,
         ),
         key="conv_out",
     )
@@ -76,7 +81,9 @@ if trace is not None:
         cells = st.columns(3)
         rng = theme.value_range(step.kernel)
         cells[0].plotly_chart(
-            figures.annotated_grid(step.patch[c], title=f"patch, channel {c}"),
+            figures.annotated_grid(
+                step.patch[c], title=f"patch, channel {c}", zrange=in_range, colorscale=in_scale
+            ),
             key=f"conv_patch_{c}",
         )
         cells[1].plotly_chart(

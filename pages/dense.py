@@ -23,6 +23,7 @@ if trace is not None:
     st.plotly_chart(
         figures.annotated_grid(
             weight,
+            square=False,
             title=f"weight matrix W: {weight.shape[0]} classes x {weight.shape[1]} features",
             cell_px=22,
         ),
@@ -52,9 +53,10 @@ if trace is not None:
             )
         col.markdown(f"**{title} contributions**")
         col.dataframe(rows, hide_index=True)
+    sign = "+" if e.bias >= 0 else "-"
     st.latex(
-        rf"z_{{{k}}} = \underbrace{{{e.contributions.sum():.4f}}}_{{\sum_i W x}} + "
-        rf"\underbrace{{{e.bias:.4f}}}_{{b}} = {e.value:.5f}"
+        rf"z_{{{k}}} = \underbrace{{{e.contributions.sum():.4f}}}_{{\sum_i W x}} {sign} "
+        rf"\underbrace{{{abs(e.bias):.4f}}}_{{|b|}} = {e.value:.5f}"
     )
     st.markdown(f"PyTorch's logit: **{e.torch_value:.5f}** · |difference| {e.difference:.1e}")
 
@@ -82,10 +84,10 @@ if trace is not None:
     ]
     st.dataframe(rows, hide_index=True)
     st.markdown(
-        f"Sum of the exponentials: **{s.total:.5g}** (after subtracting the largest, "
+        f"Sum of the exponentials: **{s.total:.8g}** (after subtracting the largest, "
         f"{s.shift:.4f}, so nothing overflows) · entropy **{s.entropy:.3f}** nats "
         f"(uniform: 2.303) · cross-entropy for label {names[label]}: "
-        f"**{s.cross_entropy:.4f}**"
+        f"**{s.cross_entropy:.4g}**"
     )
     st.plotly_chart(
         figures.probability_bars(s.probabilities, names, highlight=label), key="softmax_bars"

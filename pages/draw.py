@@ -34,8 +34,14 @@ def _steps_row(pre) -> None:
     """The preprocessing steps as small images with their sizes."""
     cols = st.columns(len(pre.steps))
     for col, (name, img) in zip(cols, pre.steps.items(), strict=True):
-        scale = max(1, 84 // max(img.shape))
-        col.image(images.grayscale(img, scale), caption=f"{name} ({img.shape[0]}x{img.shape[1]})")
+        side = max(img.shape)  # pad to a square so every thumbnail has the same size
+        square = np.zeros((side, side), np.float32)
+        top, left = (side - img.shape[0]) // 2, (side - img.shape[1]) // 2
+        square[top : top + img.shape[0], left : left + img.shape[1]] = img
+        col.image(
+            images.grayscale(square, max(1, 84 // side)),
+            caption=f"{name} ({img.shape[0]}x{img.shape[1]})",
+        )
 
 
 def _prediction(trace) -> None:
@@ -69,12 +75,16 @@ def _stage_view(stage, trace, mode, global_values) -> None:
     if stage.kind == "input":
         st.image(images.grayscale(stage.output[0], 3))
     elif stage.output.ndim == 3:
-        layout.stage_maps(stage.output, mode, global_values, scale=2, ncols=16)
-    elif stage.kind == "softmax":
-        st.plotly_chart(figures.probability_bars(stage.output, names), key=f"ov_{stage.name}")
-    elif stage.name == "dense":
+        side = stage.output.shape[1]
+        layout.stage_maps(stage.output, mode, global_values, scale=max(2, 112 // side), ncols=8)
+    elif stage.kind in ("softmax", "dense") and stage.output.size == len(names):
         st.plotly_chart(
-            figures.annotated_grid(stage.output[None, :], digits=2, cell_px=30),
+            figures.annotated_grid(
+                stage.output,
+                digits=2 if stage.kind == "dense" else 3,
+                cell_px=40,
+                x_labels=list(names),
+            ),
             key=f"ov_{stage.name}",
         )
     else:
@@ -127,8 +137,11 @@ def gallery() -> None:
     if cols[1].button("Random digit", key="gallery_random"):
         pool = np.arange(len(test)) if label == "any" else np.flatnonzero(test.labels == label)
         st.session_state["gallery_pick"] = int(np.random.default_rng().choice(pool))
-    shown = np.flatnonzero(test.labels == (0 if label == "any" else label))[:8]
-    for col, index in zip(st.columns(8), shown, strict=False):
+    if label == "any":  # the first held-out digit of every class
+        shown = [int(np.flatnonzero(test.labels == k)[0]) for k in range(10)]
+    else:
+        shown = np.flatnonzero(test.labels == label)[:10]
+    for col, index in zip(st.columns(10), shown, strict=False):
         col.image(images.grayscale(test.images[index] / 255, 2))
         if col.button("Use", key=f"gallery_use_{index}"):
             st.session_state["gallery_pick"] = int(index)

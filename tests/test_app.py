@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import load_default_model
+from cnn_core import load_default_model, ops
 from cnn_core.data import load_bundled
 from ui import state
 
@@ -97,8 +97,8 @@ def test_dense_page_logit_and_softmax_numbers_equal_the_trace():
     at.selectbox(key="dense_class").set_value(3).run()
     assert f"PyTorch's logit: **{trace.logits[3]:.5f}**" in _text(at)
     at.selectbox(key="softmax_label").set_value(trace.prediction).run()
-    loss = -np.log(trace.probabilities[trace.prediction])
-    assert f"**{loss:.4f}**" in _text(at)
+    loss = ops.cross_entropy(trace.logits, trace.prediction)  # -log p[label], from the logits
+    assert f"**{loss:.4g}**" in _text(at)
 
 
 def _train(**widgets) -> AppTest:

@@ -137,33 +137,20 @@ def annotated_grid(
     marks=(),
     cell_px=34,
     show_scale=False,
+    square=True,
+    x_labels=None,
 ) -> go.Figure:
-    """A small 2-D grid with its numbers printed in the cells (or hover only when large).
+    """A small 2-D grid with its numbers printed in the cells (hover only when large or small).
 
     boxes: Box outlines (a receptive field, a pooling window); marks: (row, col) cells to flag
-    with a star (a max-pool winner).
+    (a max-pool winner: a star when there are few, a dot when there are many).
+    square: keep cells square (maps); False lets a wide matrix fill the width (weights).
     """
     z = np.asarray(values, dtype=np.float32)
-    if z.ndim == 1:
-        z = z[None, :]
+    z = z[None, :] if z.ndim == 1 else z
     zrange = zrange or theme.value_range(z)
     colorscale = colorscale or theme.colorscale_for(z)
-    text = [[theme.fmt(v, digits) for v in row] for row in z] if z.size <= TEXT_CELLS_MAX else None
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            zmin=zrange[0],
-            zmax=zrange[1],
-            colorscale=colorscale,
-            showscale=show_scale,
-            text=text,
-            texttemplate="%{text}" if text else None,
-            textfont={"size": 11},
-            hovertemplate="row %{y}, col %{x}<br>value %{z:.5f}<extra></extra>",
-            xgap=1,
-            ygap=1,
-        )
-    )
+    fig = go.Figure(_grid_trace(z, zrange, colorscale, digits, cell_px, show_scale, x_labels))
     for b in boxes:
         fig.add_shape(
             type="rect",
@@ -174,39 +161,64 @@ def annotated_grid(
             line={"color": b.color, "width": b.width},
         )
     if marks:
-        rows, cols = zip(*marks, strict=True)
-        fig.add_trace(
-            go.Scatter(
-                x=cols,
-                y=rows,
-                mode="markers",
-                hoverinfo="skip",
-                marker={
-                    "symbol": "star",
-                    "size": 12,
-                    "color": "#ffb000",
-                    "line": {"color": "black", "width": 1},
-                },
-            )
-        )
+        fig.add_trace(_marks_trace(marks))
     height, width = z.shape
+    top = 70 if title else 30
+    axis = {"showgrid": False, "zeroline": False}
     fig.update_layout(
-        title=title,
-        height=max(120, height * cell_px + (60 if title else 30)),
-        width=max(160, width * cell_px + 60),
-        margin={"l": 30, "r": 10, "t": 40 if title else 10, "b": 10},
+        title={"text": title, "y": 0.99, "yanchor": "top", "font": {"size": 13}} if title else None,
+        height=max(120, height * cell_px + top + 10) if square else max(160, height * 22 + top),
+        margin={"l": 30, "r": 10, "t": top, "b": 10},
         font=FONT,
         showlegend=False,
-        xaxis={"side": "top", "dtick": 1 if width <= 14 else None, "showgrid": False},
+        xaxis={**axis, "side": "top", "dtick": 1 if width <= 14 else None, "constrain": "domain"},
         yaxis={
+            **axis,
             "autorange": "reversed",
             "dtick": 1 if height <= 14 else None,
-            "showgrid": False,
-            "scaleanchor": "x",
-            "constrain": "domain",
+            **({"scaleanchor": "x", "constrain": "domain"} if square else {}),
         },
     )
+    if x_labels is not None:
+        fig.update_xaxes(type="category")
     return fig
+
+
+def _grid_trace(z, zrange, colorscale, digits, cell_px, show_scale, x_labels) -> go.Heatmap:
+    """The heatmap of a grid, with fixed-decimal cell text when the cells are big enough."""
+    fits = z.size <= TEXT_CELLS_MAX and cell_px >= 22
+    text = [[theme.cell_text(v, digits) for v in row] for row in z] if fits else None
+    return go.Heatmap(
+        z=z,
+        x=x_labels,
+        zmin=zrange[0],
+        zmax=zrange[1],
+        colorscale=colorscale,
+        showscale=show_scale,
+        text=text,
+        texttemplate="%{text}" if text else None,
+        textfont={"size": 11 if cell_px >= 30 else 9},
+        xgap=1,
+        ygap=1,
+        hovertemplate="row %{y}, col %{x}<br>value %{z:.5f}<extra></extra>",
+    )
+
+
+def _marks_trace(marks) -> go.Scatter:
+    rows, cols = zip(*marks, strict=True)
+    few = len(marks) <= 4
+    return go.Scatter(
+        x=cols,
+        y=rows,
+        mode="markers",
+        hoverinfo="skip",
+        marker={
+            "symbol": "star" if few else "circle",
+            "size": 13 if few else 6,
+            "color": "#ffb000",
+            "line": {"color": "black", "width": 1},
+        },
+    )
 
 
 def image_figure(image, title=None, size_px=160) -> go.Figure:
@@ -289,8 +301,9 @@ def vector_strip(vector, title=None, boundaries=None, height=90) -> go.Figure:
     return fig
 
 
-def training_curves(rows, previous=None) -> go.Figure:
-    """Loss and accuracy per epoch (train and held-out), side by side; previous run dashed.
+def training_curves(rows, previous=None, compact=False) -> go.Figure:
+    """Loss and accuracy per epoch (train and held-out), side by side (stacked when compact,
+    for the sidebar); the previous run dotted.
 
     rows / previous: lists of dicts with epoch, train_loss, test_loss, train_accuracy,
     test_accuracy.
@@ -318,16 +331,37 @@ def training_curves(rows, previous=None) -> go.Figure:
                     line={"color": colour, "dash": dash},
                 )
             )
+    side = {"x": [0, 0.45], "x2": [0.55, 1], "y": [0, 1], "y2": [0, 1]}
+    stacked = {"x": [0, 1], "x2": [0, 1], "y": [0.6, 1], "y2": [0, 0.4]}
+    d = stacked if compact else side
     fig.update_layout(
-        height=280,
-        margin={"l": 40, "r": 10, "t": 30, "b": 40},
+        height=360 if compact else 280,
         font=FONT,
-        xaxis={"domain": [0, 0.45], "title": "epoch", "dtick": 1},
-        xaxis2={"domain": [0.55, 1], "title": "epoch", "dtick": 1, "anchor": "y2"},
-        yaxis={"title": "loss", "rangemode": "tozero"},
-        yaxis2={"title": "accuracy", "tickformat": ".0%", "anchor": "x2", "range": [0, 1.02]},
+        showlegend=not compact,
+        margin={"l": 40, "r": 10, "t": 20, "b": 30 if compact else 40},
+        xaxis={"domain": d["x"], "title": None if compact else "epoch", "dtick": 1, "anchor": "y"},
+        xaxis2={"domain": d["x2"], "title": "epoch", "dtick": 1, "anchor": "y2"},
+        yaxis={"domain": d["y"], "title": "loss", "rangemode": "tozero", "anchor": "x"},
+        yaxis2={
+            "domain": d["y2"],
+            "title": "accuracy",
+            "tickformat": ".0%",
+            "anchor": "x2",
+            "range": [0, 1.02],
+        },
         legend={"orientation": "h", "y": -0.25},
     )
+    if compact:
+        fig.add_annotation(
+            text="blue: training · red: held-out",
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=1.06,
+            showarrow=False,
+            xanchor="left",
+            font={"size": 10},
+        )
     return fig
 
 

@@ -211,7 +211,9 @@ def render() -> tuple[TrainRequest | None, Slots]:
         slots = Slots(st.empty(), st.empty(), st.empty())
         run = st.session_state.get(state.TRAINING)
         if run is not None and run.rows:
-            slots.chart.plotly_chart(figures.training_curves(run.rows), key="sidebar_curves")
+            slots.chart.plotly_chart(
+                figures.training_curves(run.rows, compact=True), key="sidebar_curves"
+            )
     return request, slots
 
 
@@ -266,7 +268,9 @@ def _show(event, run: TrainingRun, slots: Slots) -> None:
             }
         )
         run.last_confusion = event.confusion
-        slots.chart.plotly_chart(figures.training_curves(run.rows), key=f"curves_{event.epoch}")
+        slots.chart.plotly_chart(
+            figures.training_curves(run.rows, compact=True), key=f"curves_{event.epoch}"
+        )
 
 
 def _finish(run: TrainingRun, status: str, reason: str = "") -> None:
@@ -312,3 +316,10 @@ def _finish(run: TrainingRun, status: str, reason: str = "") -> None:
         ),
     }
     state.notify(*messages[status])
+    if accuracy <= 1.5 / len(run.class_names):
+        state.notify(
+            "warning",
+            "The held-out accuracy is no better than guessing: the learning "
+            "rate is probably too high (the units stopped responding) or too "
+            "low. Try 0.001 with Adam.",
+        )

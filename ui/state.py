@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 
 from cnn_core import CNN, Trace
+from cnn_core.checkpoint import DEFAULT_MODEL_PATH, check_safe_environment, load_checkpoint
 from cnn_core.data import Split, load_bundled
 
 # Session-state keys (every key the app uses is named here).
@@ -44,6 +44,7 @@ class ModelInfo:
 @st.cache_resource(show_spinner="Loading the default model…")
 def default_model_info() -> ModelInfo:
     """The shipped model, shared read-only by every session of this process."""
+    check_safe_environment()  # refuse to run if the environment forces unsafe torch loading
     model, meta = load_checkpoint(DEFAULT_MODEL_PATH)
     model.eval()
     accuracy = meta.get("test_accuracy")

@@ -70,3 +70,9 @@ def fmt(value: float, digits: int = 2) -> str:
     if abs(value) >= 10**4 or abs(value) < 10**-digits:
         return f"{value:.{max(digits - 1, 1)}e}"
     return f"{value:.{digits}f}"
+
+
+def cell_text(value: float, digits: int = 2) -> str:
+    """A number printed inside a grid cell: always fixed decimals, so every cell is as wide."""
+    text = f"{float(value):.{digits}f}"
+    return "0" if float(text) == 0 else text
