@@ -103,6 +103,7 @@ def live_view() -> None:
             key="draw_center",
             help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
         )
+        st.caption("Draw below; the toolbar has undo, redo, clear.")
         had_canvas = "canvas" in st.session_state  # False right after a page switch
         try:
             rgba = canvas.drawing_canvas("canvas", brush)
@@ -110,7 +111,6 @@ def live_view() -> None:
             st.error(f"The drawing could not be read ({err}). Clear the canvas and draw again.")
             rgba = None
         _take_drawing(rgba, center, had_canvas)
-        st.caption("Undo, redo and clear are in the canvas toolbar.")
     trace = state.current_trace()
     with right:
         pre = st.session_state.get(LAST_PRE)
