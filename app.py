@@ -11,14 +11,39 @@ from ui import sidebar, state
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/grid_on:", layout="wide")
 
+# The page files are named page_*.py while their URLs are /convolution, /pooling, ...: a
+# first request to a fresh server runs Streamlit's old pages/ auto-discovery before app.py has
+# called st.navigation; if a URL matched a file name there, that page would run alone, without
+# this sidebar. With different names the request falls through to app.py (tested in the browser).
 PAGES = [
-    st.Page("pages/draw.py", title="Draw & predict", icon=":material/draw:", default=True),
-    st.Page("pages/convolution.py", title="Convolution", icon=":material/filter_center_focus:"),
-    st.Page("pages/activation.py", title="Activation", icon=":material/show_chart:"),
-    st.Page("pages/pooling.py", title="Pooling", icon=":material/grid_view:"),
-    st.Page("pages/flatten.py", title="Flatten", icon=":material/view_stream:"),
-    st.Page("pages/dense.py", title="Dense & softmax", icon=":material/hub:"),
-    st.Page("pages/training.py", title="Training", icon=":material/monitoring:"),
+    st.Page("pages/page_draw.py", title="Draw & predict", icon=":material/draw:", default=True),
+    st.Page(
+        "pages/page_convolution.py",
+        title="Convolution",
+        url_path="convolution",
+        icon=":material/filter_center_focus:",
+    ),
+    st.Page(
+        "pages/page_activation.py",
+        title="Activation",
+        url_path="activation",
+        icon=":material/show_chart:",
+    ),
+    st.Page(
+        "pages/page_pooling.py", title="Pooling", url_path="pooling", icon=":material/grid_view:"
+    ),
+    st.Page(
+        "pages/page_flatten.py", title="Flatten", url_path="flatten", icon=":material/view_stream:"
+    ),
+    st.Page(
+        "pages/page_dense.py", title="Dense & softmax", url_path="dense", icon=":material/hub:"
+    ),
+    st.Page(
+        "pages/page_training.py",
+        title="Training",
+        url_path="training",
+        icon=":material/monitoring:",
+    ),
 ]
 
 page = st.navigation(PAGES)

@@ -1,5 +1,6 @@
 """Shared fixtures: a real ConvScope server on 127.0.0.1 and Debian's Chromium via Playwright."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,8 +14,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _free_port() -> int:
@@ -37,13 +45,24 @@ def _wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 90) -> None
     raise RuntimeError("the app did not become healthy in time")
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """Start `streamlit run app.py` on a free port; yield its URL; stop it afterwards."""
+@contextlib.contextmanager
+def running_app():
+    """A fresh `streamlit run app.py` process on a free port of 127.0.0.1; yields its URL."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-           str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
@@ -51,6 +70,13 @@ def app_url():
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """One app server shared by the browser tests of a run."""
+    with running_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

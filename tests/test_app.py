@@ -13,8 +13,8 @@ from ui import state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
-PAGES = ["pages/draw.py", "pages/convolution.py", "pages/activation.py", "pages/pooling.py",
-         "pages/flatten.py", "pages/dense.py", "pages/training.py"]  # fmt: skip
+STAGES = ["draw", "convolution", "activation", "pooling", "flatten", "dense", "training"]
+PAGES = [f"pages/page_{name}.py" for name in STAGES]
 TEST_INDEX = 7  # a held-out digit used as the current input
 
 

@@ -65,3 +65,17 @@ def test_input_survives_a_page_switch(page):
     assert "There is no input yet" not in page.inner_text("body")
     page.get_by_role("link", name="Draw & predict").first.click()
     assert _prediction(page) == "1"
+
+
+def test_a_deep_link_to_a_fresh_server_has_the_sidebar(browser):
+    """The very first request of a new server process, straight to /convolution, runs app.py
+    (sidebar, model card) and the page, not the page script alone."""
+    from tests.conftest import running_app
+
+    with running_app() as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url + "/convolution")
+        page.get_by_text("Train a model").wait_for(timeout=60_000)
+        assert page.get_by_role("heading", name="Convolution").count() == 1
+        context.close()
