@@ -191,7 +191,7 @@ def training_panel() -> TrainRequest | None:
 
 @dataclass
 class Slots:
-    """Sidebar placeholders that the training loop fills while the page stays on screen."""
+    """Empty sidebar slots (st.empty) the training loop fills while the page stays on screen."""
 
     status: object
     progress: object
