@@ -71,6 +71,14 @@ class ActivationExplanation:
     after: np.ndarray  # function(before), by ops.py
     is_model_function: bool  # True when function is the one the model uses at this stage
     torch_after: np.ndarray | None  # the traced output when is_model_function, else None
+    negative_slope: float = 0.01  # the leaky_relu slope used
+
+    def curve(self, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+        """(x, function(x)) over [-3, 3] widened to cover this map's values, for plotting."""
+        xs = np.linspace(
+            min(-3.0, float(self.before.min())), max(3.0, float(self.before.max())), points
+        )
+        return xs, ops.activation(self.function, xs, self.negative_slope)
 
     @property
     def changed(self) -> np.ndarray:
@@ -110,7 +118,7 @@ def activation_step(
     after = ops.activation(function, before, slope)
     is_own = function == own and (function != "leaky_relu" or slope == own_slope)
     return ActivationExplanation(
-        layer, function, before, after, is_own, torch_after if is_own else None
+        layer, function, before, after, is_own, torch_after if is_own else None, slope
     )
 
 
@@ -147,6 +155,20 @@ class PoolExplanation:
     @property
     def difference(self) -> float:
         return float(np.max(np.abs(self.after - self.torch_after)))
+
+    def decisive_winners(self) -> list[tuple[int, int]]:
+        """Max winners of the windows whose values are not all equal (a flat window, such as
+        the empty background, has no real winner: PyTorch just takes its first cell)."""
+        if self.winners is None:
+            return []
+        rows, cols = self.after.shape
+        out = []
+        for i in range(rows):
+            for j in range(cols):
+                top, left, bottom, right = self.window(i, j)
+                if np.ptp(self.before[top:bottom, left:right]) > 0:
+                    out.append((int(self.winners[i, j, 0]), int(self.winners[i, j, 1])))
+        return out
 
 
 def pool_step(trace: Trace, layer: str, channel: int) -> PoolExplanation:

@@ -99,11 +99,11 @@ if trace is not None:
         )
     else:
         st.markdown(f"What if: the model uses {FUNCTIONS[own]}; these values are not in the model.")
-    xs = np.linspace(min(-3.0, float(e.before.min())), max(3.0, float(e.before.max())), 200)
+    xs, ys = e.curve()
     st.plotly_chart(
         figures.activation_curve(
             xs,
-            explain.ops.activation(function, xs, slope),
+            ys,
             e.before.ravel(),
             e.after.ravel(),
             FUNCTIONS[function],

@@ -1,6 +1,5 @@
 """Pooling: each window of a feature map reduced to one number (its maximum or its mean)."""
 
-import numpy as np
 import streamlit as st
 
 from cnn_core import explain
@@ -41,13 +40,8 @@ elif trace is not None:
     )
     top, left, bottom, right = e.window(row, col)
     marks = []
-    if e.winners is not None and show_all:  # a window of equal values has no real winner
-        windows = [(i, j, e.window(i, j)) for i in range(h_out) for j in range(w_out)]
-        marks = [
-            tuple(e.winners[i, j])
-            for i, j, (t, lf, b, r) in windows
-            if np.ptp(e.before[t:b, lf:r]) > 0
-        ]
+    if e.winners is not None and show_all:
+        marks = e.decisive_winners()
     elif e.winners is not None:
         marks = [tuple(e.winners[row, col])]
     c1, c2 = st.columns(2)

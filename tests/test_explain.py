@@ -146,3 +146,26 @@ def test_softmax_step_entropy_and_bad_temperature():
     assert e.entropy == pytest.approx(np.log(10)) and e.cross_entropy is None
     with pytest.raises(ValueError, match="temperature must be a positive"):
         explain.softmax_step(np.zeros(10), 0.0)
+
+
+def test_pool_decisive_winners_skip_flat_windows():
+    """decisive_winners lists a winner for every window with unequal values and none for flat
+    ones (an all-zero background window has no real maximum)."""
+    trace = CNN(seed=2).trace(np.zeros((28, 28), dtype=np.float32))
+    flat = explain.pool_step(trace, "pool1", 0)
+    assert np.ptp(flat.before) == 0 and flat.decisive_winners() == []
+    tanh = CNN(ModelConfig(activation="tanh"), seed=2).trace(_image(7))
+    e = explain.pool_step(tanh, "pool1", 0)  # tanh of a random input: no ties, no flat window
+    winners = e.decisive_winners()
+    assert len(winners) == e.after.size
+    for (r, c), value in zip(winners, e.after.ravel(), strict=True):
+        assert e.before[r, c] == value
+
+
+def test_activation_curve_covers_the_map_and_is_the_function():
+    """The plotted curve spans at least [-3, 3] and the map's range, and is the function."""
+    trace = CNN(CONFIGS["deep"], seed=1).trace(_image(8))
+    e = explain.activation_step(trace, "act1", channel=0, function="leaky_relu", negative_slope=0.2)
+    xs, ys = e.curve()
+    assert xs[0] <= min(-3.0, e.before.min()) and xs[-1] >= max(3.0, e.before.max())
+    np.testing.assert_allclose(ys, np.where(xs >= 0, xs, 0.2 * xs))
