@@ -77,7 +77,12 @@ def test_a_deep_link_to_a_fresh_server_has_the_sidebar(browser):
         page = context.new_page()
         page.goto(url + "/convolution")
         page.get_by_text("Train a model").wait_for(timeout=60_000)
-        assert page.get_by_role("heading", name="Convolution").count() == 1
+        # The sidebar can arrive a moment before the page body; wait for the page's heading
+        # (a page script run alone would never draw the sidebar, so both together is the proof).
+        heading = page.get_by_role("heading", name="Convolution", exact=True)
+        heading.first.wait_for(timeout=60_000)
+        assert heading.count() == 1
+        assert page.get_by_text("Train a model").count() >= 1
         context.close()
 
 
