@@ -7,7 +7,7 @@ so the page stays on screen while the model learns.
 
 import streamlit as st
 
-from ui import sidebar, state
+from ui import links, sidebar, state
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/grid_on:", layout="wide")
 
@@ -47,7 +47,13 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-request, slots = sidebar.render()
+slug = page.url_path or "draw"
+target = links.apply(slug)  # a share link, on the session's first run only
+if target is not None:
+    st.switch_page(next(p for p in PAGES if (p.url_path or "draw") == target))
+request, slots = sidebar.render(teacher=links.teacher_mode())
+with st.sidebar:
+    links.share_box(slug)
 for kind, text in state.pop_notices():
     getattr(st, kind)(text)
 page.run()

@@ -16,6 +16,7 @@ import streamlit as st
 
 from cnn_core import CNN, ModelConfig
 from cnn_core import data as datasets
+from cnn_core.snapshots import SnapshotLog
 from cnn_core.train import (
     BatchEvent,
     DivergedEvent,
@@ -27,7 +28,7 @@ from cnn_core.train import (
     train,
 )
 
-from . import figures, state
+from . import figures, model_files, state
 
 DATASET_LABELS = {
     "digits": "Bundled MNIST digits (5,000)",
@@ -59,6 +60,7 @@ class TrainingRun:
     batch: int = 0
     rows: list[dict] = field(default_factory=list)  # one dict per finished epoch
     last_confusion: object = None
+    snapshots: SnapshotLog = field(default_factory=SnapshotLog)  # epoch 0 and after each epoch
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,6 +184,8 @@ def training_panel() -> TrainRequest | None:
         state.set_session_model(None)
         state.notify("info", "Back to the default model.")
         st.rerun()
+    with st.expander("Model file", expanded=False):
+        model_files.model_file_panel()
     return TrainRequest(dataset, model_config, train_config) if go_ else None
 
 
@@ -198,14 +202,20 @@ class Slots:
     chart: object
 
 
-def render() -> tuple[TrainRequest | None, Slots]:
-    """Draw the sidebar; finish a run that a Stop (or any click) interrupted."""
+def render(teacher: bool = False) -> tuple[TrainRequest | None, Slots]:
+    """Draw the sidebar; finish a run that a Stop (or any click) interrupted.
+
+    teacher: a class link's session: the model card only, no training panel (the session keeps
+    the default model)."""
     run = st.session_state.get(state.TRAINING)
     if run is not None and run.status == "running":
         _finish(run, "stopped")
     with st.sidebar:
         model_card()
         st.divider()
+        if teacher:
+            st.caption("Class mode: this link shows the default model; training is switched off.")
+            return None, Slots(st.empty(), st.empty(), st.empty())
         st.subheader("Train a model")
         request = training_panel()
         slots = Slots(st.empty(), st.empty(), st.empty())
@@ -228,6 +238,7 @@ def run_training(request: TrainRequest, slots: Slots) -> None:
     split = _load_split(request.dataset)
     model = CNN(request.model_config, seed=request.train_config.seed)
     run = TrainingRun(request, model, split.train.class_names)
+    run.snapshots.record(0, model)  # the random initial weights
     st.session_state[state.TRAINING] = run
     slots.status.info("Training… the page stays usable to read; Stop keeps the last weights.")
     for event in train(model, split, request.train_config):
@@ -268,6 +279,7 @@ def _show(event, run: TrainingRun, slots: Slots) -> None:
             }
         )
         run.last_confusion = event.confusion
+        run.snapshots.record(event.epoch, run.model)  # the weights just evaluated
         slots.chart.plotly_chart(
             figures.training_curves(run.rows, compact=True), key=f"curves_{event.epoch}"
         )

@@ -1,0 +1,222 @@
+"""Share links: the image codec, typed settings, and a round trip through a fresh AppTest session
+(page, input and settings restored; every malformed kind of value gives the visible note)."""
+
+import base64
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
+from hypothesis.extra.numpy import arrays
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import share
+from cnn_core.data import load_bundled
+from ui import links, state
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT = 120
+
+
+def _digit(index: int = 3) -> np.ndarray:
+    return load_bundled().test.images[index] / np.float32(255)
+
+
+# ----------------------------------------------------------------------------------------------
+# image codec
+
+
+def test_a_bundled_digit_round_trips_exactly_and_is_short():
+    image = _digit()
+    text = share.encode_image(image)
+    assert text.startswith("b") and len(text) < 600
+    np.testing.assert_array_equal(share.decode_image(text), image)  # 8-bit data: exact
+
+
+def test_every_held_out_digit_fits_the_budget():
+    lengths = [len(share.encode_image(_digit(i))) for i in range(0, 1000, 7)]
+    assert max(lengths) <= share.MAX_IMAGE_CHARS
+
+
+def test_noise_falls_back_to_4_bits_within_the_budget():
+    noise = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    text = share.encode_image(noise)
+    assert text.startswith("q") and len(text) <= share.MAX_IMAGE_CHARS
+    np.testing.assert_allclose(share.decode_image(text), noise, atol=17 / 255 / 2 + 1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float32, (28, 28), elements=st_.floats(0, 1, width=32)))
+def test_any_image_round_trips_within_quantisation(image):
+    text = share.encode_image(image)
+    assert len(text) <= share.MAX_IMAGE_CHARS
+    atol = 0.5 / 255 + 1e-6 if text[0] == "b" else 17 / 255 / 2 + 1e-6
+    np.testing.assert_allclose(share.decode_image(text), image, atol=atol)
+
+
+def test_encode_refuses_wrong_shapes_and_non_finite_values():
+    with pytest.raises(ValueError, match="28x28"):
+        share.encode_image(np.zeros((27, 28)))
+    bad = np.zeros((28, 28), np.float32)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        share.encode_image(bad)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "empty"),
+        ("x" + _b64(zlib.compress(bytes(784))), "unknown"),
+        ("b!!!!", "base64"),
+        ("b" + _b64(b"not zlib at all"), "corrupt"),
+        ("b" + _b64(zlib.compress(bytes(100))), "100 pixels"),
+        ("b" + _b64(zlib.compress(bytes(200_000), 9)), "larger than"),  # a small zlib bomb
+        ("b" + _b64(zlib.compress(bytes(784))[:-6]), "truncated"),
+        ("b" + "A" * 5000, "too long"),
+        ("q" + _b64(zlib.compress(bytes(10))), "20 pixels"),
+    ],
+    ids=lambda v: v if len(str(v)) < 20 else None,
+)
+def test_decode_refuses_with_a_reason(text, words):
+    with pytest.raises(share.LinkError, match=words):
+        share.decode_image(text)
+
+
+# ----------------------------------------------------------------------------------------------
+# typed settings
+
+
+@pytest.mark.parametrize(
+    "setting, text, value",
+    [
+        (share.Setting("int", 0, 9), "7", 7),
+        (share.Setting("float", 0.1, 10), "2.5", 2.5),
+        (share.Setting("bool"), "true", True),
+        (share.Setting("bool"), "0", False),
+        (share.Setting("choice", choices=("max", "avg")), "avg", "avg"),
+        (share.Setting("grid"), "0,-1,0;-1,5,-1;0,-1,0", "0 -1 0\n-1 5 -1\n0 -1 0"),
+    ],
+)
+def test_settings_parse_and_format_back(setting, text, value):
+    assert setting.parse(text) == value
+    assert setting.parse(setting.format(value)) == value
+
+
+@pytest.mark.parametrize(
+    "setting, text, words",
+    [
+        (share.Setting("int", 0, 9), "seven", "whole number"),
+        (share.Setting("int", 0, 9), "99", "outside"),
+        (share.Setting("int", 0, 9), "-1", "outside"),
+        (share.Setting("float", 0.1, 10), "nan", "not finite"),
+        (share.Setting("float", 0.1, 10), "1e309", "not finite"),
+        (share.Setting("float", 0.1, 10), "0", "outside"),
+        (share.Setting("bool"), "maybe", "true or false"),
+        (share.Setting("choice", choices=("max", "avg")), "<b>min</b>", "not one of"),
+        (share.Setting("grid"), "1,nan;0,0", "NaN"),
+        (share.Setting("grid"), "1,2;3", "different lengths"),
+        (share.Setting("int", 0, 9), "1" * 1000, "too long"),
+    ],
+)
+def test_settings_refuse_with_a_reason(setting, text, words):
+    with pytest.raises(share.LinkError, match=words):
+        setting.parse(text)
+
+
+def test_quoted_untrusted_text_carries_no_markup():
+    assert share.safe_name("<script>alert(1)</script>") == "?script?alert?1???script?"
+    with pytest.raises(share.LinkError) as err:
+        share.Setting("int", 0, 9).parse("[x](javascript:alert(1))")
+    assert "(" not in str(err.value).split("'")[1]
+
+
+def test_read_sorts_good_values_from_notes():
+    values, notes = links.read(
+        {
+            "page": "pooling",
+            "img": share.encode_image(_digit()),
+            "pool_row": "3",
+            "pool_col": "abc",
+            "evil": "<script>",
+            "mode": "admin",
+        }
+    )
+    assert values["page"] == "pooling" and values["pool_row"] == 3
+    assert values["img"].shape == (28, 28) and "mode" not in values
+    text = " ".join(notes)
+    assert "pool_col" in text and "evil" in text and "mode" in text
+
+
+def test_read_caps_the_number_of_parameters():
+    values, notes = links.read({f"k{i}": "1" for i in range(500)})
+    assert not values and "only the first" in notes[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# round trip through a fresh session
+
+
+def _open(params: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _notes(at: AppTest) -> str:
+    return "\n".join(w.value for w in at.warning)
+
+
+def test_a_link_restores_page_input_and_settings():
+    image = _digit(5)
+    params = links.encode(
+        "dense", image, {"dense_class": 4, "softmax_temperature": 2.5, "softmax_label": 1}
+    )
+    at = _open(params)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Dense & softmax"
+    np.testing.assert_array_equal(at.session_state[state.INPUT], image)
+    assert at.session_state["softmax_temperature"] == 2.5
+    assert at.slider(key="softmax_temperature").value == 2.5
+    assert at.selectbox(key="dense_class").value == 4
+    assert not _notes(at)
+    # the model is the default one and the training panel is there
+    assert "the default model" in "\n".join(m.value for m in at.sidebar.markdown)
+
+
+def test_a_class_link_hides_training_and_keeps_the_default_model():
+    at = _open({"page": "draw", "mode": "class", "img": share.encode_image(_digit())})
+    assert not at.exception, at.exception
+    assert not [b for b in at.sidebar.button if b.key == "train_button"]
+    assert "Class mode" in "\n".join(c.value for c in at.sidebar.caption)
+    assert state.MODEL not in at.session_state or at.session_state[state.MODEL] is None
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"page": "nowhere"}, "no page"),
+        ({"img": "b%%%"}, "img"),
+        ({"img": "b" + "A" * 3000}, "too long"),
+        ({"page": "dense", "softmax_temperature": "hot"}, "softmax_temperature"),
+        ({"page": "dense", "softmax_temperature": "1e9"}, "outside"),
+        ({"page": "dense", "dense_class": "1.5"}, "whole number"),
+        ({"page": "dense", "<script>alert(1)</script>": "1"}, "unknown"),
+        ({"mode": "root"}, "only mode"),
+    ],
+)
+def test_each_malformed_kind_gives_the_note_and_no_traceback(params, words):
+    at = _open(params)
+    assert not at.exception, at.exception
+    notes = _notes(at)
+    assert "could not be used" in notes and words in notes
+    assert "<script>" not in notes
+    # nothing half-applied for a broken image: the session still has no input
+    assert state.INPUT not in at.session_state or at.session_state[state.INPUT] is None
