@@ -315,3 +315,243 @@ def softmax_step(logits, temperature: float = 1.0, label: int | None = None) -> 
         label,
         loss,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Toy examples and "what if" settings (small grids a learner can check by hand)
+
+
+def toy_conv_map(image, kernel, bias: float = 0.0) -> np.ndarray:
+    """One toy image (H, W) convolved with one kernel (k, k), no padding, stride 1, plus a bias:
+    the (H-k+1, W-k+1) map, as PyTorch's F.conv2d(image[None, None], kernel[None, None]) gives."""
+    image = np.asarray(image, dtype=np.float32)
+    kernel = np.asarray(kernel, dtype=np.float32)
+    out = ops.conv2d(image[None], kernel[None, None], np.array([bias], dtype=np.float32))
+    return out[0]  # (H_out, W_out)
+
+
+def toy_feature_maps(image, kernels) -> np.ndarray:
+    """The toy image convolved with each kernel (no padding, stride 1): a (C, H_out, W_out)."""
+    return np.stack([toy_conv_map(image, k) for k in kernels])
+
+
+def activation_map(before, function: str, negative_slope: float = 0.01, layer: str = "toy"):
+    """Apply ``function`` to any map (the toy's conv map): an ActivationExplanation without a
+    PyTorch value (it is not a stage of the model)."""
+    before = np.asarray(before, dtype=np.float64)
+    after = ops.activation(function, before, negative_slope)
+    return ActivationExplanation(layer, function, before, after, False, None, negative_slope)
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """Pooling of one (H, W) map with any settings: the model's own stage or a 'what if'."""
+
+    layer: str  # the pooling stage's name, or "toy"
+    mode: str  # "max" or "avg"
+    kernel_size: int
+    stride: int
+    ceil_mode: bool  # True: keep the partial windows at the right and bottom edges
+    before: np.ndarray  # (H, W) the map that is pooled
+    after: np.ndarray  # (H_out, W_out) by ops.py
+    winners: np.ndarray | None  # (H_out, W_out, 2) row, col of each max window's winner
+    torch_after: np.ndarray | None  # the traced output when these are the model's own settings
+
+    def window(self, row: int, col: int) -> tuple[int, int, int, int]:
+        """Input cells (top, left, bottom, right), end-exclusive, clipped to the map."""
+        k, s = (self.kernel_size,) * 2, (self.stride,) * 2
+        return ops.pool_window(row, col, k, s, (0, 0), self.before.shape)
+
+    def is_partial(self, row: int, col: int) -> bool:
+        """True when the window of (row, col) hangs past the edge (only in ceil mode)."""
+        top, left, bottom, right = self.window(row, col)
+        return (bottom - top) * (right - left) < self.kernel_size**2
+
+    @property
+    def partial_cells(self) -> list[tuple[int, int]]:
+        """Output cells whose window is partial: the ones ceil mode adds."""
+        rows, cols = self.after.shape
+        return [(i, j) for i in range(rows) for j in range(cols) if self.is_partial(i, j)]
+
+    @property
+    def difference(self) -> float | None:
+        """Largest |ops - PyTorch| over the map, when these are the model's settings."""
+        if self.torch_after is None:
+            return None
+        return float(np.max(np.abs(self.after - self.torch_after)))
+
+    def decisive_winners(self) -> list[tuple[int, int]]:
+        """Max winners of the windows whose values are not all equal (see PoolExplanation)."""
+        if self.winners is None:
+            return []
+        rows, cols = self.after.shape
+        out = []
+        for i in range(rows):
+            for j in range(cols):
+                top, left, bottom, right = self.window(i, j)
+                if np.ptp(self.before[top:bottom, left:right]) > 0:
+                    out.append((int(self.winners[i, j, 0]), int(self.winners[i, j, 1])))
+        return out
+
+
+def pool_map(
+    before, mode: str, kernel_size: int, stride: int | None = None, ceil_mode: bool = False,
+    layer: str = "toy", torch_after=None,
+) -> PoolView:  # fmt: skip
+    """Pool one (H, W) map with ops.max_pool2d / avg_pool2d (PyTorch's rules, ceil mode too);
+    ValueError in words when the window does not fit."""
+    if mode not in ("max", "avg"):
+        raise ValueError(f"pooling mode must be 'max' or 'avg', got {mode!r}")
+    before = np.asarray(before)
+    stride = kernel_size if stride is None else stride
+    x = before[None]  # (1, H, W)
+    winners = None
+    if mode == "max":
+        after, flat = ops.max_pool2d(x, kernel_size, stride, 0, ceil_mode, return_indices=True)
+        winners = np.stack(np.divmod(flat[0], before.shape[1]), axis=-1)  # (H_out, W_out, 2)
+    else:
+        after = ops.avg_pool2d(x, kernel_size, stride, 0, ceil_mode)
+    return PoolView(
+        layer, mode, int(kernel_size), int(stride), bool(ceil_mode), before, after[0], winners,
+        torch_after,
+    )  # fmt: skip
+
+
+def pool_what_if(
+    trace: Trace, layer: str, channel: int, mode: str | None = None,
+    kernel_size: int | None = None, stride: int | None = None, ceil_mode: bool | None = None,
+) -> PoolView:  # fmt: skip
+    """One channel of pooling stage ``layer`` pooled with the model's settings (None) or others.
+    With the model's own settings the view carries the traced output to compare against."""
+    stage = _stage_of_kind(trace, layer, "pool")
+    p = stage.params
+    before = trace.input_of(layer)
+    _check_channel(channel, before)
+    settings = (
+        p["mode"] if mode is None else mode,
+        p["kernel_size"] if kernel_size is None else int(kernel_size),
+        p["stride"] if stride is None else int(stride),
+        p["ceil_mode"] if ceil_mode is None else bool(ceil_mode),
+    )
+    own = settings == (p["mode"], p["kernel_size"], p["stride"], p["ceil_mode"])
+    torch_after = stage.output[channel] if own else None
+    return pool_map(before[channel], *settings, layer=layer, torch_after=torch_after)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shift experiment: convolution is equivariant, pooling adds a little invariance
+
+SHIFTS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+SHIFT_TOLERANCE = 0.05  # "changed": moved by more than 5% of the map's largest |value|
+
+
+def shift_image(image, direction: str, pixels: int = 1) -> np.ndarray:
+    """Move the picture ``pixels`` cells up/down/left/right; cells that come in are 0 (the
+    background) and what leaves the frame is lost. Works on (H, W) or (C, H, W)."""
+    if direction not in SHIFTS:
+        raise ValueError(f"direction must be one of {', '.join(SHIFTS)}, got {direction!r}")
+    a = np.asarray(image)
+    dy, dx = (pixels * d for d in SHIFTS[direction])
+    out = np.zeros_like(a)
+    h, w = a.shape[-2:]
+    src = a[..., max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    out[..., max(dy, 0) : h - max(-dy, 0), max(dx, 0) : w - max(-dx, 0)] = src
+    return out
+
+
+@dataclass(frozen=True)
+class MapChange:
+    """How much a map changed: two numbers, defined once for the whole app.
+
+    changed_fraction: the fraction of cells with |new - old| > tolerance * max|old|.
+    relative_l1: sum |new - old| / sum |old| (0 = identical; 1 = as much change as there is map).
+    """
+
+    changed_fraction: float
+    relative_l1: float
+    cells: int  # how many cells were compared
+
+
+def map_change(old, new, tolerance: float = SHIFT_TOLERANCE) -> MapChange:
+    """Compare two maps of the same shape cell by cell (see MapChange)."""
+    old, new = np.asarray(old, dtype=np.float64), np.asarray(new, dtype=np.float64)
+    if old.shape != new.shape:
+        raise ValueError(f"maps must have the same shape, got {old.shape} and {new.shape}")
+    diff = np.abs(new - old)
+    scale = float(np.abs(old).max()) if old.size else 0.0
+    total = float(np.abs(old).sum())
+    fraction = float(np.mean(diff > tolerance * scale)) if old.size else 0.0
+    rel = float(diff.sum() / total) if total > 0 else (0.0 if diff.sum() == 0 else float("inf"))
+    return MapChange(fraction, rel, int(old.size))
+
+
+def _aligned(old: np.ndarray, new: np.ndarray, dy: int, dx: int):
+    """The parts of old and new that show the same picture after new moved by (dy, dx)."""
+    h, w = old.shape[-2:]
+    o = old[..., max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    n = new[..., max(dy, 0) : h - max(-dy, 0), max(dx, 0) : w - max(-dx, 0)]
+    return o, n
+
+
+@dataclass(frozen=True)
+class ShiftExperiment:
+    """The input moved by one pixel: how the map entering pooling and the pooled map change."""
+
+    direction: str
+    layer: str  # the pooling stage
+    shifted_image: np.ndarray  # (H, W) the moved input
+    maps_before: np.ndarray  # (C, H, W) what pooling receives, original input
+    maps_after: np.ndarray  # (C, H, W) the same for the moved input
+    pooled_before: np.ndarray  # (C, H', W') the pooled maps, original input
+    pooled_after: np.ndarray  # (C, H', W') the same for the moved input
+    maps_same_place: MapChange  # maps compared cell by cell at the same positions
+    maps_aligned: MapChange | None  # new maps vs old maps moved the same way (None if strided)
+    pooled_same_place: MapChange  # pooled maps compared cell by cell at the same positions
+    prediction_before: int
+    prediction_after: int
+
+
+def shift_experiment(model, image, layer: str, direction: str) -> ShiftExperiment:
+    """Trace the input and the input moved one pixel; compare what pooling stage ``layer``
+    receives and what it outputs. ``model`` is a CNN (anything with .trace(image))."""
+    image = np.asarray(image, dtype=np.float32)
+    moved = shift_image(image.reshape(image.shape[-2:]), direction)
+    old, new = model.trace(image), model.trace(moved)
+    _stage_of_kind(old, layer, "pool")
+    maps_old, maps_new = old.input_of(layer), new.input_of(layer)
+    aligned = None
+    if maps_old.shape[-2:] == moved.shape:  # the map has the input's grid: a pixel is a cell
+        aligned = map_change(*_aligned(maps_old, maps_new, *SHIFTS[direction]))
+    return ShiftExperiment(
+        direction, layer, moved, maps_old, maps_new,
+        old.stage(layer).output, new.stage(layer).output,
+        map_change(maps_old, maps_new), aligned,
+        map_change(old.stage(layer).output, new.stage(layer).output),
+        old.prediction, new.prediction,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Toy dense layer
+
+
+def toy_dense_step(x, weight, bias, output_index: int) -> DenseExplanation:
+    """Output ``output_index`` of a tiny dense layer typed in by the learner: the NumPy sum of
+    contributions, and PyTorch's F.linear value as the check."""
+    import torch  # the oracle; cnn_core may use torch
+
+    x = np.asarray(x, dtype=np.float64).ravel()
+    weight = np.asarray(weight, dtype=np.float64)
+    bias = np.asarray(bias, dtype=np.float64).ravel()
+    ops.linear(x, weight, bias)  # validates the shapes with a sentence
+    if not 0 <= output_index < weight.shape[0]:
+        raise ValueError(f"output must be between 0 and {weight.shape[0] - 1}, got {output_index}")
+    contributions = weight[output_index] * x
+    torch_value = torch.nn.functional.linear(
+        torch.tensor(x), torch.tensor(weight), torch.tensor(bias)
+    )[output_index]
+    b = float(bias[output_index])
+    return DenseExplanation(
+        "toy", output_index, x, weight[output_index], contributions, b,
+        float(contributions.sum() + b), float(torch_value), None,
+    )  # fmt: skip

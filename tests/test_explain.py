@@ -169,3 +169,143 @@ def test_activation_curve_covers_the_map_and_is_the_function():
     xs, ys = e.curve()
     assert xs[0] <= min(-3.0, e.before.min()) and xs[-1] >= max(3.0, e.before.max())
     np.testing.assert_allclose(ys, np.where(xs >= 0, xs, 0.2 * xs))
+
+
+# ----------------------------------------------------------------------------------------------
+# Toy examples, pooling "what if", shift experiment, toy dense layer
+
+
+def test_toy_conv_map_equals_torch_and_hand_value():
+    """The toy 7x7 image convolved with the toy X kernel equals F.conv2d; one cell by hand."""
+    from cnn_core.toy import TOY_IMAGE, TOY_KERNEL
+
+    out = explain.toy_conv_map(TOY_IMAGE, TOY_KERNEL, bias=-2.0)
+    expected = F.conv2d(
+        torch.tensor(TOY_IMAGE)[None, None], torch.tensor(TOY_KERNEL)[None, None],
+        torch.tensor([-2.0]),
+    )[0, 0].numpy()  # fmt: skip
+    assert out.shape == (5, 5)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    # cell (0, 0): the X kernel over rows 0-2, cols 0-2 touches (0,0),(0,2),(1,1),(2,0),(2,2)
+    assert out[0, 0] == TOY_IMAGE[0, 0] + TOY_IMAGE[0, 2] + TOY_IMAGE[1, 1] + TOY_IMAGE[2, 0] - 2
+    maps = explain.toy_feature_maps(TOY_IMAGE, [TOY_KERNEL, TOY_KERNEL.T * 2])
+    assert maps.shape == (2, 5, 5) and np.allclose(maps[1], 2 * (out + 2))
+
+
+def test_activation_map_on_the_toy_counts_zeroed_cells():
+    """activation_map applies the function to any map and has no PyTorch value to compare."""
+    before = np.array([[-1.0, 0.0, 2.0], [3.0, -0.5, 0.0]])
+    e = explain.activation_map(before, "relu")
+    assert np.array_equal(e.after, np.maximum(before, 0)) and e.zeroed == 2
+    assert not e.is_model_function and e.difference is None
+    leaky = explain.activation_map(before, "leaky_relu", 0.1)
+    np.testing.assert_allclose(leaky.after, F.leaky_relu(torch.tensor(before), 0.1).numpy())
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize(
+    ("k", "s", "ceil"), [(2, 2, False), (2, 2, True), (3, 2, True), (3, 1, False)]
+)
+def test_pool_map_matches_torch_with_ceil_mode(mode, k, s, ceil):
+    """pool_map equals torch max/avg pooling (ceil mode too); partial windows are the ones
+    ceil mode adds; every max winner holds its window's maximum."""
+    x = np.random.default_rng(k * 10 + s).normal(size=(7, 7)).astype(np.float32)
+    v = explain.pool_map(x, mode, k, s, ceil)
+    t = torch.tensor(x)[None, None]
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    expected = pool(t, k, s, 0, ceil_mode=ceil)[0, 0].numpy()
+    np.testing.assert_allclose(v.after, expected, atol=1e-6)
+    floor_size = (7 - k) // s + 1
+    assert bool(v.partial_cells) == (v.after.shape[0] > floor_size)
+    if mode == "max":
+        _, idx = F.max_pool2d(t, k, s, 0, ceil_mode=ceil, return_indices=True)
+        np.testing.assert_array_equal(v.winners[..., 0] * 7 + v.winners[..., 1], idx[0, 0])
+    else:
+        assert v.winners is None and v.decisive_winners() == []
+
+
+def test_pool_map_toy_by_hand():
+    """2x2 max and average pooling of a 3x3 grid with ceil mode: the edge windows are partial
+    and average divides by the cells inside the input only (PyTorch's rule without padding)."""
+    x = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=np.float32)
+    mx = explain.pool_map(x, "max", 2, 2, ceil_mode=True)
+    assert mx.after.tolist() == [[5, 6], [8, 9]]
+    assert mx.partial_cells == [(0, 1), (1, 0), (1, 1)] and not mx.is_partial(0, 0)
+    avg = explain.pool_map(x, "avg", 2, 2, ceil_mode=True)
+    assert avg.after.tolist() == [[3.0, 4.5], [7.5, 9.0]]
+    assert explain.pool_map(x, "max", 2, 2).after.tolist() == [[5]]
+    with pytest.raises(ValueError, match="mode"):
+        explain.pool_map(x, "min", 2)
+
+
+def test_pool_what_if_own_settings_equal_trace_others_have_no_torch_value():
+    """With the model's own settings the view equals the trace; changed settings are a
+    'what if' without a PyTorch value."""
+    trace = CNN(seed=2).trace(_image(4))
+    own = explain.pool_what_if(trace, "pool1", 3)
+    assert own.torch_after is not None and own.difference <= ATOL
+    assert np.array_equal(own.after, explain.pool_step(trace, "pool1", 3).after)
+    avg = explain.pool_what_if(trace, "pool1", 3, mode="avg")
+    assert avg.torch_after is None and avg.difference is None
+    expected = F.avg_pool2d(torch.tensor(trace.input_of("pool1")[3])[None, None], 2)[0, 0]
+    np.testing.assert_allclose(avg.after, expected.numpy(), atol=1e-6)
+    ceil = explain.pool_what_if(trace, "pool1", 3, kernel_size=3, stride=2, ceil_mode=True)
+    assert ceil.after.shape == (14, 14) and ceil.partial_cells
+
+
+def test_shift_image_moves_content_and_fills_with_zeros():
+    """shift_image moves the picture one cell and brings in zeros from the edge."""
+    a = np.arange(9, dtype=np.float32).reshape(3, 3) + 1
+    assert explain.shift_image(a, "right").tolist() == [[0, 1, 2], [0, 4, 5], [0, 7, 8]]
+    assert explain.shift_image(a, "up").tolist() == [[4, 5, 6], [7, 8, 9], [0, 0, 0]]
+    assert explain.shift_image(a, "down")[1:].tolist() == a[:-1].tolist()
+    assert explain.shift_image(a, "left")[:, :2].tolist() == a[:, 1:].tolist()
+    with pytest.raises(ValueError, match="direction"):
+        explain.shift_image(a, "diagonal")
+
+
+def test_map_change_definitions():
+    """changed_fraction counts cells moved by more than tolerance * max|old|; relative_l1 is
+    sum|new - old| / sum|old|."""
+    old = np.array([[0.0, 1.0], [2.0, 4.0]])
+    new = np.array([[0.1, 1.0], [2.0, 2.0]])
+    c = explain.map_change(old, new, tolerance=0.05)  # threshold 0.2: only the last cell
+    assert c.changed_fraction == 0.25 and c.cells == 4
+    assert c.relative_l1 == pytest.approx(2.1 / 7.0)
+    assert explain.map_change(old, old).relative_l1 == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        explain.map_change(old, old[:1])
+
+
+def test_shift_experiment_against_torch():
+    """The shift experiment's maps equal a direct torch forward of the moved image; conv is
+    equivariant (aligned change ~0 with padding and an empty border) and the pooled map changes
+    less than the map it pools (relative L1) for a real digit."""
+    from cnn_core import load_default_model
+    from cnn_core.data import load_bundled
+
+    model = load_default_model()
+    image = load_bundled().test.images[7] / np.float32(255)
+    e = explain.shift_experiment(model, image, "pool1", "right")
+    moved = torch.tensor(e.shifted_image)[None, None]
+    with torch.no_grad():
+        act = model.stages["act1"](model.stages["conv1"](moved))
+        pooled = model.stages["pool1"](act)
+    np.testing.assert_allclose(e.maps_after, act[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(e.pooled_after, pooled[0].numpy(), atol=1e-6)
+    assert np.array_equal(e.shifted_image[:, 1:], image[:, :-1])
+    assert e.maps_aligned.relative_l1 < 1e-5
+    assert e.pooled_same_place.relative_l1 < e.maps_same_place.relative_l1
+    assert e.maps_same_place == explain.map_change(e.maps_before, e.maps_after)
+    deeper = explain.shift_experiment(model, image, "pool2", "up")
+    assert deeper.maps_aligned is None  # a 14x14 map: one input pixel is half a cell
+
+
+def test_toy_dense_step_sums_and_matches_torch():
+    """A typed-in dense layer: contributions plus bias equal the logit and F.linear."""
+    x, w, b = [2.0, 0.0, 1.0], [[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]], [0.5, -1.0]
+    e = explain.toy_dense_step(x, w, b, 1)
+    assert e.contributions.tolist() == [1.0, 0.0, 3.0]
+    assert e.value == 3.0 == e.torch_value and e.difference == 0 and e.feature(0) is None
+    with pytest.raises(ValueError, match="weight must have shape"):
+        explain.toy_dense_step([1.0, 2.0], w, b, 0)
