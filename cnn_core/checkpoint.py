@@ -246,6 +246,44 @@ def _check_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, torch.T
 
 
 # ----------------------------------------------------------------------------------------------
+# Files from outside (uploads)
+
+
+def check_compatible(
+    config: ModelConfig, input_size: int = 28, in_channels: int = 1, num_classes: int = 10
+) -> None:
+    """CheckpointError unless a model of ``config`` takes the app's images and gives its classes."""
+    if (config.input_size, config.in_channels) != (input_size, in_channels):
+        raise CheckpointError(
+            f"this model expects {config.in_channels}-channel {config.input_size}x"
+            f"{config.input_size} images; ConvScope's inputs are {in_channels}-channel "
+            f"{input_size}x{input_size}"
+        )
+    if config.num_classes != num_classes:
+        raise CheckpointError(
+            f"this model has {config.num_classes} classes; ConvScope's data sets have {num_classes}"
+        )
+
+
+def load_compatible(data, max_bytes: int = MAX_BYTES, **expected) -> tuple[CNN, dict]:
+    """load_checkpoint(data), then check_compatible(config, **expected): for untrusted files."""
+    model, metadata = load_checkpoint(data, max_bytes)
+    check_compatible(model.config, **expected)
+    return model, metadata
+
+
+def metadata_accuracy(metadata: dict[str, str]) -> float | None:
+    """The "test_accuracy" a checkpoint claims, if it is a number in [0, 1]; else None."""
+    try:
+        value = json.loads(metadata.get("test_accuracy", "null"))
+    except ValueError:  # not JSON
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None  # NaN fails both comparisons
+
+
+# ----------------------------------------------------------------------------------------------
 # The default model
 
 
