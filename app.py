@@ -7,7 +7,10 @@ so the page stays on screen while the model learns.
 
 import streamlit as st
 
+from cnn_core.runtime import configure_torch
 from ui import links, sidebar, state
+
+configure_torch()  # CONVSCOPE_THREADS (default 1); per script thread, so on every run
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/grid_on:", layout="wide")
 
