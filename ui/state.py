@@ -124,3 +124,6 @@ def add_history(rows: list[dict]) -> None:
 
 def history() -> list[list[dict]]:
     return st.session_state.get(HISTORY, [])
+
+
+UPLOADED_MODEL = "uploaded_model"  # (file id, sha256) of the last model file handled
