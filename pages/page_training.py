@@ -1,46 +1,231 @@
-"""Training: how the session's model learned, epoch by epoch."""
+"""Training: how the model learned (curves, epoch scrubber), what it gets wrong on held-out digits
+(confusion matrix, examples to open), per-class accuracy, and the learned filters of every layer."""
 
 import streamlit as st
 
-from ui import figures, layout, state
+from ui import figures, images, layout, state
+from ui import training_view as tv
 
-st.title("Training")
-st.markdown(layout.prose("training"))
+EXAMPLES_PER_ROW = 6
 
-run = st.session_state.get(state.TRAINING)
-info = state.current_model()
-if run is None or not run.rows:
-    st.info(
-        "This session has not trained a model yet. Open **Train a model** in the sidebar, "
-        "pick the settings and press Train; the curves and the confusion matrix appear here."
-    )
-    st.markdown(
-        f"The model in use now is {'the default model' if info.is_default else 'yours'}: "
-        f"{info.model.config.describe()}."
-    )
-else:
+
+def curves(run, info) -> None:
+    """The last run's loss and accuracy per epoch, with the run before it dotted."""
+    st.subheader("Loss and accuracy per epoch")
+    if run is None or not run.rows:
+        whose = "the default model (shipped; its training curves are not stored)"
+        st.info(
+            "This session has not trained a model yet. Open **Train a model** in the sidebar, "
+            "pick the settings and press Train: the curves and an epoch scrubber appear here. "
+            "The confusion matrix and the filters below are already those of the model in use: "
+            f"{whose if info.is_default else 'yours'}."
+        )
+        return
     past = state.history()
     previous = past[-2] if len(past) >= 2 and past[-1] is run.rows else None
     st.markdown(
         f"Last run: **{run.status}** · {run.request.model_config.describe()} · "
-        f"{len(run.rows)} epoch(s)"
+        f"{len(run.rows)} epoch(s)" + (" · the previous run dotted" if previous else "")
     )
-    st.plotly_chart(figures.training_curves(run.rows, previous), key="training_curves")
-    if run.last_confusion is not None:
-        total = int(run.last_confusion.sum())
-        st.subheader(f"Confusion matrix on the held-out set ({total:,} images)")
-        st.plotly_chart(
-            figures.confusion_figure(run.last_confusion, run.class_names), key="training_confusion"
-        )
-        correct = run.last_confusion.diagonal() / run.last_confusion.sum(axis=1).clip(min=1)
-        st.dataframe(
-            [{"class": run.class_names[k], "accuracy": f"{a:.1%}"} for k, a in enumerate(correct)],
-            hide_index=True,
-        )
+    if info.model is not run.model:
+        st.caption("The model in use now is not this run's model (it was reset or replaced).")
+    st.plotly_chart(figures.training_curves(run.rows, previous), key="train_curves")
 
-st.subheader("Learned filters of the first layer")
-weights = info.model.layer_weights("conv1")[:, 0]  # (C_out, kH, kW) of the single input channel
-st.plotly_chart(
-    figures.heatmap_grid(weights, titles=[f"filter {k}" for k in range(len(weights))], cell_px=80),
-    key="training_filters",
-)
+
+def _epoch_slider(run) -> int:
+    """The epoch scrubber over the recorded snapshots; starts at the last epoch of a new run."""
+    epochs = run.snapshots.epochs
+    if st.session_state.get("train_epoch_run") != id(run) or (
+        st.session_state.get("train_epoch") not in epochs
+    ):
+        st.session_state["train_epoch_run"] = id(run)
+        st.session_state["train_epoch"] = epochs[-1]
+    return st.select_slider(
+        "Epoch (0 = the random weights before training)", epochs, key="train_epoch"
+    )
+
+
+def scrubber(run) -> None:
+    """The current input's prediction, conv1's filters and feature maps after a chosen epoch."""
+    if run is None or not run.rows:
+        return
+    st.subheader("Scrub through training")
+    log = run.snapshots
+    if log.too_large or len(log.epochs) < 2:
+        st.info("This model is too large to keep a copy of its weights after every epoch.")
+        return
+    epoch = _epoch_slider(run)
+    st.caption(
+        f"Weights kept after epochs {', '.join(map(str, log.epochs))} "
+        f"({log.nbytes / 1e6:.2f} MB; at most {log.max_count} copies and "
+        f"{log.max_bytes / 1e6:g} MB, thinned evenly for longer runs)."
+    )
+    image = state.current_input()
+    if image is None:
+        st.info("Draw a digit or open an example below to see its prediction change with training.")
+        return
+    trace, weights = tv.snapshot_trace(run, epoch, image)
+    names, k = run.class_names, trace.prediction
+    when = "With its random initial weights" if epoch == 0 else f"After epoch {epoch}"
+    st.markdown(
+        f"{when}, the model predicts **{names[k]}** for the current input "
+        f"({state.input_source()}) with probability **{trace.probabilities[k]:.1%}**."
+    )
+    st.plotly_chart(
+        figures.probability_bars(trace.probabilities, names), key="train_snapshot_probs"
+    )
+    left, right = st.columns(2)
+    left.markdown(f"conv1 filters at epoch {epoch} (shape {layout.shape_text(weights.shape)})")
+    left.plotly_chart(
+        figures.heatmap_grid(weights[:, 0], titles=_titles("filter", len(weights)), cell_px=70),
+        key="train_snapshot_filters",
+    )
+    maps = trace.stage("conv1").output  # (C_out, H, W)
+    right.markdown(f"conv1 feature maps of the input (shape {layout.shape_text(maps.shape)})")
+    right.plotly_chart(
+        figures.heatmap_grid(maps, titles=_titles("map", len(maps)), cell_px=70, ncols=4),
+        key="train_snapshot_maps",
+    )
+
+
+def _titles(word: str, n: int) -> list[str]:
+    return [f"{word} {c}" for c in range(n)]
+
+
+def _apply_selection(event, count: int) -> None:
+    """A newly clicked confusion-matrix cell sets the true / predicted pickers."""
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if not points:
+        return
+    data = points[0].get("customdata") or []
+    if len(data) != 2 or not all(isinstance(v, (int, float)) for v in data):
+        return
+    cell = (int(data[0]), int(data[1]))
+    if st.session_state.get("train_cell_seen") != cell and all(0 <= v < count for v in cell):
+        st.session_state["train_cell_seen"] = cell
+        st.session_state["train_true"], st.session_state["train_pred"] = cell
+
+
+def _cell_picker(confusion, names) -> tuple[int, int]:
+    """True / predicted class selectboxes; they start on the most frequent mistake."""
+    count = len(names)
+    if st.session_state.get("train_true") not in range(count):
+        st.session_state["train_true"], st.session_state["train_pred"] = tv.biggest_mistake(
+            confusion
+        )
+    cols = st.columns(2)
+    t = cols[0].selectbox(
+        "True class", range(count), format_func=names.__getitem__, key="train_true"
+    )
+    p = cols[1].selectbox(
+        "Predicted as", range(count), format_func=names.__getitem__, key="train_pred"
+    )
+    return t, p
+
+
+def confusion(info) -> tv.HeldOut:
+    """The confusion matrix of the current model; click a cell (or pick it) to list its digits."""
+    held = tv.held_out()
+    ev, names = held.evaluation, info.class_names
+    st.subheader(f"Confusion matrix on {held.label} ({int(ev.confusion.sum()):,} images)")
+    st.markdown(
+        f"The model in use now gets **{ev.accuracy:.1%}** of them right (held-out loss "
+        f"{ev.loss:.3f}). Rows are the true classes, columns the predictions: the diagonal is "
+        "right, everything else a mistake. Click a cell, or pick it below, to see its digits."
+    )
+    event = st.plotly_chart(
+        figures.confusion_selectable(ev.confusion, names),
+        key="train_confusion",
+        on_select="rerun",
+        selection_mode="points",
+    )
+    _apply_selection(event, len(names))
+    t, p = _cell_picker(ev.confusion, names)
+    examples(held, t, p, names)
+    return held
+
+
+def examples(held: tv.HeldOut, t: int, p: int, names) -> None:
+    """Thumbnails of the held-out digits of class t predicted as p, each with an Open button."""
+    found = tv.cell_examples(held, t, p)
+    count = int(held.evaluation.confusion[t, p])
+    kind = "correctly recognised" if t == p else "mistaken"
+    st.markdown(
+        f"**{count}** held-out image(s) of class **{names[t]}** predicted as **{names[p]}** "
+        f"({kind}){f'; the {len(found)} most confident shown' if count > len(found) else ''}."
+    )
+    probs = held.evaluation.probabilities
+    for start in range(0, len(found), EXAMPLES_PER_ROW):
+        row = found[start : start + EXAMPLES_PER_ROW]
+        for col, i in zip(st.columns(EXAMPLES_PER_ROW), row, strict=False):
+            col.image(images.grayscale(tv.held_out_image(held, i), 3))
+            col.caption(f"#{i} · p({names[p]}) {probs[i, p]:.1%} · p({names[t]}) {probs[i, t]:.1%}")
+            if col.button("Open", key=f"train_open_{i}", help="Make it the current input"):
+                _open(held, int(i), names)
+
+
+def _open(held: tv.HeldOut, i: int, names) -> None:
+    """Make held-out example i the current input of every page."""
+    label, predicted = held.data.labels[i], held.evaluation.predictions[i]
+    where = "held-out digit" if held.dataset_name == "digits" else f"{held.dataset_name} test image"
+    state.set_input(
+        tv.held_out_image(held, i),
+        f"{where} #{i} (label {names[label]}, predicted {names[predicted]})",
+    )
+    state.notify(
+        "success",
+        f"{where.capitalize()} #{i} is now the current input: open the stage pages "
+        "(Convolution, ..., Dense & softmax) to see how the model reached its answer.",
+    )
+    st.rerun()
+
+
+def per_class(held: tv.HeldOut, names) -> None:
+    st.subheader("Accuracy per class")
+    rows = tv.per_class_rows(held.evaluation.confusion, names)
+    for row in rows:
+        row["accuracy"] = f"{row['accuracy']:.1%}"
+    st.dataframe(rows, hide_index=True, key="train_per_class")
+
+
+def filters(info) -> None:
+    """Every conv layer's filters; for layers with several input channels, a chosen one or the
+    mean over them."""
+    st.subheader("Learned filters of every conv layer")
+    config = info.model.config
+    c_in = config.in_channels
+    for b, (f, k, _, _) in enumerate(config.blocks(), start=1):
+        layer = f"conv{b}"
+        st.markdown(f"**{layer}**: {f} filters of {c_in} x {k} x {k} weights")
+        channel = None
+        if c_in > 1:
+            choice = st.selectbox(
+                f"{layer}: input channel shown",
+                ["mean over input channels", *range(c_in)],
+                key=f"train_in_channel_{b}",
+                help="Each filter has one k x k slice per input channel (per map of the layer "
+                "before). Show one slice, or the mean of all of them.",
+            )
+            channel = None if isinstance(choice, str) else int(choice)
+            st.caption(
+                "Mean over the input channels of each filter."
+                if channel is None
+                else f"The slice of each filter that is applied to input channel {channel}."
+            )
+        maps = tv.conv_filters(info.model, layer, channel)  # (C_out, kH, kW)
+        st.plotly_chart(
+            figures.heatmap_grid(maps, titles=_titles("filter", f), cell_px=70),
+            key=f"train_filters_{b}",
+        )
+        c_in = f
+
+
+st.title("Training")
+st.markdown(layout.prose("training"))
+model_info = state.current_model()
+last_run = st.session_state.get(state.TRAINING)
+curves(last_run, model_info)
+scrubber(last_run)
+held_out = confusion(model_info)
+per_class(held_out, model_info.class_names)
+filters(model_info)

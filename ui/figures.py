@@ -413,3 +413,28 @@ def activation_curve(xs, ys, points_x, points_y, name) -> go.Figure:
         yaxis={"title": "output", "zeroline": True},
     )
     return fig
+
+
+def confusion_selectable(matrix, class_names) -> go.Figure:
+    """confusion_figure with an invisible square marker on every cell, so that a click selects
+    the cell (a click on a go.Heatmap alone returns no selection in Streamlit). Each marker's
+    customdata is [true index, predicted index]."""
+    m = np.asarray(matrix)
+    names = [str(c) for c in class_names]
+    k = len(names)
+    fig = confusion_figure(m, names)
+    true_idx, pred_idx = np.divmod(np.arange(k * k), k)  # row-major: cell (t, p)
+    fig.add_trace(
+        go.Scatter(
+            x=[names[p] for p in pred_idx],
+            y=[names[t] for t in true_idx],
+            customdata=np.stack([true_idx, pred_idx], axis=1),
+            mode="markers",
+            marker={"symbol": "square", "size": 28, "opacity": 0},
+            hovertemplate="true %{y}, predicted %{x}<br>click to list these examples"
+            "<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig

@@ -1,0 +1,165 @@
+"""AppTest of the Training page: curves per epoch, the confusion matrix of the current model and
+its examples (opened as the current input), the epoch scrubber, and the default model's view.
+One tiny training run (200 digits, 2 epochs) is shared by the module's tests."""
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core.data import load_bundled
+from ui import state
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "pages/page_training.py"
+TIMEOUT = 120
+INPUT_INDEX = 3  # a held-out digit used as the current input
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def _chart(at: AppTest, key: str) -> dict:
+    """The Plotly figure (as JSON) of the chart with this key."""
+    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
+    return json.loads(found[0].proto.spec)
+
+
+def _array(value) -> np.ndarray:
+    """A Plotly array, plain list or typed array ({"dtype", "bdata", "shape"})."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        if isinstance(shape, str):
+            shape = [int(n) for n in shape.split(",")]
+        return flat.reshape(shape) if shape else flat
+    return np.asarray(value)
+
+
+def _markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def _scrubbed(at: AppTest, epoch: int) -> tuple[str, np.ndarray]:
+    """The scrubber's sentence and probabilities at ``epoch``."""
+    at.session_state["train_epoch"] = epoch
+    at.run()
+    assert not at.exception, at.exception
+    sentence = re.search(r"(With its random|After epoch).* the model predicts .*", _markdown(at))
+    bars = _chart(at, "train_snapshot_probs")["data"][0]
+    return sentence.group(0), _array(bars["y"])
+
+
+@pytest.fixture(scope="module")
+def trained() -> AppTest:
+    """A session with a held-out digit as input that trained 2 epochs on 200 digits, on the
+    Training page."""
+    at = _app()
+    settings = {"cfg_images_digits": 200, "cfg_epochs": 2, "cfg_batch": 32, "cfg_lr": 3e-3}
+    for key, value in settings.items():
+        at.session_state[key] = value
+    at.session_state[state.INPUT] = load_bundled().test.images[INPUT_INDEX] / np.float32(255)
+    at.session_state[state.INPUT_SOURCE] = f"held-out digit #{INPUT_INDEX}"
+    at.run()
+    at.switch_page(PAGE).run()
+    at.sidebar.button(key="train_button").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_curves_have_one_point_per_epoch(trained):
+    """The curves show train and held-out loss and accuracy at epochs 1 and 2."""
+    traces = {t["name"]: t for t in _chart(trained, "train_curves")["data"]}
+    for name in ("train loss", "held-out loss", "train accuracy", "held-out accuracy"):
+        assert list(_array(traces[name]["x"])) == [1, 2], name
+    run = trained.session_state[state.TRAINING]
+    assert list(_array(traces["held-out accuracy"]["y"])) == [
+        pytest.approx(r["test_accuracy"]) for r in run.rows
+    ]
+
+
+def test_confusion_counts_sum_to_the_held_out_size(trained):
+    """The confusion matrix of the trained model counts every held-out digit once, and its
+    diagonal matches the run's last held-out accuracy."""
+    figure = _chart(trained, "train_confusion")
+    z = _array(figure["data"][0]["z"])
+    held_out = len(load_bundled().test)
+    assert z.shape == (10, 10) and z.sum() == held_out
+    run = trained.session_state[state.TRAINING]
+    assert np.trace(z) / held_out == pytest.approx(run.rows[-1]["test_accuracy"])
+    assert f"({held_out:,} images)" in "\n".join(s.value for s in trained.subheader)
+    assert len(_array(figure["data"][1]["x"])) == 100  # one selectable marker per cell
+
+
+def test_scrubber_moves_between_snapshots(trained):
+    """Epoch 0 (random weights) and epoch 2 give different probabilities for the input; the
+    last epoch's equal the trained model's own."""
+    run = trained.session_state[state.TRAINING]
+    assert run.snapshots.epochs == [0, 1, 2]
+    first_text, first = _scrubbed(trained, 0)
+    last_text, last = _scrubbed(trained, 2)
+    assert first_text != last_text and not np.allclose(first, last, atol=1e-4)
+    image = trained.session_state[state.INPUT]
+    own = trained.session_state[state.MODEL].model.trace(image).probabilities
+    np.testing.assert_allclose(last, own, atol=1e-6)
+    assert first_text.startswith("With its random initial weights")
+    assert last_text.startswith("After epoch 2")
+
+
+def test_picker_lists_examples_and_open_sets_the_input(trained):
+    """Picking a cell lists its held-out digits; Open makes one of them the current input."""
+    trained.session_state["train_true"] = 2
+    trained.session_state["train_pred"] = 2
+    trained.run()
+    buttons = [b for b in trained.button if b.key and b.key.startswith("train_open_")]
+    assert buttons, "no examples listed for true 2, predicted 2"
+    index = int(buttons[0].key.removeprefix("train_open_"))
+    assert load_bundled().test.labels[index] == 2
+    buttons[0].click().run()
+    assert not trained.exception, trained.exception
+    expected = load_bundled().test.images[index] / np.float32(255)
+    np.testing.assert_array_equal(trained.session_state[state.INPUT], expected)
+    assert f"#{index}" in trained.session_state[state.INPUT_SOURCE]
+    assert any(f"#{index} is now the current input" in s.value for s in trained.success)
+
+
+def test_clicking_a_confusion_cell_sets_the_picker(trained):
+    """A point selection on the confusion chart (its invisible marker's customdata) sets the
+    true / predicted pickers."""
+    selection = {
+        "selection": {
+            "points": [{"customdata": [4, 9], "x": "9", "y": "4", "point_index": 49}],
+            "point_indices": [49],
+            "box": [],
+            "lasso": [],
+        }
+    }
+    trained.session_state["train_confusion"] = selection
+    trained.run()
+    assert not trained.exception, trained.exception
+    assert trained.selectbox(key="train_true").value == 4
+    assert trained.selectbox(key="train_pred").value == 9
+
+
+def test_default_model_page_without_training():
+    """Without a run the page still shows the default model's confusion matrix (97.4% right),
+    per-class accuracy and the filters of both conv layers, and no scrubber."""
+    at = _app().run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    z = _array(_chart(at, "train_confusion")["data"][0]["z"])
+    assert z.sum() == 1000 and np.trace(z) == 974
+    assert "**97.4%**" in _markdown(at)
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 10
+    filters = _chart(at, "train_filters_2")["data"]
+    assert len(filters) == 16  # 16 filters of conv2, each the mean over its 8 input channels
+    at.selectbox(key="train_in_channel_2").set_value(3).run()
+    assert "input channel 3" in "\n".join(c.value for c in at.caption)
+    assert not [s for s in at.select_slider if s.key == "train_epoch"]
+    assert any("has not trained a model yet" in i.value for i in at.info)

@@ -1,0 +1,120 @@
+"""What the Training page shows, as plain values: the current model's held-out predictions (cached
+per model version), the examples of one confusion-matrix cell, and a snapshot's view of the input.
+
+The page lays these out; nothing here draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from cnn_core import Trace
+from cnn_core import data as datasets
+from cnn_core.data import Dataset
+from cnn_core.train import Evaluation, evaluate
+
+from . import state
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A held-out data set and the current model's predictions on it."""
+
+    dataset_name: str  # "digits", "mnist" or "fashion-mnist"
+    label: str  # in words, for the page
+    data: Dataset  # images (N, 28, 28) uint8, labels (N,)
+    evaluation: Evaluation  # probabilities (N, K), predictions (N,), confusion (K, K)
+
+
+def _dataset_of_current_model() -> str:
+    """The data set the current model was trained on: the last run's when the current model is
+    that run's model, else the bundled digits (the default and uploaded models)."""
+    run = st.session_state.get(state.TRAINING)
+    info = state.current_model()
+    if run is not None and not info.is_default and info.model is run.model:
+        return run.request.dataset
+    return "digits"
+
+
+def _test_split(name: str) -> Dataset:
+    return state.bundled_digits().test if name == "digits" else datasets.load_dataset(name).test
+
+
+@st.cache_data(max_entries=32, show_spinner="Predicting the held-out digits…")
+def _evaluate(version: str, dataset_name: str, _model) -> Evaluation:
+    """The evaluation of the model with this version (a digest of its weights) on a test set.
+    Shared by the sessions of the process: equal versions are equal weights, equal results."""
+    return evaluate(_model, _test_split(dataset_name))
+
+
+def held_out() -> HeldOut:
+    """The current model's predictions on the held-out split of its data set (cached)."""
+    info = state.current_model()
+    name = _dataset_of_current_model()
+    labels = {
+        "digits": "the 1,000 held-out bundled digits",
+        "mnist": "the MNIST test set",
+        "fashion-mnist": "the Fashion-MNIST test set",
+    }
+    return HeldOut(name, labels[name], _test_split(name), _evaluate(info.version, name, info.model))
+
+
+def cell_examples(held: HeldOut, true_class: int, predicted: int, limit: int = 12) -> np.ndarray:
+    """Indices (into the held-out set) of up to ``limit`` examples of class ``true_class``
+    predicted as ``predicted``, the most confident predictions first."""
+    ev = held.evaluation
+    idx = np.flatnonzero((held.data.labels == true_class) & (ev.predictions == predicted))
+    order = np.argsort(-ev.probabilities[idx, predicted], kind="stable")
+    return idx[order][:limit]
+
+
+def held_out_image(held: HeldOut, index: int) -> np.ndarray:
+    """Held-out example ``index`` as the app's input: (28, 28) float32 in [0, 1]."""
+    return held.data.images[index] / np.float32(255)
+
+
+def biggest_mistake(confusion: np.ndarray) -> tuple[int, int]:
+    """(true, predicted) of the largest off-diagonal count (the first on a tie; (0, 0) if none)."""
+    off = np.array(confusion, copy=True)
+    np.fill_diagonal(off, -1)
+    t, p = np.unravel_index(int(np.argmax(off)), off.shape)
+    return (int(t), int(p)) if off[t, p] > 0 else (0, 0)
+
+
+def per_class_rows(confusion: np.ndarray, class_names) -> list[dict]:
+    """One row per class: images, correct, accuracy and the class it is most often taken for."""
+    rows = []
+    for k, name in enumerate(class_names):
+        total, right = int(confusion[k].sum()), int(confusion[k, k])
+        wrong = np.array(confusion[k], copy=True)
+        wrong[k] = -1
+        other = int(np.argmax(wrong))
+        rows.append(
+            {
+                "class": str(name),
+                "images": total,
+                "correct": right,
+                "accuracy": right / total if total else float("nan"),
+                "most often taken for": (
+                    f"{class_names[other]} ({int(wrong[other])})" if wrong[other] > 0 else "-"
+                ),
+            }
+        )
+    return rows
+
+
+def conv_filters(model, layer: str, in_channel: int | None) -> np.ndarray:
+    """The (C_out, kH, kW) filters of a conv layer: one input channel, or (None) the mean over
+    the input channels."""
+    w = model.layer_weights(layer)  # (C_out, C_in, kH, kW)
+    return w.mean(axis=1) if in_channel is None else w[:, in_channel]
+
+
+def snapshot_trace(run, epoch: int, image: np.ndarray) -> tuple[Trace, np.ndarray]:
+    """The input's trace by the run's weights after ``epoch``, and that epoch's conv1 filters
+    (C_out, C_in, kH, kW)."""
+    model = run.snapshots.model_at(epoch)
+    return model.trace(image), model.layer_weights("conv1")
