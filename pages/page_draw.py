@@ -3,10 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core import preprocess_canvas
+from cnn_core import imagefile, preprocess_canvas
+from cnn_core.share import safe_name
 from ui import canvas, figures, images, layout, state
 
 LAST_PRE = "draw_last_preprocessed"  # the Preprocessed of the last drawing (for the steps row)
+UPLOAD_SEEN = "draw_upload_seen"  # digest of the last uploaded file turned into the input
 
 st.title("Draw a digit, watch the network read it")
 st.markdown(layout.prose("draw_intro"))
@@ -114,7 +116,7 @@ def live_view() -> None:
     trace = state.current_trace()
     with right:
         pre = st.session_state.get(LAST_PRE)
-        if pre is not None and state.input_source() == "your drawing":
+        if pre is not None and state.input_source().startswith("your "):
             _steps_row(pre)
         if trace is None:
             st.info(
@@ -154,5 +156,36 @@ def gallery() -> None:
         st.rerun()
 
 
+def upload() -> None:
+    """A photo or scan of a digit (PNG or JPEG, checked by content) as the current input."""
+    st.subheader("Or upload a photo of a digit")
+    file = st.file_uploader(
+        "PNG or JPEG, one digit, at most 5 MB and 4 megapixels; dark ink on light paper is fine",
+        type=["png", "jpg", "jpeg"],
+        key="draw_upload",
+    )
+    if file is None:
+        return
+    raw = file.getvalue()
+    seen = state.digest(np.frombuffer(raw, np.uint8)) + str(st.session_state.get("draw_center"))
+    if seen == st.session_state.get(UPLOAD_SEEN):
+        return
+    st.session_state[UPLOAD_SEEN] = seen
+    name = safe_name(file.name)
+    try:
+        rgba = imagefile.read_image(raw)
+    except imagefile.ImageFileError as err:
+        st.error(f"'{name}' was not used: {err}. The current input is unchanged.")
+        return
+    pre = preprocess_canvas(rgba, center=st.session_state.get("draw_center", True))
+    if pre.is_empty:
+        st.warning(f"No digit was found in '{name}': the picture looks blank.")
+        return
+    st.session_state[LAST_PRE] = pre
+    state.set_input(pre.image, f"your photo '{name}'")
+    st.rerun()
+
+
 live_view()
+upload()
 gallery()

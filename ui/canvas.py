@@ -7,11 +7,11 @@ here with a size limit, by content, before anything else sees it.
 from __future__ import annotations
 
 import binascii
-import io
 
 import numpy as np
-from PIL import Image
 from streamlit_drawable_canvas import st_canvas
+
+from cnn_core import imagefile
 
 CANVAS_PX = 280  # drawn size; the browser may send a larger PNG on high-density screens
 MAX_CANVAS_SIDE = 2048  # refuse a canvas image larger than this before decoding it
@@ -25,19 +25,16 @@ class CanvasImageError(ValueError):
 def decode_png(raw: bytes) -> np.ndarray:
     """PNG bytes -> (H, W, 4) uint8 RGBA, refusing anything but a PNG of at most
     MAX_CANVAS_SIDE pixels a side (checked from the header, before decoding any pixel)."""
-    if not isinstance(raw, (bytes, bytearray)) or not raw or len(raw) > MAX_PNG_BYTES:
-        raise CanvasImageError("the canvas image is missing or too large")
     try:
-        with Image.open(io.BytesIO(raw), formats=["PNG"]) as img:
-            if max(img.size) > MAX_CANVAS_SIDE:
-                raise CanvasImageError(
-                    f"the canvas image is too large ({img.size[0]}x{img.size[1]})"
-                )
-            return np.asarray(img.convert("RGBA"))
-    except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as err:
-        if isinstance(err, CanvasImageError):
-            raise
-        raise CanvasImageError("the canvas image could not be read as a PNG") from None
+        return imagefile.read_image(
+            raw,
+            formats=("PNG",),
+            max_bytes=MAX_PNG_BYTES,
+            max_pixels=MAX_CANVAS_SIDE**2,
+            max_side=MAX_CANVAS_SIDE,
+        )
+    except imagefile.ImageFileError as err:
+        raise CanvasImageError(f"the canvas image was refused: {err}") from None
 
 
 def drawing_canvas(key: str, stroke_width: int) -> np.ndarray | None:
