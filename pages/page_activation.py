@@ -3,8 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core import explain
-from ui import figures, layout, theme
+from cnn_core import explain, toy
+from ui import figures, layout
+from ui import toy as toy_ui
 
 FUNCTIONS = {"relu": "ReLU", "leaky_relu": "Leaky ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 FORMULAS = {
@@ -13,100 +14,212 @@ FORMULAS = {
     "sigmoid": r"\sigma(x) = \frac{1}{1 + e^{-x}}",
     "tanh": r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}",
 }
+SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
 
-st.title("Activation")
-st.markdown(layout.prose("activation"))
 
-trace = layout.input_trace()
-if trace is not None:
-    acts = [s for s in trace.by_kind("activation") if s.output.ndim == 3]
-    cols = st.columns(3)
-    name = cols[0].selectbox("Activation stage", [s.name for s in acts], key="act_layer")
-    stage = trace.stage(name)
-    own = stage.params["function"]
-    channel = cols[1].number_input("Channel", 0, stage.shape[0] - 1, 0, key="act_channel")
-    function = cols[2].selectbox(
+def module_text(function: str, slope: float) -> str:
+    """The PyTorch module of an activation."""
+    return {
+        "relu": "nn.ReLU()",
+        "leaky_relu": f"nn.LeakyReLU(negative_slope={slope:g})",
+        "sigmoid": "nn.Sigmoid()",
+        "tanh": "nn.Tanh()",
+    }[function]
+
+
+def cell_formula(function: str, x: float, y: float, slope: float, where: str) -> str:
+    """The activation of one cell with its number substituted (LaTeX)."""
+    xs = f"{x:.4f}"
+    if function == "relu":
+        return rf"\mathrm{{ReLU}}({where}) = \max(0,\; {xs}) = {y:.4f}"
+    if function == "leaky_relu":
+        rule = rf"{xs}" if x >= 0 else rf"{slope:g} \times ({xs})"
+        case = r"x \ge 0" if x >= 0 else r"x < 0"
+        return rf"\mathrm{{LeakyReLU}}({where}) \overset{{{case}}}{{=}} {rule} = {y:.4f}"
+    if function == "sigmoid":
+        return rf"\sigma({where}) = \frac{{1}}{{1 + e^{{{-x:.4f}}}}} = {y:.4f}"
+    return (
+        rf"\tanh({where}) = \frac{{e^{{{xs}}} - e^{{{-x:.4f}}}}}"
+        rf"{{e^{{{xs}}} + e^{{{-x:.4f}}}}} = {y:.4f}"
+    )
+
+
+def function_picker(own: str | None) -> tuple[str, float]:
+    """Function and leaky slope widgets; own is the model's function (None for the toy)."""
+    layout.keep_choice("act_function", FUNCTIONS, own or "relu")
+    cols = st.columns(2)
+    function = cols[0].selectbox(
         "Function",
         list(FUNCTIONS),
-        index=list(FUNCTIONS).index(own),
-        format_func=lambda f: FUNCTIONS[f] + (" (the model's)" if f == own else " (what if)"),
+        format_func=lambda f: (
+            FUNCTIONS[f] + ("" if own is None else " (the model's)" if f == own else " (what if)")
+        ),
         key="act_function",
     )
     slope = 0.01
     if function == "leaky_relu":
-        slope = st.slider(
-            "Leaky slope a",
-            0.0,
-            0.5,
-            stage.params.get("negative_slope", 0.01),
-            0.01,
-            key="act_slope",
-        )
-    e = explain.activation_step(trace, name, int(channel), function, slope)
-    st.latex(FORMULAS[function])
-    module = {
-        "relu": "ReLU()",
-        "leaky_relu": f"LeakyReLU({slope})",
-        "sigmoid": "Sigmoid()",
-        "tanh": "Tanh()",
-    }[function]
-    st.code(
-        f"nn.{module}  # 0 parameters; the shape stays {layout.shape_text(stage.shape)}",
-        language="python",
-    )
+        layout.keep_float("act_slope", 0.0, 0.5, 0.01)
+        slope = cols[1].slider("Leaky slope a", 0.0, 0.5, step=0.01, key="act_slope")
+    return function, float(slope)
 
-    # one colour scale for both maps (so cells compare), fixed for the squashing functions
-    before_range = theme.value_range(e.before, signed=True)
-    after_range = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}.get(function, before_range)
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(
-        figures.annotated_grid(
-            e.before,
-            title="before (conv output)",
-            cell_px=12,
-            zrange=before_range,
-            colorscale=theme.DIVERGING,
-            show_scale=True,
-        ),
-        key="act_before",
+
+def model_view(trace):
+    """Widgets for the model's own maps; returns the explanation and the colour sources."""
+    acts = [s for s in trace.by_kind("activation") if s.output.ndim == 3]
+    names = [s.name for s in acts]
+    layout.keep_choice("act_layer", names, names[0])
+    cols = st.columns(2)
+    name = cols[0].selectbox("Activation stage", names, key="act_layer")
+    stage = trace.stage(name)
+    layout.keep_int("act_channel", 0, stage.shape[0] - 1, 0)
+    channel = int(cols[1].number_input("Channel", 0, stage.shape[0] - 1, step=1, key="act_channel"))
+    own = stage.params["function"]
+    own_slope = stage.params.get("negative_slope", 0.01)
+    if "act_slope" not in st.session_state:
+        st.session_state["act_slope"] = float(own_slope)
+    function, slope = function_picker(own)
+    e = explain.activation_step(trace, name, channel, function, slope)
+    st.markdown(
+        f"Shape before and after: `{layout.shape_text(stage.shape)}` (an activation never "
+        f"changes the shape) · **0 parameters** · map of channel {channel} of `{name}`, which "
+        f"receives the output of `{trace.names[trace.names.index(name) - 1]}`."
     )
-    c2.plotly_chart(
-        figures.annotated_grid(
-            e.after,
-            title=f"after {FUNCTIONS[function]}",
-            cell_px=12,
-            zrange=after_range,
-            colorscale=theme.DIVERGING if after_range[0] < 0 else theme.SEQUENTIAL,
-            show_scale=True,
-        ),
-        key="act_after",
-    )
-    st.plotly_chart(
-        figures.annotated_grid(
-            e.changed.astype(np.float32),
-            cell_px=12,
-            title="cells the activation changed (1 = changed)",
-            zrange=(0.0, 1.0),
-            colorscale="Greys",
-        ),
-        key="act_changed",
-    )
-    changed = int(e.changed.sum())
-    st.markdown(f"**{changed}** of {e.before.size} cells changed; **{e.zeroed}** were set to 0.")
+    st.code(f"x = {module_text(function, slope)}(x)  # applied to every value", language="python")
     if e.is_model_function:
         st.markdown(
-            f"This is the model's own activation: |difference| against PyTorch {e.difference:.1e}."
+            f"This is the model's own activation: largest |difference| between these numbers "
+            f"and PyTorch's over the map: {e.difference:.1e}."
         )
     else:
-        st.markdown(f"What if: the model uses {FUNCTIONS[own]}; these values are not in the model.")
-    xs, ys = e.curve()
-    st.plotly_chart(
-        figures.activation_curve(
-            xs,
-            ys,
-            e.before.ravel(),
-            e.after.ravel(),
-            FUNCTIONS[function],
-        ),
-        key="act_curve",
+        st.markdown(
+            f"**What if**: the model uses {FUNCTIONS[own]}; the map after {FUNCTIONS[function]} "
+            "is computed here on the same pre-activation values and is not in the model."
+        )
+    mode = layout.color_mode("act_color_mode")
+    every = layout.map_values(trace) if mode == "global" else None
+    layer = {"before": trace.input_of(name), "after": None}
+    if mode == "per layer":
+        layer["after"] = explain.activation_step(trace, name, None, function, slope).after
+    ranges = {
+        "before": layout.color_range(e.before, mode, layer["before"], every),
+        "after": layout.color_range(e.after, mode, layer["after"], every),
+    }
+    return e, ranges, f"conv output `{trace.names[trace.names.index(name) - 1]}`"
+
+
+def toy_view():
+    """The toy: 7x7 image * 3x3 kernel + bias -> 5x5 map, then the activation."""
+    st.markdown(
+        "The toy image is convolved with the toy kernel (no padding, stride 1) and a bias "
+        "is added, giving a 5x5 map with negative and positive values. Edit any of them."
     )
+    cols = st.columns([3, 2, 2])
+    image = toy_ui.toy_image("act_toy_image", container=cols[0])
+    kernel = toy_ui.grid_editor(
+        "Toy kernel", "act_toy_kernel", toy.TOY_KERNEL, name="toy kernel", max_size=7,
+        container=cols[1],
+    )  # fmt: skip
+    layout.keep_float("act_toy_bias", -10.0, 10.0, -2.0)
+    bias = cols[2].number_input("Bias b", -10.0, 10.0, step=0.5, key="act_toy_bias")
+    function, slope = function_picker(None)
+    if image is None or kernel is None:
+        return None, None, None
+    try:
+        before = explain.toy_conv_map(image, kernel, float(bias))
+    except ValueError as err:
+        st.error(str(err), icon=":material/error:")
+        return None, None, None
+    e = explain.activation_map(before, function, slope)
+    h, w = before.shape
+    st.markdown(
+        f"Shapes: toy image `{layout.shape_text(image.shape)}` → conv map `{h} x {w}` → "
+        f"after {FUNCTIONS[function]} `{h} x {w}` · the activation has **0 parameters**."
+    )
+    st.code(
+        f"z = F.conv2d(image[None, None], kernel[None, None], bias=torch.tensor([{bias:g}]))\n"
+        f"a = {module_text(function, slope)}(z)",
+        language="python",
+    )
+    mode = layout.color_mode("act_color_mode")
+    both = np.concatenate([e.before.ravel(), e.after.ravel()])
+    ranges = {
+        "before": layout.color_range(e.before, mode, None, both),
+        "after": layout.color_range(e.after, mode, None, both),
+    }
+    return e, ranges, "toy conv map"
+
+
+def chosen_cell(e) -> tuple[int, int]:
+    h, w = e.before.shape
+    layout.keep_int("act_row", 0, h - 1, h // 2)
+    layout.keep_int("act_col", 0, w - 1, w // 2)
+    cols = st.columns(2)
+    row = cols[0].slider("Cell row", 0, h - 1, key="act_row")
+    col = cols[1].slider("Cell column", 0, w - 1, key="act_col")
+    return int(row), int(col)
+
+
+def show(e, ranges, source_name: str, row: int, col: int) -> None:
+    """The formula with the chosen cell's numbers, the maps, the changes and the curve."""
+    x, y = float(e.before[row, col]), float(e.after[row, col])
+    st.latex(FORMULAS[e.function])
+    st.latex(cell_formula(e.function, x, y, e.negative_slope, rf"x_{{{row},{col}}}"))
+    if e.torch_after is not None:
+        st.markdown(
+            f"Cell ({row}, {col}): before **{x:.5f}**, after **{y:.5f}**; "
+            f"PyTorch computed **{float(e.torch_after[row, col]):.5f}**."
+        )
+    else:
+        st.markdown(f"Cell ({row}, {col}): before **{x:.5f}**, after **{y:.5f}**.")
+    small = e.before.shape[0] <= 14
+    px = 40 if small else 12
+    box = [figures.Box(row, col, row, col)]
+    c1, c2, c3 = st.columns(3)
+    for where, values, title, part in (
+        (c1, e.before, f"before ({source_name})", "before"),
+        (c2, e.after, f"after {FUNCTIONS[e.function]}", "after"),
+    ):
+        zrange, scale = ranges[part]
+        where.plotly_chart(
+            figures.annotated_grid(
+                values, title=title, cell_px=px, zrange=zrange, colorscale=scale,
+                show_scale=True, boxes=box,
+            ),
+            key=f"act_{part}",
+        )  # fmt: skip
+    c3.plotly_chart(
+        figures.annotated_grid(
+            e.changed.astype(np.float32), cell_px=px, title="changed cells (1 = changed)",
+            zrange=(0.0, 1.0), colorscale="Greys", digits=0, boxes=box,
+        ),
+        key="act_changed",
+    )  # fmt: skip
+    changed = int(e.changed.sum())
+    zeroed = f"; **{e.zeroed}** were set to 0" if e.function == "relu" else ""
+    st.markdown(f"**{changed}** of {e.before.size} cells changed{zeroed}.")
+    xs, ys = e.curve()
+    fig = figures.activation_curve(xs, ys, e.before.ravel(), e.after.ravel(), FUNCTIONS[e.function])
+    fig.add_scatter(
+        x=[x], y=[y], mode="markers", name=f"cell ({row}, {col})",
+        marker={"size": 14, "symbol": "star", "color": "#ffb000", "line": {"width": 1}},
+    )  # fmt: skip
+    st.plotly_chart(fig, key="act_curve")
+
+
+st.title("Activation")
+st.markdown(layout.prose("activation"))
+trace = layout.input_trace()
+layout.keep_choice("act_source", SOURCES, "model")
+source = st.radio(
+    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="act_source"
+)
+if source == "model" and trace is None:
+    st.caption("No input yet, so the toy example is shown.")
+    source = "toy"
+if source == "model":
+    e, ranges, source_name = model_view(trace)
+else:
+    e, ranges, source_name = toy_view()
+if e is not None:
+    row, col = chosen_cell(e)
+    show(e, ranges, source_name, row, col)

@@ -1,51 +1,105 @@
 """Dense & softmax: every class score is a weighted sum of the features; softmax turns the scores
 into probabilities."""
 
+import numpy as np
 import streamlit as st
 
 from cnn_core import explain
 from ui import figures, layout, state
+from ui import toy as toy_ui
 
-st.title("Dense & softmax")
-st.markdown(layout.prose("dense"))
+SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
+# The toy: x is the toy image's conv map (toy X kernel), max-pooled 2x2 and flattened.
+TOY_X = np.array([[3, 4, 2, 4]], dtype=np.float32)
+TOY_W = np.array([[1, 0, -1, 0.5], [0, 1, 0, -1], [-0.5, 0.5, 1, 0]], dtype=np.float32)
+TOY_B = np.array([[0, 1, -0.5]], dtype=np.float32)
+TOP = 8  # contributions listed per sign
 
-trace = layout.input_trace()
-if trace is not None:
+
+def class_picker(names) -> int:
+    layout.keep_int("dense_class", 0, len(names) - 1, 0)
+    return int(
+        st.selectbox(
+            "Class k", range(len(names)), format_func=lambda c: names[c], key="dense_class"
+        )
+    )
+
+
+def model_part(trace):
+    """Weight matrices and the chosen class of the model's last dense layer."""
     names = state.current_model().class_names
-    stage = trace.stage("dense")
-    weight = stage.params["weight"]
-    st.latex(r"z_k = b_k + \sum_i W_{k,i}\, x_i")
+    for stage in trace.by_kind("dense"):
+        p = stage.params
+        rows = "classes" if stage.name == "dense" else "hidden units"
+        st.code(
+            f"nn.Linear({p['in_features']}, {p['out_features']})  # {stage.name}: "
+            f"{p['out_features']} x {p['in_features']} weights + {p['out_features']} biases "
+            f"= {p['num_parameters']:,} parameters",
+            language="python",
+        )
+        st.plotly_chart(
+            figures.annotated_grid(
+                p["weight"], square=False, cell_px=22,
+                title=f"{stage.name} weight matrix W: {p['out_features']} {rows} x "
+                f"{p['in_features']} features (red > 0, blue < 0)",
+            ),
+            key=f"dense_weights_{stage.name}",
+        )  # fmt: skip
+    if "dense_class" not in st.session_state:
+        st.session_state["dense_class"] = trace.prediction
+    k = class_picker(names)
+    return explain.dense_step(trace, "dense", k), names, trace.logits
+
+
+def toy_part():
+    """A tiny dense layer typed in by the learner: x (1 x n), W (K x n), b (1 x K)."""
+    st.markdown(
+        "A tiny dense layer: x is the toy image's conv map (X kernel) max-pooled 2x2 and "
+        "flattened, 4 features; W has one row per class, b one bias per class. Edit any of them."
+    )
+    cols = st.columns([2, 3, 2])
+    x = toy_ui.grid_editor("x (features)", "dense_toy_x", TOY_X, name="x", container=cols[0])
+    w = toy_ui.grid_editor("W (classes x features)", "dense_toy_w", TOY_W, name="W",
+                           container=cols[1])  # fmt: skip
+    b = toy_ui.grid_editor("b (one per class)", "dense_toy_b", TOY_B, name="b", container=cols[2])
+    if x is None or w is None or b is None:
+        return None, None, None
+    if x.shape[0] != 1 or b.shape[0] != 1:
+        st.error("x and b are single rows of numbers.", icon=":material/error:")
+        return None, None, None
+    try:
+        logits = [explain.toy_dense_step(x, w, b, c).value for c in range(w.shape[0])]
+    except ValueError as err:
+        st.error(str(err), icon=":material/error:")
+        return None, None, None
+    n_out, n_in = w.shape
     st.code(
-        f"nn.Linear({stage.params['in_features']}, {stage.params['out_features']})  "
-        f"# {stage.params['num_parameters']:,} parameters",
+        f"nn.Linear({n_in}, {n_out})  # {n_out} x {n_in} weights + {n_out} biases = "
+        f"{n_out * n_in + n_out} parameters; x: ({n_in},) -> z: ({n_out},)",
         language="python",
     )
-    st.plotly_chart(
-        figures.annotated_grid(
-            weight,
-            square=False,
-            title=f"weight matrix W: {weight.shape[0]} classes x {weight.shape[1]} features",
-            cell_px=22,
-        ),
-        key="dense_weights",
+    names = tuple(str(c) for c in range(n_out))
+    k = class_picker(names)
+    return explain.toy_dense_step(x, w, b, k), names, np.array(logits)
+
+
+def contributions(e, names) -> None:
+    """Tables and a chart of the largest +/- contributions, and their sum + bias = logit."""
+    k = e.output_index
+    st.latex(
+        rf"z_{{{k}}} = b_{{{k}}} + \sum_i W_{{{k},i}}\, x_i \quad "
+        rf"\text{{({e.x.size} products)}}"
     )
-    k = st.selectbox(
-        "Class",
-        range(len(names)),
-        index=trace.prediction,
-        format_func=lambda c: names[c],
-        key="dense_class",
-    )
-    e = explain.dense_step(trace, "dense", k)
-    pos, neg = st.columns(2)
-    for col, sign, title in ((pos, 1, "largest positive"), (neg, -1, "most negative")):
+    pos, neg = e.top(TOP, 1), e.top(TOP, -1)
+    left, mid, right = st.columns([2, 2, 3])
+    for col, items, title in ((left, pos, "largest positive"), (mid, neg, "most negative")):
         rows = []
-        for i, v in e.top(8, sign):
+        for i, v in items:
             where = e.feature(i)
             rows.append(
                 {
-                    "feature i": i,
-                    "from (c, h, w)": "" if where is None else str(where),
+                    "i": i,
+                    "(c, h, w)": "" if where is None else f"({where[0]}, {where[1]}, {where[2]})",
                     "x_i": f"{e.x[i]:.4f}",
                     "W_k,i": f"{e.weights[i]:.4f}",
                     "W·x": f"{v:.4f}",
@@ -53,43 +107,86 @@ if trace is not None:
             )
         col.markdown(f"**{title} contributions**")
         col.dataframe(rows, hide_index=True)
+    items = pos + neg[::-1]
+    labels = [
+        f"i={i}" + ("" if e.feature(i) is None else " (c{}, h{}, w{})".format(*e.feature(i)))
+        for i, _ in items
+    ]
+    right.plotly_chart(
+        figures.contribution_bars(labels, [v for _, v in items], f"top contributions to {k}"),
+        key="dense_contrib_chart",
+    )
     sign = "+" if e.bias >= 0 else "-"
     st.latex(
         rf"z_{{{k}}} = \underbrace{{{e.contributions.sum():.4f}}}_{{\sum_i W x}} {sign} "
         rf"\underbrace{{{abs(e.bias):.4f}}}_{{|b|}} = {e.value:.5f}"
     )
-    st.markdown(f"PyTorch's logit: **{e.torch_value:.5f}** · |difference| {e.difference:.1e}")
+    if e.x.size <= 8:  # a toy: every product written out
+        terms = " + ".join(f"({w:g})({x:g})" for w, x in zip(e.weights, e.x, strict=True))
+        st.latex(rf"z_{{{k}}} = {terms} + ({e.bias:g}) = {e.value:g}")
+    who = "PyTorch's logit" if e.layer == "dense" else "PyTorch's F.linear gives"
+    st.markdown(
+        f"{who}: **{e.torch_value:.5f}** · |difference| {e.difference:.1e} · the other "
+        f"{e.x.size - len(pos) - len(neg)} products are smaller or zero."
+    )
 
+
+def softmax_part(logits, names) -> None:
     st.subheader("Softmax, step by step")
     st.latex(r"p_k = \frac{e^{z_k / T}}{\sum_j e^{z_j / T}}")
     cols = st.columns(2)
-    temperature = cols[0].slider("Temperature T", 0.1, 10.0, 1.0, 0.1, key="softmax_temperature")
+    layout.keep_float("softmax_temperature", 0.1, 10.0, 1.0)
+    temperature = cols[0].slider("Temperature T", 0.1, 10.0, step=0.1, key="softmax_temperature")
+    layout.keep_int("softmax_label", 0, len(names) - 1, int(np.argmax(logits)))
     label = cols[1].selectbox(
-        "True label (for the loss)",
-        range(len(names)),
-        index=trace.prediction,
-        format_func=lambda c: names[c],
+        "True label (for the loss)", range(len(names)), format_func=lambda c: names[c],
         key="softmax_label",
+    )  # fmt: skip
+    s = explain.softmax_step(logits, float(temperature), int(label))
+    st.dataframe(
+        [
+            {
+                "class": names[c],
+                "logit z": f"{s.logits[c]:.4f}",
+                "z / T": f"{s.scaled[c]:.4f}",
+                "exp(z/T - max)": f"{s.exps[c]:.5g}",
+                "p": f"{s.probabilities[c]:.4%}",
+            }
+            for c in range(len(names))
+        ],
+        hide_index=True,
     )
-    s = explain.softmax_step(trace.logits, temperature, label)
-    rows = [
-        {
-            "class": names[c],
-            "logit z": f"{s.logits[c]:.4f}",
-            "z / T": f"{s.scaled[c]:.4f}",
-            "exp(z/T - max)": f"{s.exps[c]:.5g}",
-            "p": f"{s.probabilities[c]:.4%}",
-        }
-        for c in range(len(names))
-    ]
-    st.dataframe(rows, hide_index=True)
+    top = int(np.argmax(s.probabilities))
+    st.latex(
+        rf"p_{{{top}}} = \frac{{{s.exps[top]:.4g}}}{{{s.total:.6g}}} = "
+        rf"{s.probabilities[top]:.4f} \qquad H = -\sum_k p_k \ln p_k = {s.entropy:.3f}"
+        rf"\qquad -\ln p_{{{label}}} = {s.cross_entropy:.4g}"
+    )
     st.markdown(
-        f"Sum of the exponentials: **{s.total:.8g}** (after subtracting the largest, "
-        f"{s.shift:.4f}, so nothing overflows) · entropy **{s.entropy:.3f}** nats "
-        f"(uniform: 2.303) · cross-entropy for label {names[label]}: "
+        f"Sum of the exponentials: **{s.total:.8g}** (after subtracting the largest z/T, "
+        f"{s.shift:.4f}, so nothing overflows; the probabilities are unchanged) · entropy "
+        f"**{s.entropy:.3f}** nats (uniform over {len(names)} classes: "
+        f"{np.log(len(names)):.3f}) · cross-entropy for label {names[label]}: "
         f"**{s.cross_entropy:.4g}**"
     )
     st.plotly_chart(
         figures.probability_bars(s.probabilities, names, highlight=label), key="softmax_bars"
     )
-    st.info(layout.prose("softmax_scribble"))
+
+
+st.title("Dense & softmax")
+st.markdown(layout.prose("dense"))
+trace = layout.input_trace()
+layout.keep_choice("dense_source", SOURCES, "model")
+source = st.radio(
+    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="dense_source"
+)
+if source == "model" and trace is None:
+    st.caption("No input yet, so the toy example is shown.")
+    source = "toy"
+e, names, logits = model_part(trace) if source == "model" else toy_part()
+if e is not None:
+    contributions(e, names)
+    softmax_part(logits, names)
+    if source == "model":
+        st.info(layout.prose("softmax_scribble"))

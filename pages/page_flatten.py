@@ -1,48 +1,128 @@
 """Flatten: C x H x W maps unrolled into one vector, in PyTorch's order."""
 
+import numpy as np
 import streamlit as st
 
-from cnn_core import explain
+from cnn_core import explain, ops, toy
 from ui import figures, layout
+from ui import toy as toy_ui
+
+SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
+TOY_KERNELS = "the toy kernel and a vertical-edge kernel"
+
+
+def index_changed(shape) -> None:
+    """on_change of the index: move (c, h, w) to the cell it came from."""
+    c, h, w = ops.unflat_index(int(st.session_state["flat_index"]), shape)
+    st.session_state.update(flat_c=c, flat_h=h, flat_w=w)
+
+
+def cell_changed(shape) -> None:
+    """on_change of c, h or w: move the index to where that cell goes."""
+    cell = (int(st.session_state[k]) for k in ("flat_c", "flat_h", "flat_w"))
+    st.session_state["flat_index"] = ops.flat_index(*cell, shape)
+
+
+def sync(shape) -> None:
+    """Before the widgets: clamp pre-set values to this shape; the index decides the cell."""
+    c_, h_, w_ = shape
+    example = min(h_ * w_ + w_ + 1, c_ * h_ * w_ - 1)  # cell (1, 1, 1): every term counts
+    layout.keep_int("flat_index", 0, c_ * h_ * w_ - 1, example)
+    index_changed(shape)
+
+
+def toy_maps():
+    """The toy image convolved with two kernels: a small C x H x W stack to flatten by hand."""
+    st.markdown(
+        f"The toy image convolved with {TOY_KERNELS} (no padding, stride 1) gives two 5x5 maps: "
+        "a 2 x 5 x 5 stack, 50 values."
+    )
+    cols = st.columns([3, 2])
+    image = toy_ui.toy_image("flat_toy_image", container=cols[0])
+    kernel = toy_ui.grid_editor(
+        "Toy kernel (channel 0)", "flat_toy_kernel", toy.TOY_KERNEL, name="toy kernel",
+        shape=(3, 3), container=cols[1],
+    )  # fmt: skip
+    if image is None or kernel is None:
+        return None
+    second = toy.KERNEL_PRESETS["vertical edge"]
+    try:
+        return explain.toy_feature_maps(image, [kernel, second]).astype(np.float32)
+    except ValueError as err:
+        st.error(str(err), icon=":material/error:")
+        return None
+
+
+def show(maps, flat, every, what: str) -> None:
+    """The formula, the synced index <-> (c, h, w) widgets, the vector and the map."""
+    shape = maps.shape
+    c_, h_, w_ = shape
+    sync(shape)
+    st.code(
+        f"x = torch.flatten(x, start_dim=1)  # {what}: ({c_}, {h_}, {w_}) -> ({flat.size},) "
+        "per image, 0 parameters",
+        language="python",
+    )
+    st.markdown(
+        f"Shapes: `{layout.shape_text(shape)}` → `{flat.size}` = {c_}·{h_}·{w_} values, "
+        "none of them changed · **0 parameters**. The order is PyTorch's (C-contiguous, "
+        "row-major): channel, then row, then column."
+    )
+    left, right = st.columns([1, 2])
+    with left:
+        st.number_input(
+            "Index i in the vector", 0, flat.size - 1, step=1, key="flat_index",
+            on_change=index_changed, args=(shape,),
+        )  # fmt: skip
+    with right:
+        cols = st.columns(3)
+        for col, key, label, n in zip(
+            cols, ("flat_c", "flat_h", "flat_w"), ("Channel c", "Row h", "Column w"), shape,
+            strict=True,
+        ):  # fmt: skip
+            col.number_input(
+                label, 0, n - 1, step=1, key=key, on_change=cell_changed, args=(shape,)
+            )
+    i = int(st.session_state["flat_index"])
+    c, h, w = (int(st.session_state[k]) for k in ("flat_c", "flat_h", "flat_w"))
+    st.latex(rf"i = c \cdot H W + h \cdot W + w = {c} \cdot {h_ * w_} + {h} \cdot {w_} + {w} = {i}")
+    st.markdown(
+        f"Index **{i}** ↔ channel **{c}**, row **{h}**, column **{w}** · value "
+        f"x[{i}] = maps[{c}, {h}, {w}] = **{float(flat[i]):.5f}**"
+    )
+    st.plotly_chart(
+        figures.channel_vector(
+            flat, h_ * w_, i, title=f"the vector of {flat.size} values, coloured by channel"
+        ),
+        key="flat_vector",
+    )
+    mode = layout.color_mode("flat_color_mode")
+    zrange, scale = layout.color_range(maps[c], mode, maps, every)
+    px = 40 if h_ <= 7 else 26 if h_ <= 14 else 12
+    st.plotly_chart(
+        figures.annotated_grid(
+            maps[c], title=f"channel {c} ({h_} x {w_}); cell ({h}, {w}) outlined",
+            boxes=[figures.Box(h, w, h, w)], zrange=zrange, colorscale=scale, cell_px=px,
+            show_scale=True,
+        ),
+        key="flat_map",
+    )  # fmt: skip
+
 
 st.title("Flatten")
 st.markdown(layout.prose("flatten"))
-
 trace = layout.input_trace()
-if trace is not None:
-    c_, h_, w_ = explain.flatten_shape(trace)
-    flat = trace.stage("flatten").output
-    st.latex(rf"i = c \cdot H W + h \cdot W + w = c \cdot {h_ * w_} + h \cdot {w_} + w")
-    st.code(
-        f"x = torch.flatten(x, start_dim=1)  # ({c_}, {h_}, {w_}) -> ({flat.size},), 0 parameters",
-        language="python",
-    )
-    st.plotly_chart(
-        figures.vector_strip(
-            flat,
-            title=f"the vector of {flat.size} values; lines separate the channels",
-            boundaries=[k * h_ * w_ for k in range(1, c_)],
-        ),
-        key="flat_strip",
-    )
-    left, right = st.columns(2)
-    with left:
-        i = int(st.number_input("Index i in the vector", 0, flat.size - 1, 0, key="flat_index"))
-        c, h, w = explain.flatten_index(trace, i)
-        st.markdown(
-            f"i = {i} comes from channel **{c}**, row **{h}**, column **{w}**: "
-            f"{c}·{h_ * w_} + {h}·{w_} + {w} = {i}; value {flat[i]:.5f}"
-        )
-    with right:
-        cols = st.columns(3)
-        cc = int(cols[0].number_input("Channel", 0, c_ - 1, c, key="flat_c"))
-        hh = int(cols[1].number_input("Row", 0, h_ - 1, h, key="flat_h"))
-        ww = int(cols[2].number_input("Column", 0, w_ - 1, w, key="flat_w"))
-        j = explain.flatten_position(trace, cc, hh, ww)
-        st.markdown(f"Cell ({cc}, {hh}, {ww}) goes to index **{j}**.")
-    st.plotly_chart(
-        figures.annotated_grid(
-            trace.input_of("flatten")[c], title=f"channel {c}", boxes=[figures.Box(h, w, h, w)]
-        ),
-        key="flat_map",
-    )
+layout.keep_choice("flat_source", SOURCES, "model")
+source = st.radio(
+    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="flat_source"
+)
+if source == "model" and trace is None:
+    st.caption("No input yet, so the toy example is shown.")
+    source = "toy"
+if source == "model":
+    maps = trace.input_of("flatten")  # (C, H, W) as traced
+    show(maps, trace.stage("flatten").output, layout.map_values(trace), "the model")
+else:
+    maps = toy_maps()
+    if maps is not None:
+        show(maps, ops.flatten(maps), maps, "the toy")

@@ -1,82 +1,294 @@
 """Pooling: each window of a feature map reduced to one number (its maximum or its mean)."""
 
+import numpy as np
 import streamlit as st
 
-from cnn_core import explain
-from ui import figures, layout
+from cnn_core import explain, toy
+from ui import figures, layout, state
+from ui import toy as toy_ui
 
-st.title("Pooling")
-st.markdown(layout.prose("pooling"))
+MODES = {"max": "Max pooling", "avg": "Average pooling"}
+SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
+TOY_SOURCES = {"conv": "the toy image's conv map (5x5)", "image": "the toy image itself (7x7)"}
+DIRECTIONS = list(explain.SHIFTS)
 
-trace = layout.input_trace()
-pools = [] if trace is None else trace.by_kind("pool")
-if trace is not None and not pools:
-    st.warning("This model has no pooling stage (pooling is set to 'none' in the sidebar).")
-elif trace is not None:
-    cols = st.columns(3)
-    name = cols[0].selectbox("Pooling stage", [s.name for s in pools], key="pool_layer")
-    stage = trace.stage(name)
-    p = stage.params
-    channel = int(cols[1].number_input("Channel", 0, stage.shape[0] - 1, 0, key="pool_channel"))
-    e = explain.pool_step(trace, name, channel)
-    h_out, w_out = e.after.shape
-    reduce = "max" if e.mode == "max" else "mean"
-    k, s_ = p["kernel_size"], p["stride"]
-    st.latex(
-        rf"\text{{out}}[c,i,j] = \operatorname{{{reduce}}}_{{0 \le u,v < {k}}}\;"
-        rf" x[c,\; {s_} i + u,\; {s_} j + v]"
+
+def settings(own: dict) -> tuple[str, int, int, bool]:
+    """Mode, window, stride and ceil-mode widgets; defaults are ``own`` (the model's)."""
+    layout.keep_choice("pool_mode", MODES, own["mode"])
+    layout.keep_int("pool_size", 1, 5, own["kernel_size"])
+    layout.keep_int("pool_stride", 1, 5, own["stride"])
+    layout.keep_bool("pool_ceil", own["ceil_mode"])
+    cols = st.columns(4)
+    mode = cols[0].radio("Mode", list(MODES), format_func=MODES.get, key="pool_mode")
+    k = cols[1].number_input("Window size k", 1, 5, step=1, key="pool_size")
+    s = cols[2].number_input("Stride s", 1, 5, step=1, key="pool_stride")
+    ceil = cols[3].toggle("ceil_mode (keep partial edge windows)", key="pool_ceil")
+    return mode, int(k), int(s), bool(ceil)
+
+
+def size_formula(n: int, k: int, s: int, ceil: bool, out: int) -> str:
+    """The output-size formula with the chosen numbers (LaTeX)."""
+    rounding = (r"\left\lceil", r"\right\rceil") if ceil else (r"\left\lfloor", r"\right\rfloor")
+    return (
+        rf"H_{{out}} = {rounding[0]} \frac{{H - k}}{{s}} {rounding[1]} + 1 = "
+        rf"{rounding[0]} \frac{{{n} - {k}}}{{{s}}} {rounding[1]} + 1 = {out}"
     )
-    torch_name = "MaxPool2d" if e.mode == "max" else "AvgPool2d"
+
+
+def model_view(trace, pools):
+    """Layer, channel and the pooling settings on the model's map; returns the PoolView."""
+    names = [s.name for s in pools]
+    layout.keep_choice("pool_layer", names, names[0])
+    cols = st.columns(2)
+    name = cols[0].selectbox("Pooling stage", names, key="pool_layer")
+    stage = trace.stage(name)
+    layout.keep_int("pool_channel", 0, stage.shape[0] - 1, 0)
+    channel = int(
+        cols[1].number_input("Channel", 0, stage.shape[0] - 1, step=1, key="pool_channel")
+    )
+    p = stage.params
+    mode, k, s, ceil = settings(p)
+    view = explain.pool_what_if(trace, name, channel, mode, k, s, ceil)
+    c_in = trace.input_of(name).shape[0]
+    own = view.torch_after is not None
     st.code(
-        f"nn.{torch_name}(kernel_size={p['kernel_size']}, stride={p['stride']})  "
-        f"# 0 parameters; {layout.shape_text(trace.input_of(name).shape)} -> "
-        f"{layout.shape_text(stage.shape)}",
+        f"{'nn.MaxPool2d' if p['mode'] == 'max' else 'nn.AvgPool2d'}(kernel_size="
+        f"{p['kernel_size']}, stride={p['stride']})  # the model's own: 0 parameters"
+        + ("" if own else f"\n{torch_line(mode, k, s, ceil)}  # the 'what if' shown below"),
         language="python",
     )
-    row = st.slider("Output row", 0, h_out - 1, h_out // 2, key="pool_row")
-    col = st.slider("Output column", 0, w_out - 1, w_out // 2, key="pool_col")
-    show_all = st.toggle(
-        "Mark every window's winner", False, key="pool_all_winners", disabled=e.winners is None
+    st.markdown(
+        f"Shapes: `{layout.shape_text(trace.input_of(name).shape)}` → "
+        f"`{layout.shape_text((c_in, *view.after.shape))}` (each of the {c_in} channels is "
+        "pooled on its own) · **0 parameters**: pooling has nothing to learn."
     )
-    top, left, bottom, right = e.window(row, col)
+    if not own:
+        st.markdown(
+            f"**What if**: the model pools with {MODES[p['mode']].lower()}, window "
+            f"{p['kernel_size']}, stride {p['stride']}; these numbers are computed here on the "
+            "same map and are not in the model."
+        )
+    return view, trace.input_of(name), layout.map_values(trace)
+
+
+def torch_line(mode: str, k: int, s: int, ceil: bool) -> str:
+    cls = "nn.MaxPool2d" if mode == "max" else "nn.AvgPool2d"
+    return f"{cls}(kernel_size={k}, stride={s}{', ceil_mode=True' if ceil else ''})"
+
+
+def toy_view():
+    """The toy grid (its conv map, or the image itself) pooled with the chosen settings."""
+    layout.keep_choice("pool_toy_input", TOY_SOURCES, "conv")
+    what = st.radio(
+        "Pool", list(TOY_SOURCES), format_func=TOY_SOURCES.get, horizontal=True,
+        key="pool_toy_input",
+    )  # fmt: skip
+    cols = st.columns([3, 2])
+    image = toy_ui.toy_image("pool_toy_image", container=cols[0])
+    kernel = None
+    if what == "conv":
+        kernel = toy_ui.grid_editor(
+            "Toy kernel", "pool_toy_kernel", toy.TOY_KERNEL, name="toy kernel", max_size=7,
+            container=cols[1],
+        )  # fmt: skip
+    mode, k, s, ceil = settings({"mode": "max", "kernel_size": 2, "stride": 2, "ceil_mode": False})
+    if image is None or (what == "conv" and kernel is None):
+        return None, None, None
+    grid = explain.toy_conv_map(image, kernel) if what == "conv" else image
+    view = explain.pool_map(grid, mode, k, s, ceil)
+    st.code(
+        ("z = F.conv2d(image[None, None], kernel[None, None])\n" if what == "conv" else "")
+        + f"{torch_line(mode, k, s, ceil)}({'z' if what == 'conv' else 'image[None, None]'})"
+        "  # 0 parameters",
+        language="python",
+    )
+    return view, grid, np.concatenate([grid.ravel(), view.after.ravel()])
+
+
+def chosen_cell(view) -> tuple[int, int]:
+    h, w = view.after.shape
+    layout.keep_int("pool_row", 0, h - 1, h // 2)
+    layout.keep_int("pool_col", 0, w - 1, w // 2)
+    cols = st.columns(2)
+    row = cols[0].slider("Output row", 0, max(h - 1, 1), key="pool_row", disabled=h == 1)
+    col = cols[1].slider("Output column", 0, max(w - 1, 1), key="pool_col", disabled=w == 1)
+    return min(int(row), h - 1), min(int(col), w - 1)
+
+
+def window_formula(view, row: int, col: int) -> str:
+    """out[row, col] with the window's numbers substituted (LaTeX)."""
+    top, left, bottom, right = view.window(row, col)
+    values = view.before[top:bottom, left:right].ravel()
+    listed = ",\\,".join(f"{v:.3g}" for v in values)
+    value = float(view.after[row, col])
+    if view.mode == "max":
+        return rf"\text{{out}}[{row},{col}] = \max({listed}) = {value:.4f}"
+    return (
+        rf"\text{{out}}[{row},{col}] = \tfrac{{1}}{{{values.size}}}({listed.replace(',', '+')})"
+        rf" = {value:.4f}"
+    )
+
+
+def show(view, layer_maps, every) -> None:
+    """Sizes, the chosen window with its formula, the maps with winners, partial windows."""
+    h, w = view.before.shape
+    h_out, w_out = view.after.shape
+    k, s = view.kernel_size, view.stride
+    reduce = r"\max" if view.mode == "max" else r"\operatorname{mean}"
+    st.latex(
+        rf"\text{{out}}[c,i,j] = {reduce}_{{0 \le u,v < {k}}}\; x[c,\; {s} i + u,\; {s} j + v]"
+    )
+    st.latex(
+        size_formula(h, k, s, view.ceil_mode, -(-(h - k) // s) + 1 if view.ceil_mode else h_out)
+    )
+    if view.ceil_mode and -(-(h - k) // s) + 1 != h_out:
+        st.caption(
+            f"PyTorch keeps {h_out}, not {h_out + 1}: the last window would start past the map, "
+            "and a window must start inside it."
+        )
+    st.markdown(
+        f"Input map **{h} x {w}** → output **{h_out} x {w_out}** "
+        f"({MODES[view.mode].lower()}, window {k}, stride {s}, ceil_mode {view.ceil_mode})."
+    )
+    partial = view.partial_cells
+    if view.ceil_mode and partial:
+        st.markdown(
+            f"ceil_mode adds **{len(partial)}** output cells whose windows hang past the edge "
+            "(partial windows, dashed outline when chosen); "
+            + ("they take the max of the cells that exist." if view.mode == "max" else
+               "their average divides by the cells that exist, not by k².")
+        )  # fmt: skip
+    elif view.ceil_mode:
+        st.markdown("ceil_mode changes nothing here: the windows fit the map exactly.")
+    row, col = chosen_cell(view)
+    top, left, bottom, right = view.window(row, col)
+    st.latex(window_formula(view, row, col))
+    value = float(view.after[row, col])
+    verb = "largest value" if view.mode == "max" else "mean"
+    text = f"Output cell ({row}, {col}): the {verb} of its window is **{value:.5f}**"
+    if view.torch_after is not None:
+        text += (
+            f"; PyTorch computed **{float(view.torch_after[row, col]):.5f}** "
+            f"(|difference| over the whole map {view.difference:.1e})"
+        )
+    st.markdown(text + ".")
+    if view.winners is not None:
+        r, c = (int(v) for v in view.winners[row, col])
+        st.markdown(
+            f"The winner (from `return_indices`) is input cell **({r}, {c})** (star): only it "
+            "gets a gradient in training. Flat windows (all values equal) have no real winner."
+        )
+    layout.keep_bool("pool_all_winners", False)
+    show_all = st.toggle(
+        "Mark every window's winner", key="pool_all_winners", disabled=view.winners is None
+    )
     marks = []
-    if e.winners is not None and show_all:
-        marks = e.decisive_winners()
-    elif e.winners is not None:
-        marks = [tuple(e.winners[row, col])]
-    c1, c2 = st.columns(2)
+    if view.winners is not None:
+        marks = view.decisive_winners() if show_all else [tuple(view.winners[row, col])]
+    mode = layout.color_mode("pool_color_mode")
+    zrange, scale = layout.color_range(view.before, mode, layer_maps, every)
+    dash = "dot" if view.is_partial(row, col) else None
+    c1, c2, c3 = st.columns([3, 2, 1])
     c1.plotly_chart(
         figures.annotated_grid(
-            e.before,
-            title="input map",
-            cell_px=14 if e.before.shape[0] > 14 else 26,
-            boxes=[figures.Box(top, left, bottom - 1, right - 1)],
-            marks=marks,
+            view.before, title="input map (window outlined)", zrange=zrange, colorscale=scale,
+            cell_px=14 if h > 14 else 34, boxes=[figures.Box(top, left, bottom - 1, right - 1)],
+            marks=marks, show_scale=True,
         ),
         key="pool_before",
-    )
+    )  # fmt: skip
     c2.plotly_chart(
         figures.annotated_grid(
-            e.after, title="pooled map", cell_px=26, boxes=[figures.Box(row, col, row, col)]
+            view.after, title="pooled map", zrange=zrange, colorscale=scale,
+            cell_px=26 if h_out > 7 else 40, boxes=[figures.Box(row, col, row, col)],
         ),
         key="pool_after",
-    )
-    window = e.before[top:bottom, left:right]
-    c3, c4 = st.columns(2)
+    )  # fmt: skip
     c3.plotly_chart(
         figures.annotated_grid(
-            window, title=f"window rows {top}-{bottom - 1}, columns {left}-{right - 1}", digits=3
+            view.before[top:bottom, left:right], zrange=zrange, colorscale=scale, digits=3,
+            title=f"window r{top}-{bottom - 1}, c{left}-{right - 1}" + (" partial" if dash else ""),
         ),
         key="pool_window",
+    )  # fmt: skip
+
+
+def shift_section(trace, name: str, channel: int) -> None:
+    """Move the input one pixel and measure how much the map and the pooled map change."""
+    st.subheader("Shift experiment: equivariance and invariance")
+    st.markdown(PROSE[1])
+    layout.keep_choice("pool_shift", DIRECTIONS, "right")
+    direction = st.radio(
+        "Move the input by one pixel", DIRECTIONS, horizontal=True, key="pool_shift"
     )
-    verb = "largest" if e.mode == "max" else "mean"
-    c4.markdown(
-        f"The {verb} value of the window is **{e.after[row, col]:.5f}**; PyTorch "
-        f"computed **{e.torch_after[row, col]:.5f}** (|difference| over the whole map "
-        f"{e.difference:.1e})."
+    model, image = state.current_model().model, state.current_input()
+    x = explain.shift_experiment(model, image, name, direction)
+    rows = [
+        ("map pooling receives, same positions", x.maps_same_place),
+        ("map pooling receives, moved back (aligned)", x.maps_aligned),
+        ("pooled map, same positions", x.pooled_same_place),
+    ]
+    st.dataframe(
+        [
+            {
+                "compared": label,
+                "relative L1 change": "n/a (strided)" if c is None else f"{c.relative_l1:.1%}",
+                "cells changed > 5% of max": "n/a" if c is None else f"{c.changed_fraction:.1%}",
+                "cells": "" if c is None else c.cells,
+            }
+            for label, c in rows
+        ],
+        hide_index=True,
     )
-    if e.winners is not None:
-        r, c = e.winners[row, col]
-        c4.markdown(
-            f"The winner is input cell ({r}, {c}) (star). Only it gets a gradient in training."
-        )
+    st.markdown(
+        f"Moved {direction}: the map pooling receives changed by "
+        f"**{x.maps_same_place.relative_l1:.1%}** (relative L1) at the same positions, the "
+        "pooled map by "
+        f"**{x.pooled_same_place.relative_l1:.1%}**. Prediction "
+        f"{x.prediction_before} → {x.prediction_after}."
+    )
+    maps = [x.maps_before[channel], x.maps_after[channel]]
+    pooled = [x.pooled_before[channel], x.pooled_after[channel]]
+    c1, c2 = st.columns([3, 2])
+    c1.plotly_chart(
+        figures.heatmap_grid(
+            np.stack(maps), [f"ch {channel}, original", f"moved {direction}"], ncols=2, cell_px=220
+        ),
+        key="pool_shift_maps",
+    )
+    c2.plotly_chart(
+        figures.heatmap_grid(
+            np.stack(pooled),
+            ["pooled, original", f"pooled, moved {direction}"],
+            ncols=2,
+            cell_px=160,
+        ),
+        key="pool_shift_pooled",
+    )
+
+
+st.title("Pooling")
+PROSE = layout.prose("pooling").split("<!-- section -->")
+st.markdown(PROSE[0])
+trace = layout.input_trace()
+pools = [] if trace is None else trace.by_kind("pool")
+layout.keep_choice("pool_source", SOURCES, "model")
+source = st.radio(
+    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="pool_source"
+)
+if source == "model" and trace is None:
+    st.caption("No input yet, so the toy example is shown.")
+    source = "toy"
+elif source == "model" and not pools:
+    st.warning("This model has no pooling stage (pooling is set to 'none' in the sidebar).")
+    source = "toy"
+try:
+    view, layer_maps, every = model_view(trace, pools) if source == "model" else toy_view()
+except ValueError as err:
+    st.error(str(err), icon=":material/error:")
+    view = None
+if view is not None:
+    show(view, layer_maps, every)
+    if source == "model":
+        shift_section(trace, view.layer, int(st.session_state["pool_channel"]))

@@ -438,3 +438,63 @@ def confusion_selectable(matrix, class_names) -> go.Figure:
     )
     fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
+
+
+def contribution_bars(labels, values, title=None) -> go.Figure:
+    """Signed contributions as horizontal bars (red adds to the score, blue takes away), the
+    first label at the top."""
+    v = np.asarray(values, dtype=np.float64)
+    fig = go.Figure(
+        go.Bar(
+            x=v,
+            y=[str(s) for s in labels],
+            orientation="h",
+            marker_color=["#d62728" if x > 0 else "#1f77b4" for x in v],
+            text=[f"{x:+.3f}" for x in v],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>w·x = %{x:.5f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}} if title else None,
+        height=max(200, 22 * len(v) + 70),
+        margin={"l": 10, "r": 50, "t": 40 if title else 10, "b": 30},
+        font=FONT,
+        xaxis={"title": "contribution W[k,i]·x[i]", "zeroline": True, "zerolinecolor": "#444"},
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
+    return fig
+
+
+def channel_vector(vector, block: int, index=None, title=None, height=220) -> go.Figure:
+    """A flattened vector as bars coloured by the channel each value came from (``block`` values
+    per channel); ``index`` is marked with a line and its value."""
+    v = np.asarray(vector, dtype=np.float32)
+    channel = np.arange(v.size) // block
+    colours = [theme.CHANNEL_COLOURS[c % len(theme.CHANNEL_COLOURS)] for c in channel]
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(v.size),
+            y=v,
+            marker={"color": colours, "line": {"width": 0}},
+            customdata=channel,
+            hovertemplate="index %{x}<br>channel %{customdata}<br>value %{y:.4f}<extra></extra>",
+        )
+    )
+    if index is not None:
+        fig.add_vline(x=index, line={"color": "black", "width": 2, "dash": "dot"})
+        fig.add_annotation(
+            x=index, y=float(v[index]), text=f"i = {index}", showarrow=True, arrowhead=2, ay=-30
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}} if title else None,
+        height=height,
+        bargap=0,
+        margin={"l": 40, "r": 10, "t": 35 if title else 10, "b": 30},
+        font=FONT,
+        xaxis={"title": "index i", "range": [-0.5, v.size - 0.5]},
+        yaxis={"title": "value"},
+        showlegend=False,
+    )
+    return fig

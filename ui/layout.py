@@ -75,3 +75,49 @@ def stage_maps(maps: np.ndarray, mode: str, global_values, scale: int = 3, ncols
 
 def shape_text(shape) -> str:
     return " x ".join(str(n) for n in shape)
+
+
+# Widget values that may have been pre-set (a share link) or left over from another model: each
+# helper puts a valid value under ``key`` before the widget is drawn, and the page then draws the
+# widget without value=/index= so session state is the only source of its value.
+
+
+def keep_choice(key: str, options, default) -> None:
+    """Keep st.session_state[key] if it is one of options, else set it to default."""
+    if st.session_state.get(key) not in list(options):
+        st.session_state[key] = default
+
+
+def keep_int(key: str, low: int, high: int, default: int) -> None:
+    """Clamp st.session_state[key] to an int in [low, high] (default if missing or not a number)."""
+    value = st.session_state.get(key, default)
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        value = default
+    st.session_state[key] = min(max(value, low), high)
+
+
+def keep_float(key: str, low: float, high: float, default: float) -> None:
+    """Clamp st.session_state[key] to a finite float in [low, high]."""
+    value = st.session_state.get(key, default)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = default
+    value = default if not np.isfinite(value) else value
+    st.session_state[key] = min(max(value, low), high)
+
+
+def keep_bool(key: str, default: bool) -> None:
+    if not isinstance(st.session_state.get(key), bool):
+        st.session_state[key] = default
+
+
+def color_range(values, mode: str, layer_values=None, global_values=None):
+    """(zmin, zmax) and colour scale for one map under a colour-range mode: the map's own
+    values, its whole stage's (per layer) or every stage's (global). Diverging when signed."""
+    source = {"per map": values, "per layer": layer_values, "global": global_values}[mode]
+    source = values if source is None else source
+    zrange = theme.value_range(source)
+    return zrange, theme.DIVERGING if zrange[0] < 0 else theme.SEQUENTIAL
