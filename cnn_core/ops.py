@@ -156,8 +156,21 @@ def _check_conv_args(x, weight, bias, stride, padding, dilation):
     stride, padding = _int_pair("stride", stride, 1), _int_pair("padding", padding, 0)
     dilation = _int_pair("dilation", dilation, 1)
     padded = (x.shape[1] + 2 * padding[0], x.shape[2] + 2 * padding[1])
+    _check_padded_size(padded, padding)
     _check_kernel_fits(weight.shape[2:], padded, dilation)
     return x, weight.astype(np.float64), bias, stride, padding, dilation
+
+
+MAX_PADDED_SIDE = 1024  # the teaching ops work on maps of at most this many cells a side
+
+
+def _check_padded_size(padded: tuple[int, int], padding: tuple[int, int]) -> None:
+    """Refuse padding that would blow a map up beyond what a page can show or memory can hold."""
+    if max(padded) > MAX_PADDED_SIDE:
+        raise ValueError(
+            f"padding {max(padding)} would make a {padded[0]}x{padded[1]} map; the padded input "
+            f"may be at most {MAX_PADDED_SIDE} cells a side"
+        )
 
 
 def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
@@ -282,6 +295,11 @@ def _check_pool_args(x, kernel_size, stride, padding, ceil_mode):
     kernel = _int_pair("kernel_size", kernel_size, 1)
     stride = kernel if stride is None else _int_pair("stride", stride, 1)
     padding = _int_pair("padding", padding, 0)
+    if max(kernel) > MAX_PADDED_SIDE or max(stride) > MAX_PADDED_SIDE:
+        raise ValueError(
+            f"the pooling window and stride may be at most {MAX_PADDED_SIDE}, got window "
+            f"{kernel} and stride {stride}"
+        )
     for k, p in zip(kernel, padding, strict=True):
         if p > k // 2:
             raise ValueError(

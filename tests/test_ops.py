@@ -916,3 +916,14 @@ def test_linear_rejects_non_finite_input_and_bias(args):
     """linear refuses NaN/inf in x and bias as conv2d does (it checks only the weight today)."""
     with pytest.raises(ValueError, match="NaN or infinite"):
         ops.linear(*args)
+
+
+def test_padding_that_would_explode_a_map_is_refused_before_allocating():
+    x = np.zeros((1, 28, 28), np.float32)
+    w = np.zeros((1, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="at most 1024 cells a side"):
+        ops.conv2d(x, w, np.zeros(1, np.float32), padding=10**6)
+    with pytest.raises(ValueError, match="at most 1024 cells a side"):
+        ops.conv2d_at(x, w, np.zeros(1, np.float32), 1, 10**6, 0, 0, 0)
+    with pytest.raises(ValueError, match="at most 1024"):
+        ops.max_pool2d(x, 10**9, ceil_mode=True)
