@@ -16,6 +16,8 @@ from torch import nn
 
 from . import ops
 from .model import CNN
+from .toy import TOY_KERNEL
+from .trace import Trace
 
 # ----------------------------------------------------------------------------------------------
 # Output size, with every term of the formula
@@ -94,6 +96,14 @@ def playground(image, kernel, stride=1, padding=0, dilation=1) -> Playground:
     )
 
 
+def toy_kernel(k: int) -> np.ndarray:
+    """The toy kernel of side k: the shared toy X for 3, 1s on both diagonals otherwise."""
+    if k == TOY_KERNEL.shape[0]:
+        return TOY_KERNEL.copy()
+    eye = np.eye(ops._one_int("kernel size", k, 1), dtype=np.float32)  # (k, k)
+    return np.maximum(eye, eye[::-1])
+
+
 # ----------------------------------------------------------------------------------------------
 # A hand-made kernel on the current input
 
@@ -152,3 +162,14 @@ def replace_filter(model: CNN, out_channel: int, kernel, layer: str = "conv1") -
     with torch.no_grad():
         _conv(edited, layer).weight[out_channel, 0] = torch.from_numpy(kernel)
     return edited
+
+
+def stage_changes(before: Trace, after: Trace) -> list[tuple[str, tuple[int, ...], float]]:
+    """(stage, shape, largest |after - before|) for every stage after the input: one input
+    through two models of the same architecture (before and after a filter edit)."""
+    if before.names != after.names:
+        raise ValueError("the two traces come from models with different stages")
+    return [
+        (a.name, a.shape, float(np.max(np.abs(b.output - a.output))))
+        for a, b in zip(after.stages[1:], before.stages[1:], strict=True)
+    ]

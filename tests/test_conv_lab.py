@@ -133,3 +133,23 @@ def test_replace_filter_result_matches_ops_on_the_edited_channel():
     bias = model.stages["conv1"].bias.detach().numpy()[3:4]
     expected = ops.conv2d(image[None], kernel[None, None], bias, 1, 1)[0]
     np.testing.assert_allclose(conv1.output[3], expected, atol=ATOL)
+
+
+def test_toy_kernel_defaults():
+    """Side 3 is the shared toy X; other sides have 1s on both diagonals."""
+    np.testing.assert_array_equal(conv_lab.toy_kernel(3), toy.TOY_KERNEL)
+    five = conv_lab.toy_kernel(5)
+    assert five.shape == (5, 5) and five[0, 0] == five[0, 4] == five[2, 2] == 1 and five.sum() == 9
+    assert conv_lab.toy_kernel(1).tolist() == [[1.0]]
+
+
+def test_stage_changes_are_zero_before_the_edited_layer_only():
+    """After a conv1 edit the input is unchanged, conv1 and every later stage change."""
+    model = CNN(ModelConfig(), seed=0)
+    edited = conv_lab.replace_filter(model, 0, toy.KERNEL_PRESETS["emboss"])
+    image = np.random.default_rng(4).random((28, 28), dtype=np.float32)
+    changes = conv_lab.stage_changes(model.trace(image), edited.trace(image))
+    assert [name for name, _, _ in changes] == model.trace(image).names[1:]
+    assert all(change > 0 for _, _, change in changes)
+    same = conv_lab.stage_changes(model.trace(image), model.trace(image))
+    assert all(change == 0 for _, _, change in same)

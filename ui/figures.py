@@ -221,6 +221,25 @@ def _marks_trace(marks) -> go.Scatter:
     )
 
 
+def outline_cells(fig: go.Figure, boxes, count: int = 1) -> go.Figure:
+    """Draw the same Box outlines on each of the first ``count`` maps of a heatmap_grid figure
+    (count 1 also suits an annotated_grid): a receptive field on every input channel."""
+    for k in range(count):
+        xref, yref, _, _ = _axis_names(k)
+        for b in boxes:
+            fig.add_shape(
+                type="rect",
+                xref=xref,
+                yref=yref,
+                x0=b.left - 0.5,
+                x1=b.right + 0.5,
+                y0=b.top - 0.5,
+                y1=b.bottom + 0.5,
+                line={"color": b.color, "width": b.width},
+            )
+    return fig
+
+
 def image_figure(image, title=None, size_px=160) -> go.Figure:
     """A grayscale image (values in [0, 1]) as a heatmap: black background, white ink."""
     img = np.asarray(image, dtype=np.float32)

@@ -26,6 +26,8 @@ HISTORY = "training_history"  # list of finished runs, each a list of per-epoch 
 NOTICES = "notices"  # (kind, text) messages to show once on the next run
 TRACES = "trace_cache"  # {(model version, input digest): Trace}, a few entries
 CANVAS_SEEN = "canvas_seen"  # digest of the last canvas image turned into the input
+FILTER_EDIT = "filter_edit"  # conv page: (session model before the first filter edit, or
+#   None for the default; version of the edited model), while an edited filter is in use
 TRACE_CACHE_SIZE = 4
 
 
@@ -102,6 +104,21 @@ def current_trace() -> Trace | None:
     if key not in cache:
         if len(cache) >= TRACE_CACHE_SIZE:
             cache.pop(next(iter(cache)))  # drop the oldest entry
+        cache[key] = info.model.trace(image)
+    return cache[key]
+
+
+def trace_for(info: ModelInfo) -> Trace | None:
+    """Another model's trace of the current input (e.g. the model before a filter edit), from
+    the same small cache as current_trace."""
+    image = current_input()
+    if image is None:
+        return None
+    key = (info.version, digest(image))
+    cache = st.session_state.setdefault(TRACES, {})
+    if key not in cache:
+        if len(cache) >= TRACE_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
         cache[key] = info.model.trace(image)
     return cache[key]
 
