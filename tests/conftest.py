@@ -46,9 +46,17 @@ def _wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 90) -> None
 
 
 @contextlib.contextmanager
-def running_app():
+def running_app(env: dict | None = None):
     """A fresh `streamlit run app.py` process on a free port of 127.0.0.1; yields its URL."""
-    port = _free_port()
+    with app_process(env=env) as (url, _proc):
+        yield url
+
+
+@contextlib.contextmanager
+def app_process(port: int | None = None, env: dict | None = None):
+    """Like running_app, but yields (url, process) so a test can kill the server; ``port`` lets a
+    restarted server take the same address; ``env`` adds environment variables."""
+    port = port or _free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -62,14 +70,18 @@ def running_app():
         "--server.headless",
         "true",
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environ = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
-        yield url
+        yield url, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
