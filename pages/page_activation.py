@@ -104,7 +104,7 @@ def model_view(trace):
         "before": layout.color_range(e.before, mode, layer["before"], every),
         "after": layout.color_range(e.after, mode, layer["after"], every),
     }
-    return e, ranges, f"conv output `{trace.names[trace.names.index(name) - 1]}`"
+    return e, ranges, f"conv output {trace.names[trace.names.index(name) - 1]}"
 
 
 def toy_view():

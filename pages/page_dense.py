@@ -91,8 +91,8 @@ def contributions(e, names) -> None:
         rf"\text{{({e.x.size} products)}}"
     )
     pos, neg = e.top(TOP, 1), e.top(TOP, -1)
-    left, mid, right = st.columns([2, 2, 3])
-    for col, items, title in ((left, pos, "largest positive"), (mid, neg, "most negative")):
+    left, right = st.columns(2)
+    for col, items, title in ((left, pos, "largest positive"), (right, neg, "most negative")):
         rows = []
         for i, v in items:
             where = e.feature(i)
@@ -112,7 +112,7 @@ def contributions(e, names) -> None:
         f"i={i}" + ("" if e.feature(i) is None else " (c{}, h{}, w{})".format(*e.feature(i)))
         for i, _ in items
     ]
-    right.plotly_chart(
+    st.plotly_chart(
         figures.contribution_bars(labels, [v for _, v in items], f"top contributions to {k}"),
         key="dense_contrib_chart",
     )

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import explain, ops, toy
-from ui import figures, layout
+from ui import figures, layout, theme
 from ui import toy as toy_ui
 
 SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
@@ -99,7 +99,8 @@ def show(maps, flat, every, what: str) -> None:
     mode = layout.color_mode("flat_color_mode")
     zrange, scale = layout.color_range(maps[c], mode, maps, every)
     px = 40 if h_ <= 7 else 26 if h_ <= 14 else 12
-    st.plotly_chart(
+    left, right = st.columns(2)
+    left.plotly_chart(
         figures.annotated_grid(
             maps[c], title=f"channel {c} ({h_} x {w_}); cell ({h}, {w}) outlined",
             boxes=[figures.Box(h, w, h, w)], zrange=zrange, colorscale=scale, cell_px=px,
@@ -107,6 +108,13 @@ def show(maps, flat, every, what: str) -> None:
         ),
         key="flat_map",
     )  # fmt: skip
+    titles = [f"ch {k}" + (" (chosen)" if k == c else "") for k in range(c_)]
+    right.plotly_chart(
+        figures.heatmap_grid(
+            maps, titles, theme.map_ranges(maps, mode, every), ncols=min(c_, 4), cell_px=110
+        ),
+        key="flat_all_maps",
+    )
 
 
 st.title("Flatten")

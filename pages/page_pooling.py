@@ -23,7 +23,9 @@ def settings(own: dict) -> tuple[str, int, int, bool]:
     mode = cols[0].radio("Mode", list(MODES), format_func=MODES.get, key="pool_mode")
     k = cols[1].number_input("Window size k", 1, 5, step=1, key="pool_size")
     s = cols[2].number_input("Stride s", 1, 5, step=1, key="pool_stride")
-    ceil = cols[3].toggle("ceil_mode (keep partial edge windows)", key="pool_ceil")
+    ceil = cols[3].toggle(
+        "ceil_mode", key="pool_ceil", help="Keep the partial windows at the right and bottom edges."
+    )
     return mode, int(k), int(s), bool(ceil)
 
 
@@ -155,7 +157,7 @@ def show(view, layer_maps, every) -> None:
     if view.ceil_mode and partial:
         st.markdown(
             f"ceil_mode adds **{len(partial)}** output cells whose windows hang past the edge "
-            "(partial windows, dashed outline when chosen); "
+            "(partial windows); "
             + ("they take the max of the cells that exist." if view.mode == "max" else
                "their average divides by the cells that exist, not by k².")
         )  # fmt: skip
@@ -188,8 +190,8 @@ def show(view, layer_maps, every) -> None:
         marks = view.decisive_winners() if show_all else [tuple(view.winners[row, col])]
     mode = layout.color_mode("pool_color_mode")
     zrange, scale = layout.color_range(view.before, mode, layer_maps, every)
-    dash = "dot" if view.is_partial(row, col) else None
-    c1, c2, c3 = st.columns([3, 2, 1])
+    partial_here = view.is_partial(row, col)
+    c1, c2 = st.columns(2)
     c1.plotly_chart(
         figures.annotated_grid(
             view.before, title="input map (window outlined)", zrange=zrange, colorscale=scale,
@@ -201,17 +203,24 @@ def show(view, layer_maps, every) -> None:
     c2.plotly_chart(
         figures.annotated_grid(
             view.after, title="pooled map", zrange=zrange, colorscale=scale,
-            cell_px=26 if h_out > 7 else 40, boxes=[figures.Box(row, col, row, col)],
+            cell_px=34 if h_out <= 14 else 14, boxes=[figures.Box(row, col, row, col)],
         ),
         key="pool_after",
     )  # fmt: skip
+    c3, c4 = st.columns([1, 3])
     c3.plotly_chart(
         figures.annotated_grid(
             view.before[top:bottom, left:right], zrange=zrange, colorscale=scale, digits=3,
-            title=f"window r{top}-{bottom - 1}, c{left}-{right - 1}" + (" partial" if dash else ""),
+            title="the window",
         ),
         key="pool_window",
     )  # fmt: skip
+    cells = (bottom - top) * (right - left)
+    c4.markdown(
+        f"The window of output cell ({row}, {col}) covers input rows {top}–{bottom - 1} and "
+        f"columns {left}–{right - 1}: {cells} cells"
+        + (f", a **partial** window (a full one has {k * k})." if partial_here else ".")
+    )
 
 
 def shift_section(trace, name: str, channel: int) -> None:
@@ -251,16 +260,20 @@ def shift_section(trace, name: str, channel: int) -> None:
     maps = [x.maps_before[channel], x.maps_after[channel]]
     pooled = [x.pooled_before[channel], x.pooled_after[channel]]
     c1, c2 = st.columns([3, 2])
+    c1.markdown(f"**Channel {channel} of the map pooling receives** ({x.maps_before.shape[1]} x "
+                f"{x.maps_before.shape[2]})")  # fmt: skip
+    c2.markdown(f"**Channel {channel} pooled** ({x.pooled_before.shape[1]} x "
+                f"{x.pooled_before.shape[2]})")  # fmt: skip
     c1.plotly_chart(
         figures.heatmap_grid(
-            np.stack(maps), [f"ch {channel}, original", f"moved {direction}"], ncols=2, cell_px=220
+            np.stack(maps), ["original", f"moved {direction}"], ncols=2, cell_px=220
         ),
         key="pool_shift_maps",
     )
     c2.plotly_chart(
         figures.heatmap_grid(
             np.stack(pooled),
-            ["pooled, original", f"pooled, moved {direction}"],
+            ["original", f"moved {direction}"],
             ncols=2,
             cell_px=160,
         ),
