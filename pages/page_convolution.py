@@ -445,6 +445,11 @@ def _toy_result(pg: conv_lab.Playground) -> None:
     _toy_step(pg, i, j)
 
 
+def _digits(values) -> int:
+    """No decimals for grids of whole numbers (the 0/1 toy), two otherwise."""
+    return 0 if all(float(v).is_integer() for v in values.ravel()) else 2
+
+
 def _toy_step(pg: conv_lab.Playground, i: int, j: int) -> None:
     """The padded toy with the window of output cell (i, j), the products and the sum."""
     step, p = pg.step(i, j), pg.padding
@@ -455,16 +460,18 @@ def _toy_step(pg: conv_lab.Playground, i: int, j: int) -> None:
     cols = st.columns([3, 2, 2])
     boxes = ([frame] if p else []) + [figures.Box(top + p, left + p, bottom + p, right + p)]
     cols[0].plotly_chart(
-        figures.annotated_grid(pg.padded, "padded input", (0.0, 1.0), marks=marks, boxes=boxes,
-                               digits=0, cell_px=26),
+        figures.annotated_grid(pg.padded, "padded input", marks=marks, boxes=boxes,
+                               digits=_digits(pg.padded), cell_px=26),
         key="conv_toy_padded",
     )  # fmt: skip
     cols[1].plotly_chart(
-        figures.annotated_grid(step.products[0], "patch x kernel", digits=1),
+        figures.annotated_grid(step.products[0], "patch x kernel", digits=_digits(step.products)),
         key="conv_toy_products",
     )
     cols[2].plotly_chart(
-        figures.annotated_grid(pg.output, "output", boxes=[figures.Box(i, j, i, j)], digits=1),
+        figures.annotated_grid(
+            pg.output, "output", boxes=[figures.Box(i, j, i, j)], digits=_digits(pg.output)
+        ),
         key="conv_toy_output",
     )
     pairs = zip(step.patch[0].ravel(), step.kernel[0].ravel(), strict=True)
