@@ -83,17 +83,20 @@ def main() -> None:
     shapes = [("1", one_stroke()), ("0", zero_stroke())]
     times = {"app": [], "bare": []}
     app_right = 0
-    with serve("app.py") as (app_url, _), serve("bench/bare_canvas.py") as (bare_url, _):
-        with chromium() as browser:
-            pages = {"app": open_page(browser, app_url), "bare": open_page(browser, bare_url)}
-            for i in range(args.warmup + args.strokes):
-                digit, points = shapes[i % 2]
-                for name, page in pages.items():
-                    seconds, text = timed_stroke(page, points, timeout_ms)
-                    empty_canvas(page, timeout_ms)
-                    if i >= args.warmup:
-                        times[name].append(seconds)
-                        app_right += name == "app" and text == digit
+    with (
+        serve("app.py") as (app_url, _),
+        serve("bench/bare_canvas.py") as (bare_url, _),
+        chromium() as browser,
+    ):
+        pages = {"app": open_page(browser, app_url), "bare": open_page(browser, bare_url)}
+        for i in range(args.warmup + args.strokes):
+            digit, points = shapes[i % 2]
+            for name, page in pages.items():
+                seconds, text = timed_stroke(page, points, timeout_ms)
+                empty_canvas(page, timeout_ms)
+                if i >= args.warmup:
+                    times[name].append(seconds)
+                    app_right += name == "app" and text == digit
     print(f"Draw-to-prediction latency, ms ({load_average()} at the end)")
     print_table(
         ["page", "strokes", "median ms", "p95 ms"],
