@@ -178,6 +178,7 @@ def _step_result(e, out_map, out_range) -> None:
     st.plotly_chart(
         figures.annotated_grid(
             out_map, f"output channel {step.out_channel}", out_range,
+            theme.DIVERGING if out_range[0] < 0 else theme.SEQUENTIAL,
             boxes=[figures.Box(step.row, step.col, step.row, step.col)],
             marks=[(step.row, step.col)], cell_px=12 if out_map.shape[0] > 14 else 26,
         ),
