@@ -92,16 +92,26 @@ def _titles(word: str, n: int) -> list[str]:
     return [f"{word} {c}" for c in range(n)]
 
 
-def _apply_selection(event, count: int) -> None:
+def _clicked_cell(point: dict, names) -> tuple[int, int] | None:
+    """(true, predicted) of a selected marker: its customdata [t, p] (a browser sends it as
+    {"0": t, "1": p}), else its y / x class names; None if neither names a cell."""
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = [data.get("0"), data.get("1")]
+    if isinstance(data, list) and len(data) == 2 and all(type(v) is int for v in data):
+        cell = (data[0], data[1])
+    elif str(point.get("y")) in names and str(point.get("x")) in names:
+        cell = (names.index(str(point["y"])), names.index(str(point["x"])))
+    else:
+        return None
+    return cell if all(0 <= v < len(names) for v in cell) else None
+
+
+def _apply_selection(event, names) -> None:
     """A newly clicked confusion-matrix cell sets the true / predicted pickers."""
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
-        return
-    data = points[0].get("customdata") or []
-    if len(data) != 2 or not all(isinstance(v, (int, float)) for v in data):
-        return
-    cell = (int(data[0]), int(data[1]))
-    if st.session_state.get("train_cell_seen") != cell and all(0 <= v < count for v in cell):
+    points = (event or {}).get("selection", {}).get("points", [])  # PlotlyState is a dict
+    cell = _clicked_cell(points[0], [str(n) for n in names]) if points else None
+    if cell is not None and st.session_state.get("train_cell_seen") != cell:
         st.session_state["train_cell_seen"] = cell
         st.session_state["train_true"], st.session_state["train_pred"] = cell
 
@@ -139,7 +149,7 @@ def confusion(info) -> tv.HeldOut:
         on_select="rerun",
         selection_mode="points",
     )
-    _apply_selection(event, len(names))
+    _apply_selection(event, names)
     t, p = _cell_picker(ev.confusion, names)
     examples(held, t, p, names)
     return held

@@ -129,18 +129,22 @@ def test_picker_lists_examples_and_open_sets_the_input(trained):
     assert any(f"#{index} is now the current input" in s.value for s in trained.success)
 
 
-def test_clicking_a_confusion_cell_sets_the_picker(trained):
-    """A point selection on the confusion chart (its invisible marker's customdata) sets the
-    true / predicted pickers."""
-    selection = {
-        "selection": {
-            "points": [{"customdata": [4, 9], "x": "9", "y": "4", "point_index": 49}],
-            "point_indices": [49],
-            "box": [],
-            "lasso": [],
-        }
-    }
-    trained.session_state["train_confusion"] = selection
+@pytest.mark.parametrize(
+    "point",
+    [
+        {"customdata": {"0": 4, "1": 9}, "x": "9", "y": "4"},  # what Chromium sent (checked)
+        {"customdata": [4, 9], "x": "9", "y": "4"},
+        {"x": "9", "y": "4"},  # no customdata: the class names on the axes
+    ],
+)
+def test_clicking_a_confusion_cell_sets_the_picker(trained, point):
+    """A point selection on the confusion chart (an invisible marker) sets the true / predicted
+    pickers, whichever way the browser encodes the marker's customdata."""
+    trained.session_state["train_true"], trained.session_state["train_pred"] = 0, 0
+    point = {"curve_number": 1, "point_number": 49, "point_index": 49} | point
+    selection = {"points": [point], "point_indices": [49], "box": [], "lasso": []}
+    trained.session_state["train_confusion"] = {"selection": selection}
+    trained.session_state["train_cell_seen"] = None
     trained.run()
     assert not trained.exception, trained.exception
     assert trained.selectbox(key="train_true").value == 4
