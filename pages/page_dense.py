@@ -79,6 +79,12 @@ def toy_part():
         language="python",
     )
     names = tuple(str(c) for c in range(n_out))
+    st.plotly_chart(
+        figures.annotated_grid(
+            w, square=False, cell_px=40, title=f"weight matrix W: {n_out} classes x {n_in} features"
+        ),
+        key="dense_weights_toy",
+    )
     k = class_picker(names)
     return explain.toy_dense_step(x, w, b, k), names, np.array(logits)
 
@@ -96,15 +102,11 @@ def contributions(e, names) -> None:
         rows = []
         for i, v in items:
             where = e.feature(i)
-            rows.append(
-                {
-                    "i": i,
-                    "(c, h, w)": "" if where is None else f"({where[0]}, {where[1]}, {where[2]})",
-                    "x_i": f"{e.x[i]:.4f}",
-                    "W_k,i": f"{e.weights[i]:.4f}",
-                    "W·x": f"{v:.4f}",
-                }
-            )
+            row = {"i": i}
+            if where is not None:
+                row["(c, h, w)"] = f"({where[0]}, {where[1]}, {where[2]})"
+            row |= {"x_i": f"{e.x[i]:.4f}", "W_k,i": f"{e.weights[i]:.4f}", "W·x": f"{v:.4f}"}
+            rows.append(row)
         col.markdown(f"**{title} contributions**")
         col.dataframe(rows, hide_index=True)
     items = pos + neg[::-1]
@@ -126,8 +128,8 @@ def contributions(e, names) -> None:
         st.latex(rf"z_{{{k}}} = {terms} + ({e.bias:g}) = {e.value:g}")
     who = "PyTorch's logit" if e.layer == "dense" else "PyTorch's F.linear gives"
     st.markdown(
-        f"{who}: **{e.torch_value:.5f}** · |difference| {e.difference:.1e} · the other "
-        f"{e.x.size - len(pos) - len(neg)} products are smaller or zero."
+        f"{who}: **{e.torch_value:.5f}** · |difference| {e.difference:.1e} · products not "
+        f"listed: {e.x.size - len(pos) - len(neg)} (smaller, or exactly zero)."
     )
 
 

@@ -95,3 +95,45 @@ def test_stop_keeps_the_weights_of_the_last_step(page):
     sidebar.get_by_role("button", name="Stop").click()
     page.get_by_text("Training stopped at epoch").wait_for(timeout=60_000)
     assert "your own model" in page.inner_text("section[data-testid='stSidebar']")
+
+
+STAGE_TOURS = [  # (sidebar link, screenshot name, text that appears once the page has run)
+    ("Convolution", "convolution", "PyTorch computed"),
+    ("Activation", "activation", "cells changed"),
+    ("Pooling", "pooling", "Shift experiment"),
+    ("Flatten", "flatten", "coloured by channel"),
+    ("Dense & softmax", "dense", "Softmax, step by step"),
+    ("Training", "training", "Training"),
+]
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+
+def _full_page_screenshot(page, path) -> None:
+    """Streamlit scrolls inside its main block, so grow the viewport to its height first."""
+    height = page.evaluate(
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
+        '[data-testid="stAppViewContainer"]\')].map(e => e.scrollHeight), 1000)'
+    )
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12000)})
+    page.wait_for_timeout(800)  # let Plotly resize to the new viewport
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_every_stage_page_renders_a_drawn_digit(page):
+    """Draw a 1, then open each stage page from the sidebar: it renders with no exception or
+    error alert, and a full-page screenshot is saved to docs/page_<name>.png."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    _draw(page, _one())
+    assert _prediction(page) == "1"
+    for link, name, marker in STAGE_TOURS:
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+        page.get_by_role("heading", name=link, exact=True).first.wait_for(timeout=60_000)
+        page.get_by_text(marker).first.wait_for(timeout=60_000)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1500)  # Plotly draws after the script has finished
+        assert "There is no input yet" not in page.inner_text("body"), name
+        assert page.locator(ERRORS).count() == 0, (name, page.locator(ERRORS).all_inner_texts())
+        _full_page_screenshot(page, docs / f"page_{name}.png")
