@@ -310,3 +310,52 @@ def test_the_link_reader_never_trusts_a_value_type():
     values, notes = links.read({"pool_row": ["1", "2", "x"], "flat_index": []})
     assert "pool_row" not in values and len(notes) == 2
     assert share.Setting("int", 0, 9).parse("  7 ") == 7
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. the same bad values typed into the pages: a message, no traceback, model and input unchanged
+
+
+def _conv_page(**preset) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state[state.INPUT] = DIGIT
+    at.session_state[state.INPUT_SOURCE] = "a held-out digit"
+    for key, value in preset.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("pages/page_convolution.py").run()
+    return at
+
+
+PAGE_CASES = {
+    "kernel-nan": ({"conv_kernel": "0 0 0\n0 nan 0\n0 0 0"}, "NaN"),
+    "kernel-inf": ({"conv_kernel": "inf 0 0\n0 1 0\n0 0 0"}, "infinite"),
+    "kernel-1e38": ({"conv_kernel": "1e38 0 0\n0 1 0\n0 0 0"}, "within"),
+    "kernel-empty": ({"conv_kernel": ""}, "empty"),
+    "kernel-script": ({"conv_kernel": "<script>alert(1)</script>"}, "not a number"),
+    "toy-kernel-larger-than-input": (
+        {"conv_toy_image": "1 0 1\n0 1 0\n1 0 1", "conv_toy_k": 5, "conv_toy_padding": 0},
+        "larger than the padded input",
+    ),
+    "toy-image-nan": ({"conv_toy_image": "1 nan\n0 1"}, "NaN"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGE_CASES))
+def test_bad_values_in_the_convolution_page_give_a_message(name):
+    preset, words = PAGE_CASES[name]
+    at = _conv_page(**preset)
+    assert not at.exception, at.exception
+    shown = "\n".join([e.value for e in at.error] + [w.value for w in at.warning])
+    assert words in shown, shown
+    np.testing.assert_array_equal(at.session_state[state.INPUT], DIGIT)
+    assert state.MODEL not in at.session_state or at.session_state[state.MODEL] is None
+
+
+def test_use_in_the_model_with_a_broken_kernel_changes_nothing():
+    at = _conv_page(conv_kernel="1 nan 1\n0 1 0\n0 0 0")
+    buttons = [b for b in at.button if b.key == "conv_use" and not b.disabled]
+    if buttons:  # shown disabled, or absent; pressing must not change the model either way
+        buttons[0].click().run()
+    assert not at.exception, at.exception
+    assert state.MODEL not in at.session_state or at.session_state[state.MODEL] is None

@@ -220,3 +220,25 @@ def test_each_malformed_kind_gives_the_note_and_no_traceback(params, words):
     assert "<script>" not in notes
     # nothing half-applied for a broken image: the session still has no input
     assert state.INPUT not in at.session_state or at.session_state[state.INPUT] is None
+
+
+def test_a_link_restores_the_convolution_playground_and_kernel():
+    params = links.encode(
+        "convolution",
+        _digit(2),
+        {
+            "conv_toy_stride": 2,
+            "conv_toy_padding": 0,
+            "conv_toy_k": 3,
+            "conv_kernel": "0 -1 0\n-1 5 -1\n0 -1 0",
+            "conv_channel": 3,
+        },
+    )
+    assert params["conv_kernel"] == "0,-1,0;-1,5,-1;0,-1,0"
+    at = _open(params)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Convolution"
+    assert at.session_state["conv_kernel"] == "0 -1 0\n-1 5 -1\n0 -1 0"
+    assert at.number_input(key="conv_channel").value == 3
+    assert "The output is **3x3**" in "\n".join(m.value for m in at.markdown)
+    assert not _notes(at)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
+from cnn_core import toy
 from cnn_core.share import LinkError, Setting, decode_image, encode_image, safe_name
 
 from . import state, theme
@@ -38,6 +39,17 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "conv_row": _INDEX,
         "conv_col": _INDEX,
         "conv_color_mode": _COLOR,
+        "conv_preset": Setting("choice", choices=tuple(toy.KERNEL_PRESETS)),
+        "conv_kernel": Setting("grid", max_size=7),
+        "conv_target": _INDEX,
+        "conv_toy_image": Setting("grid", max_size=14),
+        "conv_toy_kernel": Setting("grid", max_size=9),
+        "conv_toy_k": Setting("int", 1, 9),
+        "conv_toy_stride": Setting("int", 1, 4),
+        "conv_toy_padding": Setting("int", 0, 3),
+        "conv_toy_dilation": Setting("int", 1, 3),
+        "conv_toy_row": _INDEX,
+        "conv_toy_col": _INDEX,
     },
     "activation": {
         "act_layer": Setting("choice", choices=("act1", "act2", "act3")),
