@@ -4,8 +4,11 @@ Not a test: figures depend on the machine and its load. Each thread count runs i
 process (torch's thread pool is set once per process). Usage:
 
     python bench/training_throughput.py            # prints a table, median of the epochs
+
+bench/training_loop.py compares this loop with a bare PyTorch loop.
 """
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -39,6 +42,8 @@ def measure(threads: int, augment: bool) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.parse_args()
     print("| threads | augmentation | images/s (median of epochs) |")
     print("| --- | --- | --- |")
     for augment in (False, True):
