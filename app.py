@@ -14,35 +14,41 @@ configure_torch()  # CONVSCOPE_THREADS (default 1); per script thread, so on eve
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/grid_on:", layout="wide")
 
-# The page files are named page_*.py while their URLs are /convolution, /pooling, ...: a
-# first request to a fresh server runs Streamlit's old pages/ auto-discovery before app.py has
-# called st.navigation; if a URL matched a file name there, that page would run alone, without
-# this sidebar. With different names the request falls through to app.py (tested in the browser).
+# The page scripts live in app_pages/, not pages/: a folder named pages/ next to app.py makes
+# Streamlit run its old auto-discovery on the first request to a fresh server, before app.py has
+# called st.navigation. A deep link such as /training then showed a "Page not found" dialog (or,
+# if a file name matched the URL, ran that page alone without this sidebar). Tested in Chromium.
 PAGES = [
-    st.Page("pages/page_draw.py", title="Draw & predict", icon=":material/draw:", default=True),
+    st.Page("app_pages/page_draw.py", title="Draw & predict", icon=":material/draw:", default=True),
     st.Page(
-        "pages/page_convolution.py",
+        "app_pages/page_convolution.py",
         title="Convolution",
         url_path="convolution",
         icon=":material/filter_center_focus:",
     ),
     st.Page(
-        "pages/page_activation.py",
+        "app_pages/page_activation.py",
         title="Activation",
         url_path="activation",
         icon=":material/show_chart:",
     ),
     st.Page(
-        "pages/page_pooling.py", title="Pooling", url_path="pooling", icon=":material/grid_view:"
+        "app_pages/page_pooling.py",
+        title="Pooling",
+        url_path="pooling",
+        icon=":material/grid_view:",
     ),
     st.Page(
-        "pages/page_flatten.py", title="Flatten", url_path="flatten", icon=":material/view_stream:"
+        "app_pages/page_flatten.py",
+        title="Flatten",
+        url_path="flatten",
+        icon=":material/view_stream:",
     ),
     st.Page(
-        "pages/page_dense.py", title="Dense & softmax", url_path="dense", icon=":material/hub:"
+        "app_pages/page_dense.py", title="Dense & softmax", url_path="dense", icon=":material/hub:"
     ),
     st.Page(
-        "pages/page_training.py",
+        "app_pages/page_training.py",
         title="Training",
         url_path="training",
         icon=":material/monitoring:",

@@ -1,6 +1,6 @@
 """The convolution page's experiments: the toy playground, a kernel on the input, a filter edit.
 
-Pure maths for pages/page_convolution.py: the output-size formula with its parts, padding made
+Pure maths for app_pages/page_convolution.py: the output-size formula with its parts, padding made
 visible, a hand-made kernel applied to the current input, and a copy of a model with one
 first-layer filter replaced (the shared default model is never touched).
 """

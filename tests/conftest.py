@@ -104,24 +104,3 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-@pytest.fixture(autouse=True)
-def _navigation_in_apptest(monkeypatch):
-    """Make AppTest run app.py on every run, as the server does once st.navigation has run.
-
-    AppTest builds a fresh PagesManager for each run and resets its class-wide
-    ``uses_pages_directory`` flag; because this project's page scripts live in ``pages/``, that
-    flag becomes True again and every run after the first would execute the page script alone,
-    without app.py (no sidebar). The real server sets the flag to False for good the first time
-    app.py calls st.navigation; this fixture does the same for AppTest.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)

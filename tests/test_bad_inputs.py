@@ -323,7 +323,7 @@ def _conv_page(**preset) -> AppTest:
     for key, value in preset.items():
         at.session_state[key] = value
     at.run()
-    at.switch_page("pages/page_convolution.py").run()
+    at.switch_page("app_pages/page_convolution.py").run()
     return at
 
 

@@ -14,7 +14,7 @@ from cnn_core.data import load_bundled
 from ui import state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGE = "pages/page_convolution.py"
+PAGE = "app_pages/page_convolution.py"
 TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
 INDEX = 7  # a held-out digit used as the current input
 

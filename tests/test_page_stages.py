@@ -16,7 +16,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
 INDEX = 7  # a held-out digit
 ACT, POOL, FLAT, DENSE = (
-    f"pages/page_{n}.py" for n in ("activation", "pooling", "flatten", "dense")
+    f"app_pages/page_{n}.py" for n in ("activation", "pooling", "flatten", "dense")
 )
 
 

@@ -15,7 +15,7 @@ from cnn_core.data import load_bundled
 from ui import state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGE = "pages/page_training.py"
+PAGE = "app_pages/page_training.py"
 TIMEOUT = 120
 INPUT_INDEX = 3  # a held-out digit used as the current input
 

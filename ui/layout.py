@@ -13,13 +13,13 @@ from . import images, state, theme
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 STAGE_PAGES = {
-    "input": ("pages/page_draw.py", "Draw & predict"),
-    "conv": ("pages/page_convolution.py", "Convolution"),
-    "activation": ("pages/page_activation.py", "Activation"),
-    "pool": ("pages/page_pooling.py", "Pooling"),
-    "flatten": ("pages/page_flatten.py", "Flatten"),
-    "dense": ("pages/page_dense.py", "Dense & softmax"),
-    "softmax": ("pages/page_dense.py", "Dense & softmax"),
+    "input": ("app_pages/page_draw.py", "Draw & predict"),
+    "conv": ("app_pages/page_convolution.py", "Convolution"),
+    "activation": ("app_pages/page_activation.py", "Activation"),
+    "pool": ("app_pages/page_pooling.py", "Pooling"),
+    "flatten": ("app_pages/page_flatten.py", "Flatten"),
+    "dense": ("app_pages/page_dense.py", "Dense & softmax"),
+    "softmax": ("app_pages/page_dense.py", "Dense & softmax"),
 }
 
 
@@ -46,7 +46,7 @@ def input_trace() -> Trace | None:
     trace = state.current_trace()
     if trace is None:
         st.info("There is no input yet: draw a digit or pick one from the data set first.")
-        st.page_link("pages/page_draw.py", label="Go to Draw & predict", icon=":material/draw:")
+        st.page_link("app_pages/page_draw.py", label="Go to Draw & predict", icon=":material/draw:")
     else:
         st.caption(
             f"Current input: {state.input_source()} · prediction "
