@@ -28,6 +28,7 @@ PAGE_SLUGS = ("draw", "convolution", "activation", "pooling", "flatten", "dense"
 
 _INDEX = Setting("int", 0, 64)  # row / column / channel indices: every model map fits in 0..64
 _COLOR = Setting("choice", choices=theme.COLOR_MODES)
+_SOURCE = Setting("choice", choices=("model", "toy"))  # the pages' "Work on" switch
 
 # Shareable settings per page, keyed by the widget key they set. Pages clamp what depends on the
 # model (a channel beyond this model's filters, a position outside this map).
@@ -52,30 +53,58 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "conv_toy_col": _INDEX,
     },
     "activation": {
+        "act_source": _SOURCE,
         "act_layer": Setting("choice", choices=("act1", "act2", "act3")),
         "act_channel": _INDEX,
         "act_function": Setting("choice", choices=("relu", "leaky_relu", "sigmoid", "tanh")),
         "act_slope": Setting("float", 0.0, 0.5),
+        "act_row": _INDEX,
+        "act_col": _INDEX,
+        "act_color_mode": _COLOR,
+        "act_toy_bias": Setting("float", -10.0, 10.0),
+        "act_toy_image": Setting("grid", max_size=14),
+        "act_toy_kernel": Setting("grid", max_size=7),
     },
     "pooling": {
+        "pool_source": _SOURCE,
         "pool_layer": Setting("choice", choices=("pool1", "pool2", "pool3")),
         "pool_channel": _INDEX,
+        "pool_mode": Setting("choice", choices=("max", "avg")),
+        "pool_size": Setting("int", 1, 5),
+        "pool_stride": Setting("int", 1, 5),
+        "pool_ceil": Setting("bool"),
         "pool_row": _INDEX,
         "pool_col": _INDEX,
         "pool_all_winners": Setting("bool"),
+        "pool_shift": Setting("choice", choices=("up", "down", "left", "right")),
+        "pool_color_mode": _COLOR,
+        "pool_toy_input": Setting("choice", choices=("conv", "image")),
+        "pool_toy_image": Setting("grid", max_size=14),
+        "pool_toy_kernel": Setting("grid", max_size=7),
     },
     "flatten": {
+        "flat_source": _SOURCE,
         "flat_index": Setting("int", 0, 64 * 28 * 28),
         "flat_c": _INDEX,
         "flat_h": _INDEX,
         "flat_w": _INDEX,
+        "flat_color_mode": _COLOR,
+        "flat_toy_image": Setting("grid", max_size=14),
+        "flat_toy_kernel": Setting("grid", max_size=3),
     },
     "dense": {
-        "dense_class": Setting("int", 0, 9),
+        "dense_source": _SOURCE,
+        "dense_class": _INDEX,
         "softmax_temperature": Setting("float", 0.1, 10.0),
-        "softmax_label": Setting("int", 0, 9),
+        "softmax_label": _INDEX,
+        "dense_toy_x": Setting("grid", max_size=14),
+        "dense_toy_w": Setting("grid", max_size=14),
+        "dense_toy_b": Setting("grid", max_size=14),
     },
-    "training": {},
+    "training": {
+        "train_true": Setting("int", 0, 9),
+        "train_pred": Setting("int", 0, 9),
+    },
 }
 RESERVED = {"page", "img", "mode"}
 MAX_PARAMS = 40  # a link with more parameters than this is not one of ours
