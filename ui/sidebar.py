@@ -16,6 +16,8 @@ import streamlit as st
 
 from cnn_core import CNN, ModelConfig
 from cnn_core import data as datasets
+from cnn_core.limits import ModelTooLargeError, check_model_size, limit_train_config, load_limits
+from cnn_core.limits import shared_slots as training_slots
 from cnn_core.snapshots import SnapshotLog
 from cnn_core.train import (
     BatchEvent,
@@ -73,6 +75,11 @@ def model_card() -> None:
     whose = "the default model" if info.is_default else "your own model (this session only)"
     st.markdown(f"**Model:** {whose}")
     st.caption(info.model.config.describe())
+    st.caption(
+        f"Weights fingerprint `{info.version.rsplit(':', 1)[-1][:8]}`",
+        help="Changes whenever the weights change: two screens showing the same fingerprint "
+        "use the same model.",
+    )
     accuracy = "not measured" if info.test_accuracy is None else f"{info.test_accuracy:.1%}"
     st.markdown(
         f"{info.model.num_parameters():,} parameters  \n"
@@ -123,7 +130,9 @@ def _architecture_widgets() -> dict:
 
 def _training_widgets(dataset: str) -> dict:
     """Widgets for the TrainConfig fields; returns the field values."""
-    largest = 4000 if dataset == "digits" else 60000
+    limits = load_limits()
+    largest = min(4000 if dataset == "digits" else 60000, limits.max_train_images)
+    largest = max(largest, 200)
     values = {
         "max_images": st.slider(
             "Training images", 200, largest, min(2000, largest), 100, key=f"cfg_images_{dataset}"
@@ -134,7 +143,9 @@ def _training_widgets(dataset: str) -> dict:
     values["batch_size"] = st.select_slider(
         "Batch size", (16, 32, 64, 128, 256), 64, key="cfg_batch"
     )
-    values["epochs"] = st.slider("Epochs", 1, MAX_EPOCHS, 3, key="cfg_epochs")
+    values["epochs"] = st.slider(
+        "Epochs", 1, max(1, min(MAX_EPOCHS, limits.max_epochs)), 3, key="cfg_epochs"
+    )
     values["augment"] = st.checkbox(
         "Augment (shift, rotate, scale, thickness)", True, key="cfg_augment"
     )
@@ -173,10 +184,17 @@ def training_panel() -> TrainRequest | None:
     try:
         model_config = ModelConfig(**arch)
         train_config = TrainConfig(report_every=5, **opt)
+        check_model_size(model_config, train_config.batch_size)
+    except ModelTooLargeError as err:
+        st.error(f"This network is too large for this server: {err}")
+        return None
     except ValueError as err:
         st.error(f"These settings cannot be trained: {err}")
         return None
+    train_config, lowered = limit_train_config(train_config)
     st.caption(f"Will train: {model_config.describe()}")
+    limit_note = f"This server stops a run after {train_config.max_seconds:g} s"
+    st.caption(limit_note + (f"; {'; '.join(lowered)}." if lowered else "."))
     cols = st.columns(2)
     go_ = cols[0].button("Train", type="primary", disabled=not usable, key="train_button")
     cols[1].button("Stop", key="stop_button", help="Stops after the current step")
@@ -210,6 +228,8 @@ def render(teacher: bool = False) -> tuple[TrainRequest | None, Slots]:
     run = st.session_state.get(state.TRAINING)
     if run is not None and run.status == "running":
         _finish(run, "stopped")
+    if st.session_state.pop(state.TRAINING_WAIT, False):
+        state.notify("info", "You left the training queue; nothing was trained.")
     with st.sidebar:
         model_card()
         st.divider()
@@ -234,6 +254,23 @@ def _load_split(dataset: str):
 
 
 def run_training(request: TrainRequest, slots: Slots) -> None:
+    """Wait for one of the process's training slots (CONVSCOPE_TRAINING_SLOTS), then train.
+
+    While waiting, the sidebar shows the queue position every half second; Stop interrupts the
+    script at that call, and leaving the ``with`` block gives the place in the queue back."""
+    with training_slots().ticket() as ticket:
+        if not ticket.active:
+            st.session_state[state.TRAINING_WAIT] = True
+            for position in ticket.wait_steps(0.5):
+                slots.status.info(
+                    f"Waiting for a free training slot: you are number {position} in the "
+                    "queue. Other learners are training; Stop cancels your request."
+                )
+            st.session_state.pop(state.TRAINING_WAIT, None)
+        _train(request, slots)
+
+
+def _train(request: TrainRequest, slots: Slots) -> None:
     """Train a new model for this session, updating the sidebar after every few batches."""
     split = _load_split(request.dataset)
     model = CNN(request.model_config, seed=request.train_config.seed)

@@ -26,6 +26,7 @@ HISTORY = "training_history"  # list of finished runs, each a list of per-epoch 
 NOTICES = "notices"  # (kind, text) messages to show once on the next run
 TRACES = "trace_cache"  # {(model version, input digest): Trace}, a few entries
 CANVAS_SEEN = "canvas_seen"  # digest of the last canvas image turned into the input
+TRAINING_WAIT = "training_waiting"  # True while this session waits for a training slot
 FILTER_EDIT = "filter_edit"  # conv page: (session model before the first filter edit, or
 #   None for the default; version of the edited model), while an edited filter is in use
 TRACE_CACHE_SIZE = 4
