@@ -39,8 +39,13 @@ def test_waiting_shows_the_queue_position_and_leaving_gives_the_place_back(monke
     at = _session(seed=3)
     seen: list[int | None] = []
 
+    timed_out: list[bool] = []
+
     def press() -> None:
-        at.sidebar.button(key="train_button").click().run(timeout=5)
+        try:
+            at.sidebar.button(key="train_button").click().run(timeout=5)
+        except RuntimeError as err:  # AppTest stops a script that outlives its timeout
+            timed_out.append("timed out" in str(err))
 
     thread = threading.Thread(target=press)
     thread.start()
@@ -50,3 +55,4 @@ def test_waiting_shows_the_queue_position_and_leaving_gives_the_place_back(monke
     _wait_for(lambda: pool.waiting == 0, seconds=30)  # its place in the queue was given back
     holder.release()
     assert seen == [1] and pool.running == 0
+    assert timed_out == [True]  # it was still waiting when AppTest stopped it
