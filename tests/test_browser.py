@@ -1,6 +1,7 @@
 """Browser tests: Debian's Chromium draws on the real canvas of a running ConvScope."""
 
 import math
+import os
 
 import pytest
 
@@ -124,10 +125,16 @@ def _full_page_screenshot(page, path) -> None:
 
 def test_every_stage_page_renders_a_drawn_digit(page):
     """Draw a 1, then open each stage page from the sidebar: it renders with no exception or
-    error alert, and a full-page screenshot is saved to docs/page_<name>.png."""
+    error alert, and a full-page screenshot is saved to screenshots/page_<name>.png (or the folder
+    in $CONVSCOPE_SCREENSHOTS). The README's docs/page_*.png are copies
+    of these, refreshed by hand: a test run never rewrites tracked files."""
     from pathlib import Path
 
-    docs = Path(__file__).resolve().parent.parent / "docs"
+    docs = Path(
+        os.environ.get("CONVSCOPE_SCREENSHOTS")
+        or Path(__file__).resolve().parent.parent / "screenshots"
+    )
+    docs.mkdir(parents=True, exist_ok=True)
     _draw(page, _one())
     assert _prediction(page) == "1"
     for link, name, marker in STAGE_TOURS:
