@@ -14,7 +14,6 @@ FORMULAS = {
     "sigmoid": r"\sigma(x) = \frac{1}{1 + e^{-x}}",
     "tanh": r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}",
 }
-SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
 
 
 def module_text(function: str, slope: float) -> str:
@@ -209,13 +208,7 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
 st.title("Activation")
 st.markdown(layout.prose("activation"))
 trace = layout.input_trace()
-layout.keep_choice("act_source", SOURCES, "model")
-source = st.radio(
-    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="act_source"
-)
-if source == "model" and trace is None:
-    st.caption("No input yet, so the toy example is shown.")
-    source = "toy"
+source = layout.source_switch("act_source", trace)
 if source == "model":
     e, ranges, source_name = model_view(trace)
 else:

@@ -8,7 +8,6 @@ from cnn_core import explain
 from ui import figures, layout, state
 from ui import toy as toy_ui
 
-SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
 # The toy: x is the toy image's conv map (toy X kernel), max-pooled 2x2 and flattened.
 TOY_X = np.array([[3, 4, 2, 4]], dtype=np.float32)
 TOY_W = np.array([[1, 0, -1, 0.5], [0, 1, 0, -1], [-0.5, 0.5, 1, 0]], dtype=np.float32)
@@ -179,13 +178,7 @@ def softmax_part(logits, names) -> None:
 st.title("Dense & softmax")
 st.markdown(layout.prose("dense"))
 trace = layout.input_trace()
-layout.keep_choice("dense_source", SOURCES, "model")
-source = st.radio(
-    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="dense_source"
-)
-if source == "model" and trace is None:
-    st.caption("No input yet, so the toy example is shown.")
-    source = "toy"
+source = layout.source_switch("dense_source", trace)
 e, names, logits = model_part(trace) if source == "model" else toy_part()
 if e is not None:
     contributions(e, names)

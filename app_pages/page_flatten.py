@@ -7,7 +7,6 @@ from cnn_core import explain, ops, toy
 from ui import figures, layout, theme
 from ui import toy as toy_ui
 
-SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
 TOY_KERNELS = "the toy kernel and a vertical-edge kernel"
 
 
@@ -120,13 +119,7 @@ def show(maps, flat, every, what: str) -> None:
 st.title("Flatten")
 st.markdown(layout.prose("flatten"))
 trace = layout.input_trace()
-layout.keep_choice("flat_source", SOURCES, "model")
-source = st.radio(
-    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="flat_source"
-)
-if source == "model" and trace is None:
-    st.caption("No input yet, so the toy example is shown.")
-    source = "toy"
+source = layout.source_switch("flat_source", trace)
 if source == "model":
     maps = trace.input_of("flatten")  # (C, H, W) as traced
     show(maps, trace.stage("flatten").output, layout.map_values(trace), "the model")

@@ -8,7 +8,6 @@ from ui import figures, layout, state
 from ui import toy as toy_ui
 
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
-SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
 TOY_SOURCES = {"conv": "the toy image's conv map (5x5)", "image": "the toy image itself (7x7)"}
 DIRECTIONS = list(explain.SHIFTS)
 
@@ -286,14 +285,8 @@ PROSE = layout.prose("pooling").split("<!-- section -->")
 st.markdown(PROSE[0])
 trace = layout.input_trace()
 pools = [] if trace is None else trace.by_kind("pool")
-layout.keep_choice("pool_source", SOURCES, "model")
-source = st.radio(
-    "Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="pool_source"
-)
-if source == "model" and trace is None:
-    st.caption("No input yet, so the toy example is shown.")
-    source = "toy"
-elif source == "model" and not pools:
+source = layout.source_switch("pool_source", trace)
+if source == "model" and not pools:
     st.warning("This model has no pooling stage (pooling is set to 'none' in the sidebar).")
     source = "toy"
 try:

@@ -159,16 +159,20 @@ class PoolExplanation:
     def decisive_winners(self) -> list[tuple[int, int]]:
         """Max winners of the windows whose values are not all equal (a flat window, such as
         the empty background, has no real winner: PyTorch just takes its first cell)."""
-        if self.winners is None:
-            return []
-        rows, cols = self.after.shape
-        out = []
-        for i in range(rows):
-            for j in range(cols):
-                top, left, bottom, right = self.window(i, j)
-                if np.ptp(self.before[top:bottom, left:right]) > 0:
-                    out.append((int(self.winners[i, j, 0]), int(self.winners[i, j, 1])))
-        return out
+        return _decisive_winners(self.before, self.after, self.winners, self.window)
+
+
+def _decisive_winners(before, after, winners, window) -> list[tuple[int, int]]:
+    """(row, col) of each max winner whose window is not flat; window(i, j) gives its cells."""
+    if winners is None:
+        return []
+    out = []
+    for i in range(after.shape[0]):
+        for j in range(after.shape[1]):
+            top, left, bottom, right = window(i, j)
+            if np.ptp(before[top:bottom, left:right]) > 0:
+                out.append((int(winners[i, j, 0]), int(winners[i, j, 1])))
+    return out
 
 
 def pool_step(trace: Trace, layer: str, channel: int) -> PoolExplanation:
@@ -382,16 +386,7 @@ class PoolView:
 
     def decisive_winners(self) -> list[tuple[int, int]]:
         """Max winners of the windows whose values are not all equal (see PoolExplanation)."""
-        if self.winners is None:
-            return []
-        rows, cols = self.after.shape
-        out = []
-        for i in range(rows):
-            for j in range(cols):
-                top, left, bottom, right = self.window(i, j)
-                if np.ptp(self.before[top:bottom, left:right]) > 0:
-                    out.append((int(self.winners[i, j, 0]), int(self.winners[i, j, 1])))
-        return out
+        return _decisive_winners(self.before, self.after, self.winners, self.window)
 
 
 def pool_map(

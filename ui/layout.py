@@ -121,3 +121,17 @@ def color_range(values, mode: str, layer_values=None, global_values=None):
     source = values if source is None else source
     zrange = theme.value_range(source)
     return zrange, theme.DIVERGING if zrange[0] < 0 else theme.SEQUENTIAL
+
+
+SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand)"}
+
+
+def source_switch(key: str, trace) -> str:
+    """The stage pages' "Work on" radio: "model" (the current input through the model) or "toy".
+    Without an input the toy is shown, and the page says so."""
+    keep_choice(key, SOURCES, "model")
+    source = st.radio("Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key=key)
+    if source == "model" and trace is None:
+        st.caption("No input yet, so the toy example is shown.")
+        return "toy"
+    return source
