@@ -83,8 +83,12 @@ def main() -> None:
             if time.monotonic() > deadline:
                 rows.append([f"time bound hit after {n - 1} sessions", "", "", ""])
                 break
-            pages.append(open_page(browser, url))
-            draw_and_train(pages[-1], timeout_ms)
+            try:
+                pages.append(open_page(browser, url))
+                draw_and_train(pages[-1], timeout_ms)
+            except Exception as err:  # report what was measured so far, and why it ended
+                rows.append([f"session {n} failed: {type(err).__name__}", "", "", ""])
+                break
             if n in args.checkpoints:
                 seconds = time.monotonic() - started
                 rss, peak = rss_mb(proc.pid), sampler.take_peak()
