@@ -41,13 +41,13 @@ def test_figures_import_neither_streamlit_nor_torch():
 
 def test_pages_do_not_import_torch():
     """Pages compose widgets and figures; tensor maths stays in cnn_core."""
-    for path in [*_files("pages"), ROOT / "app.py"]:
+    for path in [*_files("app_pages"), ROOT / "app.py"]:
         assert "torch" not in _imported_roots(path), path.name
 
 
 def test_only_canvas_module_imports_the_canvas_component():
     """streamlit_drawable_canvas is imported in ui/canvas.py and nowhere else."""
-    for folder in ("cnn_core", "ui", "pages"):
+    for folder in ("cnn_core", "ui", "app_pages"):
         for path in _files(folder):
             if path.name != "canvas.py" or folder != "ui":
                 assert "streamlit_drawable_canvas" not in _imported_roots(path), path
