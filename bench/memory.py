@@ -7,6 +7,8 @@ the default settings, waits for the first progress line, presses Stop and waits 
 stopped (or finished) message -- so every session holds its own trained model. The server's
 VmRSS (from /proc, no psutil needed) is read at each checkpoint and sampled every 0.25 s for the
 peak. Then every session is closed and memory is read again after --after-close seconds.
+With --reopen N, N fresh sessions then draw and train again: if RSS hardly grows, the memory
+of the closed sessions was freed inside the process (and reused), not leaked.
 
 Streamlit keeps a disconnected session for server.disconnectedSessionTTL seconds (120 by
 default) in case the browser reconnects; --session-ttl sets it for this server only, so the
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--after-close", type=float, default=15, help="wait after closing (15)")
     parser.add_argument("--session-ttl", type=int, help="server.disconnectedSessionTTL, s")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per step (120)")
+    parser.add_argument("--reopen", type=int, default=0, help="fresh sessions after closing (0)")
     args = parser.parse_args()
     env = {}
     if args.session_ttl is not None:
@@ -99,6 +102,20 @@ def main() -> None:
         time.sleep(args.after_close)
         rows.append([f"{args.after_close:g} s after closing them all", f"{rss_mb(proc.pid):.0f}",
                      f"{sampler.take_peak():.0f}", ""])  # fmt: skip
+        fresh = []
+        for n in range(1, args.reopen + 1):
+            if time.monotonic() > deadline:
+                rows.append([f"time bound hit after {n - 1} fresh sessions", "", "", ""])
+                break
+            try:
+                fresh.append(open_page(browser, url))
+                draw_and_train(fresh[-1], timeout_ms)
+            except Exception as err:
+                rows.append([f"fresh session {n} failed: {type(err).__name__}", "", "", ""])
+                break
+        if fresh:
+            rows.append([f"then {len(fresh)} fresh sessions open, each drew and trained",
+                         f"{rss_mb(proc.pid):.0f}", f"{sampler.take_peak():.0f}", ""])  # fmt: skip
         sampler.stop()
     ttl = args.session_ttl if args.session_ttl is not None else "default"
     print(f"Server memory, MB (disconnectedSessionTTL {ttl}; {load_average()} at the end)")
