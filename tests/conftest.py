@@ -3,46 +3,14 @@
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("the app did not become healthy in time")
+# One definition of the Chromium flags and of starting a server, shared with the benchmarks.
+from bench.common import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
+from bench.common import _wait_healthy as wait_healthy
 
 
 @contextlib.contextmanager
@@ -56,7 +24,7 @@ def running_app(env: dict | None = None):
 def app_process(port: int | None = None, env: dict | None = None):
     """Like running_app, but yields (url, process) so a test can kill the server; ``port`` lets a
     restarted server take the same address; ``env`` adds environment variables."""
-    port = port or _free_port()
+    port = port or free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -76,7 +44,7 @@ def app_process(port: int | None = None, env: dict | None = None):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         yield url, proc
     finally:
         if proc.poll() is None:
