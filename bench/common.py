@@ -53,10 +53,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 120) -> Non
 
 
 @contextlib.contextmanager
-def serve(script: str | Path = "app.py", extra_env: dict | None = None):
-    """`streamlit run <script>` on a free port of 127.0.0.1 from the repository root; yields
-    (url, process). The process is terminated (and killed if it hangs) on exit."""
-    port = free_port()
+def serve(script: str | Path = "app.py", extra_env: dict | None = None, port: int | None = None):
+    """`streamlit run <script>` on 127.0.0.1 (a free port unless ``port`` is given) from the
+    repository root; yields (url, process). The process is terminated (and killed if it hangs)
+    on exit, unless it has already ended."""
+    port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script)]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--server.headless", "true"]
@@ -69,7 +70,8 @@ def serve(script: str | Path = "app.py", extra_env: dict | None = None):
         _wait_healthy(url, proc)
         yield url, proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -3,14 +3,11 @@
 import contextlib
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 # One definition of the Chromium flags and of starting a server, shared with the benchmarks.
-from bench.common import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
-from bench.common import _wait_healthy as wait_healthy
+from bench.common import CHROMIUM, CHROMIUM_ARGS, serve
 
 
 @contextlib.contextmanager
@@ -24,32 +21,8 @@ def running_app(env: dict | None = None):
 def app_process(port: int | None = None, env: dict | None = None):
     """Like running_app, but yields (url, process) so a test can kill the server; ``port`` lets a
     restarted server take the same address; ``env`` adds environment variables."""
-    port = port or free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    environ = {**os.environ, **(env or {})}
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with serve("app.py", extra_env=env, port=port) as (url, proc):
         yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
