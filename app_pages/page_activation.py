@@ -65,13 +65,10 @@ def function_picker(own: str | None) -> tuple[str, float]:
 def model_view(trace):
     """Widgets for the model's own maps; returns the explanation and the colour sources."""
     acts = [s for s in trace.by_kind("activation") if s.output.ndim == 3]
-    names = [s.name for s in acts]
-    layout.keep_choice("act_layer", names, names[0])
-    cols = st.columns(2)
-    name = cols[0].selectbox("Activation stage", names, key="act_layer")
-    stage = trace.stage(name)
-    layout.keep_int("act_channel", 0, stage.shape[0] - 1, 0)
-    channel = int(cols[1].number_input("Channel", 0, stage.shape[0] - 1, step=1, key="act_channel"))
+    stage, channel = layout.layer_and_channel(
+        acts, "act_layer", "act_channel", ("Activation stage", "Channel"), st.columns(2)
+    )
+    name = stage.name
     own = stage.params["function"]
     own_slope = stage.params.get("negative_slope", 0.01)
     if "act_slope" not in st.session_state:

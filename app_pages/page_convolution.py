@@ -21,40 +21,12 @@ TARGET = "conv1"  # the layer whose filters the kernel editor can replace
 # Widget state: accept pre-set values, clamp what no longer fits
 
 
-def _int_state(key: str, low: int, high: int, default: int) -> int:
-    """Keep st.session_state[key] a whole number in [low, high] (default when unusable)."""
-    value = st.session_state.get(key, default)
-    try:
-        value = int(value)
-    except (TypeError, ValueError, OverflowError):
-        value = default
-    st.session_state[key] = min(max(value, low), high)
-    return st.session_state[key]
-
-
-def _choice_state(key: str, options, default) -> None:
-    """Keep st.session_state[key] one of options (default when missing or unknown)."""
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
-
-
 def _position(label: str, key: str, size: int, default: int, where=st) -> int:
     """A slider over 0..size-1 (a 1-long axis has one position and needs no slider)."""
-    _int_state(key, 0, size - 1, default)
+    layout.keep_int(key, 0, size - 1, default)
     if size == 1:
         return 0
     return int(where.slider(label, 0, size - 1, key=key))
-
-
-def _color_mode() -> str:
-    _choice_state("conv_color_mode", theme.COLOR_MODES, "per layer")
-    return st.radio(
-        "Colour range",
-        theme.COLOR_MODES,
-        horizontal=True,
-        key="conv_color_mode",
-        help=theme.COLOR_MODE_HELP,
-    )
 
 
 def _size_latex(s: conv_lab.OutputSize, axis: str, name: str) -> str:
@@ -221,21 +193,19 @@ def model_section() -> None:
     trace = layout.input_trace()
     if trace is None:
         return
-    names = [s.name for s in trace.by_kind("conv")]
-    _choice_state("conv_layer", names, names[0])
     cols = st.columns(3)
-    name = cols[0].selectbox("Conv layer", names, key="conv_layer")
-    stage = trace.stage(name)
-    top = stage.params["out_channels"] - 1
-    _int_state("conv_channel", 0, top, 0)
-    channel = int(cols[1].number_input("Output channel (filter)", 0, top, key="conv_channel"))
+    stage, channel = layout.layer_and_channel(
+        trace.by_kind("conv"), "conv_layer", "conv_channel",
+        ("Conv layer", "Output channel (filter)"), cols,
+    )  # fmt: skip
+    name = stage.name
     with cols[2]:
-        mode = _color_mode()
+        mode = layout.color_mode("conv_color_mode")
     _layer_header(trace, name)
     _filter_weights(stage, channel)
     _, h_out, w_out = stage.shape
-    _int_state("conv_row", 0, h_out - 1, h_out // 2)
-    _int_state("conv_col", 0, w_out - 1, w_out // 2)
+    layout.keep_int("conv_row", 0, h_out - 1, h_out // 2)
+    layout.keep_int("conv_col", 0, w_out - 1, w_out // 2)
     st.session_state.setdefault("conv_play", False)
     at_end = (st.session_state["conv_row"], st.session_state["conv_col"]) == (h_out - 1, w_out - 1)
     if st.session_state["conv_play"] and at_end:
@@ -332,7 +302,7 @@ def _use_in_model(kernel) -> None:
         st.info(f"This kernel cannot replace a filter of {TARGET}: {problem}")
     else:
         top = info.model.stages[TARGET].out_channels - 1
-        _int_state("conv_target", 0, top, 0)
+        layout.keep_int("conv_target", 0, top, 0)
         cols = st.columns([2, 1, 1], vertical_alignment="bottom")
         cols[0].number_input(f"Replace {TARGET} filter", 0, top, key="conv_target")
         cols[1].button("Use in the model", key="conv_use", on_click=_use_kernel, type="primary")
@@ -375,7 +345,7 @@ def _edit_effect(edit) -> None:
 
 def editor_section() -> None:
     names = list(toy.KERNEL_PRESETS)
-    _choice_state("conv_preset", names, "Sobel x")
+    layout.keep_choice("conv_preset", names, "Sobel x")
     st.selectbox("Preset (fills the editor)", names, key="conv_preset", on_change=_fill_from_preset)
     kernel = grid_editor(
         "Kernel (one row per line; edit any number)",
@@ -410,7 +380,7 @@ def _toy_settings() -> tuple[int, int, int, int]:
     ]
     values = []
     for col, (label, key, low, high, default, callback) in zip(cols, specs, strict=True):
-        _int_state(key, low, high, default)
+        layout.keep_int(key, low, high, default)
         values.append(int(col.number_input(label, low, high, key=key, on_change=callback)))
     return tuple(values)
 

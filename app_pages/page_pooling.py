@@ -39,15 +39,10 @@ def size_formula(n: int, k: int, s: int, ceil: bool, out: int) -> str:
 
 def model_view(trace, pools):
     """Layer, channel and the pooling settings on the model's map; returns the PoolView."""
-    names = [s.name for s in pools]
-    layout.keep_choice("pool_layer", names, names[0])
-    cols = st.columns(2)
-    name = cols[0].selectbox("Pooling stage", names, key="pool_layer")
-    stage = trace.stage(name)
-    layout.keep_int("pool_channel", 0, stage.shape[0] - 1, 0)
-    channel = int(
-        cols[1].number_input("Channel", 0, stage.shape[0] - 1, step=1, key="pool_channel")
+    stage, channel = layout.layer_and_channel(
+        pools, "pool_layer", "pool_channel", ("Pooling stage", "Channel"), st.columns(2)
     )
+    name = stage.name
     p = stage.params
     mode, k, s, ceil = settings(p)
     view = explain.pool_what_if(trace, name, channel, mode, k, s, ceil)

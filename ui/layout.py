@@ -30,15 +30,25 @@ def prose(name: str) -> str:
 
 
 def color_mode(key: str) -> str:
-    """The colour-range mode radio; returns one of theme.COLOR_MODES."""
+    """The colour-range mode radio ("per layer" unless the key holds another valid mode, e.g.
+    from a share link); returns one of theme.COLOR_MODES."""
+    keep_choice(key, theme.COLOR_MODES, "per layer")
     return st.radio(
-        "Colour range",
-        theme.COLOR_MODES,
-        index=1,
-        horizontal=True,
-        key=key,
-        help=theme.COLOR_MODE_HELP,
+        "Colour range", theme.COLOR_MODES, horizontal=True, key=key, help=theme.COLOR_MODE_HELP
     )
+
+
+def layer_and_channel(stages, layer_key: str, channel_key: str, labels, columns):
+    """Pick a stage (selectbox) and one of its channels (number input) in two columns, keeping
+    pre-set values that fit. Returns (stage, channel)."""
+    names = [s.name for s in stages]
+    keep_choice(layer_key, names, names[0])
+    name = columns[0].selectbox(labels[0], names, key=layer_key)
+    stage = next(s for s in stages if s.name == name)
+    top = stage.output.shape[0] - 1
+    keep_int(channel_key, 0, top, 0)
+    channel = int(columns[1].number_input(labels[1], 0, top, step=1, key=channel_key))
+    return stage, channel
 
 
 def input_trace() -> Trace | None:
@@ -93,7 +103,7 @@ def keep_int(key: str, low: int, high: int, default: int) -> None:
     value = st.session_state.get(key, default)
     try:
         value = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         value = default
     st.session_state[key] = min(max(value, low), high)
 
