@@ -240,35 +240,6 @@ def outline_cells(fig: go.Figure, boxes, count: int = 1) -> go.Figure:
     return fig
 
 
-def image_figure(image, title=None, size_px=160) -> go.Figure:
-    """A grayscale image (values in [0, 1]) as a heatmap: black background, white ink."""
-    img = np.asarray(image, dtype=np.float32)
-    fig = go.Figure(
-        go.Heatmap(
-            z=img,
-            zmin=0,
-            zmax=1,
-            colorscale=theme.IMAGE,
-            showscale=False,
-            hovertemplate="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title={"text": title, "font": {"size": 12}} if title else None,
-        height=size_px,
-        width=size_px,
-        margin={"l": 2, "r": 2, "t": 24 if title else 2, "b": 2},
-        xaxis={"visible": False, "constrain": "domain"},
-        yaxis={
-            "visible": False,
-            "autorange": "reversed",
-            "scaleanchor": "x",
-            "constrain": "domain",
-        },
-    )
-    return fig
-
-
 def probability_bars(probabilities, class_names, highlight=None, title=None) -> go.Figure:
     """The class probabilities as bars, the predicted (or chosen) class highlighted."""
     p = np.asarray(probabilities, dtype=np.float64)
