@@ -182,7 +182,6 @@ def _short(text: str, n: int = 24) -> str:
     return cleaned + ("…" if len(text) > n else "")
 
 
-def safe_name(text: str, limit: int = 30) -> str:
-    """An untrusted name (a link parameter, an uploaded file's name), made safe to print in
-    markdown: letters, digits and " .-_+" kept, anything else "?", at most ``limit`` characters."""
-    return _short(str(text), limit)
+def safe_name(text: str) -> str:
+    """An untrusted parameter name, made safe to print."""
+    return _short(str(text), 30)

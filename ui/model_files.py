@@ -21,7 +21,6 @@ from cnn_core.checkpoint import (
     metadata_accuracy,
     save_checkpoint,
 )
-from cnn_core.share import safe_name
 from cnn_core.train import evaluate
 
 from . import state
@@ -29,6 +28,7 @@ from . import state
 UPLOAD_KEY = "model_upload"  # the st.file_uploader
 DOWNLOAD_KEY = "model_download"  # the st.download_button
 _DOWNLOAD_CACHE = "model_download_bytes"  # (model version, bytes) of the last file prepared
+_SAFE_NAME = re.compile(r"[^\w.\- ]+")
 _SAFE_CLASS = re.compile(r"^[\w\- ]{1,24}$")
 
 
@@ -41,8 +41,9 @@ def model_bytes(info: state.ModelInfo) -> bytes:
 
 
 def safe_file_name(name: str) -> str:
-    """An uploaded file's name as the model card may show it (cnn_core.share.safe_name)."""
-    return safe_name(name, 60) or "model"
+    """An uploaded file's name reduced to letters, digits, '.', '-', '_' and spaces (it is shown
+    on the model card, which renders markdown), at most 60 characters."""
+    return _SAFE_NAME.sub("_", str(name))[:60] or "model"
 
 
 def _class_names(metadata: dict[str, str], count: int) -> tuple[str, ...]:
