@@ -17,6 +17,11 @@ the start of that epoch -- the last weights that were evaluated (or the initial 
 1), i.e. the last good weights the learner has seen numbers for -- and a DivergedEvent says why.
 The start of the epoch is used, not the previous step, because a loss that is climbing towards
 the threshold has usually already spoiled the weights a few steps before it crosses it.
+
+Control while running (``train(..., control=TrainControl())``): whoever iterates the generator,
+possibly from another thread, can change the learning rate from the next step on, ask for the
+next step's numbers (a StepEvent: the batch, the gradients, the update, the weights before and
+after), and report time spent paused, which does not count against ``max_seconds``.
 """
 
 from __future__ import annotations
@@ -148,7 +153,42 @@ class DoneEvent:
     epochs_completed: int
 
 
-TrainEvent = BatchEvent | EpochEvent | DivergedEvent | StoppedEvent | DoneEvent
+@dataclass(frozen=True, eq=False)  # eq=False: arrays
+class StepEvent:
+    """The numbers of one optimizer step, asked for with TrainControl.record_next_step.
+
+    Yielded right after that step, before its BatchEvent. Every dict maps a parameter name (as in
+    model.state_dict(), e.g. "stages.conv1.weight") to a float32 array of that parameter's shape.
+    update[name] is the change the optimizer applied: SGD with momentum -lr * velocity, Adam
+    -lr * m_hat / (sqrt(v_hat) + eps) with its bias-corrected moments; before + update = after
+    up to float rounding.
+    """
+
+    epoch: int  # 1-based
+    batch: int  # 1-based, within the epoch
+    images: np.ndarray  # (B, H, W) float32: the batch as the model saw it (after augmentation)
+    labels: np.ndarray  # (B,) int64
+    loss_before: float  # mean cross-entropy of this batch before the step (eval mode, no dropout)
+    loss_after: float  # the same, with the weights after the step
+    learning_rate: float  # the learning rate of this step
+    optimizer: str  # "adam" or "sgd"
+    weights_before: dict[str, np.ndarray]
+    gradients: dict[str, np.ndarray]  # dL/dw of the batch's mean loss (the step's own backward)
+    update: dict[str, np.ndarray]  # from the optimizer's state, see above
+    weights_after: dict[str, np.ndarray]
+
+
+@dataclass
+class TrainControl:
+    """Signals to a running ``train`` generator, read between optimizer steps. Plain attributes:
+    another thread may set them (each is one assignment; the generator reads each once a step)."""
+
+    learning_rate: float | None = None  # from the next step on, instead of the config's schedule
+    record_next_step: bool = False  # the next step yields a StepEvent (then this turns False)
+    paused_seconds: float = 0.0  # time the consumer held the run; not counted in max_seconds
+
+
+TrainEvent = BatchEvent | EpochEvent | DivergedEvent | StoppedEvent | DoneEvent | StepEvent
 
 
 # ----------------------------------------------------------------------------------------------
@@ -347,6 +387,7 @@ class _Progress:
     config: TrainConfig
     num_batches: int
     started: float  # time.perf_counter() at the start of the run
+    control: TrainControl  # learning-rate override, step recording, paused time
     step: int = 0  # optimizer steps taken, all epochs
     images_seen: int = 0
     loss_sum: float = 0.0  # this epoch: sum of batch loss * batch size
@@ -371,8 +412,17 @@ class _Progress:
         )
 
     def out_of_time(self) -> bool:
+        """True once the run has trained (time paused not counted) for over max_seconds."""
         limit = self.config.max_seconds
-        return limit is not None and time.perf_counter() - self.started > limit
+        busy = time.perf_counter() - self.started - self.control.paused_seconds
+        return limit is not None and busy > limit
+
+    def learning_rate(self) -> float:
+        """This step's learning rate: the control's override, else the config's schedule."""
+        override = self.control.learning_rate
+        if override is not None:
+            return override
+        return learning_rate_at(self.config, self.step, self.config.epochs * self.num_batches)
 
 
 def _divergence_reason(config: TrainConfig, loss: float, norm: float, finite: bool, where: str):
@@ -401,16 +451,18 @@ def _run_epoch(model, optimizer, images, y, generator, epoch: int, progress: _Pr
         xb, yb = batch_images(images, idx, channels), y[idx]  # (B, C, H, W), (B,)
         if config.augment:
             xb = augment_batch(xb, generator)
+        lr = progress.learning_rate()
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(
-                config, progress.step, config.epochs * progress.num_batches
-            )
+            group["lr"] = lr
+        recorder = _StepRecorder.start(model, xb, yb) if _take_record(progress.control) else None
         loss, norm, correct = train_step(model, optimizer, xb, yb, generator)
         loss = loss.item()
         finite = math.isfinite(norm) and weights_finite(model)
         reason = _divergence_reason(config, loss, norm, finite, f"at epoch {epoch}, batch {batch}")
         if reason:
             return batch, reason
+        if recorder is not None:
+            yield recorder.finish(model, optimizer, epoch, batch, lr, config.optimizer)
         progress.step += 1
         progress.images_seen += len(idx)
         progress.loss_sum += loss * len(idx)
@@ -435,13 +487,16 @@ def _training_data(split, model, config: TrainConfig) -> tuple[np.ndarray, torch
     return check_dataset(data, model.config)
 
 
-def train(model, split, config: TrainConfig) -> Iterator[TrainEvent]:
+def train(
+    model, split, config: TrainConfig, control: TrainControl | None = None
+) -> Iterator[TrainEvent]:
     """Train ``model`` in place on ``split.train``, evaluating on ``split.test`` after each epoch.
 
     Yields BatchEvent (progress), EpochEvent (after each epoch), and finally exactly one of
     DoneEvent, DivergedEvent (weights rolled back to the start of that epoch) or StoppedEvent
     (max_seconds). The model is in train mode while running and in eval mode afterwards, also
     when the consumer stops early; it then holds the weights of the last finished step.
+    ``control`` (optional) is read between steps: see TrainControl and StepEvent.
     """
     if not weights_finite(model):
         raise ValueError("the model's weights contain NaN or infinite values; reset it first")
@@ -449,7 +504,8 @@ def train(model, split, config: TrainConfig) -> Iterator[TrainEvent]:
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = make_optimizer(model, config)
     num_batches = math.ceil(len(images) / config.batch_size)
-    progress = _Progress(config, num_batches, started=time.perf_counter())
+    control = control if control is not None else TrainControl()
+    progress = _Progress(config, num_batches, time.perf_counter(), control)
     model.train()
     try:
         for epoch in range(1, config.epochs + 1):
@@ -481,3 +537,81 @@ def _epoch_event(model, split, epoch: int, progress: _Progress) -> EpochEvent:
         confusion=result.confusion,
         seconds=time.perf_counter() - progress.epoch_started,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# One step in numbers
+
+
+def _take_record(control: TrainControl) -> bool:
+    """True (once) when the consumer asked for the next step's numbers."""
+    if not control.record_next_step:
+        return False
+    control.record_next_step = False
+    return True
+
+
+def _parameters(model) -> dict[str, np.ndarray]:
+    """A float32 copy of every trainable parameter, by state-dict name."""
+    return {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
+
+
+@torch.no_grad()
+def _batch_loss(model, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean cross-entropy of one batch in eval mode (no dropout); the mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        return F.cross_entropy(model(x), y).item()
+    finally:
+        model.train(was_training)
+
+
+def optimizer_update(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> torch.Tensor:
+    """The change the optimizer's last step applied to ``param``, from its state: SGD
+    -lr * velocity (the momentum buffer; the gradient itself without momentum), Adam
+    -lr * m_hat / (sqrt(v_hat) + eps). Supports this module's two optimizers (no weight decay)."""
+    group = next(g for g in optimizer.param_groups if any(p is param for p in g["params"]))
+    state = optimizer.state[param]
+    if isinstance(optimizer, torch.optim.Adam):
+        beta1, beta2 = group["betas"]
+        t = float(state["step"])
+        m_hat = state["exp_avg"] / (1 - beta1**t)  # bias-corrected first moment
+        v_hat = state["exp_avg_sq"] / (1 - beta2**t)  # bias-corrected second moment
+        return -group["lr"] * m_hat / (v_hat.sqrt() + group["eps"])
+    velocity = state.get("momentum_buffer")
+    return -group["lr"] * (param.grad if velocity is None else velocity)
+
+
+@dataclass
+class _StepRecorder:
+    """What is known of a recorded step before it is taken."""
+
+    x: torch.Tensor  # (B, C, H, W)
+    y: torch.Tensor  # (B,)
+    before: dict[str, np.ndarray]
+    loss_before: float
+
+    @classmethod
+    def start(cls, model, x, y) -> _StepRecorder:
+        return cls(x, y, _parameters(model), _batch_loss(model, x, y))
+
+    def finish(self, model, optimizer, epoch, batch, lr, name) -> StepEvent:
+        """The StepEvent of the step just taken by ``optimizer``."""
+        params = dict(model.named_parameters())
+        return StepEvent(
+            epoch=epoch,
+            batch=batch,
+            images=self.x[:, 0].numpy().copy(),  # (B, H, W) the first (grey) channel
+            labels=self.y.numpy().copy(),
+            loss_before=self.loss_before,
+            loss_after=_batch_loss(model, self.x, self.y),
+            learning_rate=lr,
+            optimizer=name,
+            weights_before=self.before,
+            gradients={n: p.grad.detach().numpy().copy() for n, p in params.items()},
+            update={
+                n: optimizer_update(optimizer, p).detach().numpy().copy() for n, p in params.items()
+            },
+            weights_after=_parameters(model),
+        )

@@ -1,0 +1,449 @@
+"""A training run in a background worker thread: one job per session, controlled from the UI.
+
+    job = TrainingJob(request, split, slots=shared_slots())
+    job.start()              # joins the queue of training slots; the worker trains when it has one
+    job.pause(); job.step_once(); job.resume(); job.set_learning_rate(3e-4); job.stop()
+    view = job.view()        # a consistent, immutable picture of the progress (for the page)
+    live = job.live_model()  # the latest published copy of the weights (never the trained model)
+    job.join()               # after stop(): the worker has ended and given its slot back
+
+Threads: the worker owns ``job.model`` while it runs; nothing else reads it until the job has
+finished. Everything the page needs is published under ``job.lock`` as plain values and copies
+(progress, curves, the snapshot log, a copy of the weights about once a second, the last step's
+numbers). The worker never imports or calls Streamlit; the UI (ui/live.py) never touches the
+model being trained. A job stops by itself when its session has gone: ``release_after(grace)``
+(the session's websocket closed) or no ``touch()`` heartbeat for ``HEARTBEAT_TIMEOUT`` seconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+
+from .limits import TrainingSlots
+from .model import CNN, ModelConfig
+from .snapshots import SnapshotLog, model_from_weights, snapshot_weights
+from .train import (
+    BatchEvent,
+    DivergedEvent,
+    DoneEvent,
+    EpochEvent,
+    StepEvent,
+    StoppedEvent,
+    TrainConfig,
+    TrainControl,
+    evaluate,
+    train,
+)
+
+PUBLISH_EVERY = 1.0  # seconds between two published copies of the weights
+CURVE_EVERY = 0.25  # seconds between two points of the live training curve
+MAX_CURVE_POINTS = 400  # the live curve is thinned (every other point dropped) beyond this
+HEARTBEAT_TIMEOUT = 300.0  # no touch() for this long: the session is taken to be gone
+WAIT_TICK = 0.5  # seconds between two checks of a waiting or paused worker
+
+ACTIVE = ("queued", "running", "paused")  # statuses of a job that has not ended
+ENDED = ("done", "stopped", "diverged", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What a run trains: plain values, validated by their own constructors."""
+
+    dataset: str  # a data-set name of cnn_core.data ("digits", "mnist", "fashion-mnist")
+    model_config: ModelConfig
+    train_config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The job's state at one moment, for display: every field is a plain value or a tuple."""
+
+    status: str  # queued, running, paused, done, stopped, diverged, cancelled, failed
+    queue_position: int  # 1 = next in the queue; 0 once the job holds a slot
+    epoch: int  # 1-based epoch of the last finished step (0 before the first)
+    batch: int  # 1-based batch of that step within its epoch
+    num_batches: int  # batches per epoch (0 before the first step)
+    loss: float  # running mean loss of the epoch so far
+    accuracy: float  # running accuracy of the epoch so far (0-1)
+    images_per_second: float
+    learning_rate: float  # the rate of the next step
+    curve: tuple[tuple[float, float, float], ...]  # (epochs done, loss, accuracy) points
+    lr_marks: tuple[tuple[float, float], ...]  # (epochs done, new learning rate) changes
+    rows: tuple[dict, ...]  # one dict per finished epoch (train/test loss and accuracy)
+    message: str  # why it ended, in a sentence (empty while active)
+    final_accuracy: float | None  # held-out accuracy of the final weights, once ended
+    published: int  # how many weight copies have been published (changes about once a second)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        """How far through the planned epochs the run is (0-1)."""
+        return self.epochs_done / self.planned_epochs if self.planned_epochs else 0.0
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch - 1 + self.batch / self.num_batches if self.num_batches else 0.0
+
+    planned_epochs: int = 1
+
+
+@dataclass
+class _Published:
+    """What the worker has published (all guarded by TrainingJob.lock)."""
+
+    status: str = "queued"
+    event: BatchEvent | None = None
+    rows: list[dict] = field(default_factory=list)
+    curve: list[tuple[float, float, float]] = field(default_factory=list)
+    lr_marks: list[tuple[float, float]] = field(default_factory=list)
+    weights: dict | None = None  # a copy of the state dict, or None before the first step
+    count: int = 0  # number of weight copies published
+    label: str = ""  # "epoch E, batch B" of the published copy
+    step: StepEvent | None = None  # the last recorded step
+    confusion: object = None  # the last epoch's confusion matrix
+    message: str = ""
+    final_accuracy: float | None = None
+
+
+_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()  # every job of this process
+
+
+class TrainingJob:
+    """One training run: a worker thread, its controls and what it publishes."""
+
+    def __init__(self, request: TrainRequest, split, slots: TrainingSlots):
+        self.request = request
+        self.split = split  # a cnn_core.data.Split: train and held-out test sets
+        self.class_names = tuple(split.train.class_names)
+        self.model = CNN(request.model_config, seed=request.train_config.seed)  # worker-owned
+        self.lock = threading.Lock()
+        self._wake = threading.Condition(self.lock)  # wakes a paused or queued worker
+        self._slots = slots
+        self._ticket = None
+        self._control = TrainControl()
+        self._stop = False
+        self._paused = False
+        self._steps_allowed = 0
+        self._orphan_deadline: float | None = None
+        self._last_seen = time.monotonic()
+        self._curve_time = 0.0  # when the last curve point was taken
+        self._pub = _Published()
+        self.snapshot_log = SnapshotLog()
+        self._thread = threading.Thread(target=self._run, name="convscope-training", daemon=True)
+        _jobs.add(self)
+
+    # -- controls (any thread) ----------------------------------------------------------------
+
+    def start(self) -> TrainingJob:
+        """Join the slot queue (now, so the queue is first come, first served) and start."""
+        self._ticket = self._slots.ticket()
+        self.snapshot_log.record(0, self.model)  # the random initial weights
+        self._publish_weights("the random initial weights")
+        self._thread.start()
+        return self
+
+    def pause(self) -> None:
+        """Hold the run after the current step (it keeps its slot)."""
+        with self.lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self.lock:
+            self._paused, self._steps_allowed = False, 0
+            self._wake.notify_all()
+
+    def step_once(self) -> None:
+        """While paused: let exactly one more optimizer step through and record its numbers."""
+        with self.lock:
+            if self._paused:
+                self._steps_allowed += 1
+                self._wake.notify_all()
+
+    def stop(self) -> None:
+        """End the run after the current step; the model keeps that step's weights."""
+        with self.lock:
+            self._stop = True
+            self._wake.notify_all()
+        if self._ticket is not None and self._ticket.position != 0:
+            self._ticket.cancel()  # a queued job leaves the queue at once; a running one
+            # keeps its slot until the worker has finished (it releases it then)
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Use ``lr`` from the next step on; marked on the live curve."""
+        TrainConfig(learning_rate=lr)  # validates: ValueError with a sentence
+        with self.lock:
+            if self._control.learning_rate == lr:
+                return
+            self._control.learning_rate = float(lr)
+            event = self._pub.event
+            done = event.epoch - 1 + event.batch / event.num_batches if event else 0.0
+            self._pub.lr_marks.append((done, float(lr)))
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to end; True if it has."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def touch(self) -> None:
+        """A heartbeat from the session: it is still there."""
+        with self.lock:
+            self._last_seen = time.monotonic()
+            self._orphan_deadline = None
+
+    def release_after(self, grace: float) -> None:
+        """The session's connection closed: stop unless touch() comes within ``grace`` s."""
+        with self.lock:
+            self._orphan_deadline = time.monotonic() + grace
+            self._wake.notify_all()
+
+    def _abandoned(self, paused_since: float | None = None) -> str:
+        """Why the run should end without the learner's Stop (caller holds the lock), or ''."""
+        now = time.monotonic()
+        cap = self.request.train_config.max_seconds
+        if paused_since is not None and cap is not None and now - paused_since > cap:
+            return f"it was paused for longer than {cap:g} s (the slot is given to others)"
+        if self._orphan_deadline is not None and now > self._orphan_deadline:
+            return "its browser session closed"
+        if now - self._last_seen > HEARTBEAT_TIMEOUT:
+            return f"its browser session sent nothing for {HEARTBEAT_TIMEOUT:g} s"
+        return ""
+
+    # -- reading (any thread) -----------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        with self.lock:
+            return self._pub.status
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ENDED
+
+    @property
+    def rows(self) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self._pub.rows]
+
+    @property
+    def last_confusion(self):
+        with self.lock:
+            return self._pub.confusion
+
+    @property
+    def last_step(self) -> StepEvent | None:
+        with self.lock:
+            return self._pub.step
+
+    @property
+    def snapshots(self) -> SnapshotLog:
+        """A copy of the snapshot log (the list of snapshots; their tensors are never changed)."""
+        with self.lock:
+            log = SnapshotLog(self.snapshot_log.max_count, self.snapshot_log.max_bytes)
+            log.config, log.too_large = self.snapshot_log.config, self.snapshot_log.too_large
+            log.snapshots = list(self.snapshot_log.snapshots)
+            return log
+
+    def view(self) -> Progress:
+        """The progress at this moment, as plain values."""
+        with self.lock:
+            pub, ev = self._pub, self._pub.event
+            position = self._ticket.position if self._ticket is not None else None
+            return Progress(
+                status=pub.status,
+                queue_position=position or 0,
+                epoch=ev.epoch if ev else 0,
+                batch=ev.batch if ev else 0,
+                num_batches=ev.num_batches if ev else 0,
+                loss=ev.loss if ev else math.nan,
+                accuracy=ev.accuracy if ev else math.nan,
+                images_per_second=ev.images_per_second if ev else 0.0,
+                learning_rate=self._next_lr(),
+                curve=tuple(pub.curve),
+                lr_marks=tuple(pub.lr_marks),
+                rows=tuple(dict(r) for r in pub.rows),
+                message=pub.message,
+                final_accuracy=pub.final_accuracy,
+                published=pub.count,
+                planned_epochs=self.request.train_config.epochs,
+            )
+
+    def _next_lr(self) -> float:
+        override = self._control.learning_rate
+        return self.request.train_config.learning_rate if override is None else override
+
+    def live_model(self) -> tuple[CNN, int, str] | None:
+        """(a new CNN holding the latest published weights, its publication number, "epoch E,
+        batch B"), or None before anything was published."""
+        with self.lock:
+            weights, count, label = self._pub.weights, self._pub.count, self._pub.label
+        if weights is None:
+            return None
+        return model_from_weights(self.request.model_config, weights), count, label
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        """The worker: wait for a slot, train, finish; always give the slot back."""
+        try:
+            if not self._wait_for_slot():
+                self._end("cancelled", self._pub.message or "Training was cancelled.", None)
+                return
+            self._set_status("running")
+            self._train()
+        except Exception as err:  # noqa: BLE001 -- reported to the learner, never lost
+            self._end("failed", f"Training failed: {type(err).__name__}: {err}", None)
+        finally:
+            if self._ticket is not None:
+                self._ticket.release()
+
+    def _wait_for_slot(self) -> bool:
+        """Block until this job holds a slot; False if it was stopped or abandoned first."""
+        while not self._ticket.wait(WAIT_TICK):
+            with self.lock:
+                gone = self._abandoned()
+                if self._stop or gone:
+                    self._pub.message = f"Left the training queue because {gone}." if gone else ""
+                    return False
+        with self.lock:
+            return not self._stop
+
+    def _train(self) -> None:
+        """Iterate the training generator, publishing as it goes and obeying the controls."""
+        events = train(self.model, self.split, self.request.train_config, self._control)
+        last = time.monotonic()
+        outcome, reason = "stopped", ""
+        try:
+            for event in events:
+                if isinstance(event, BatchEvent):
+                    last = self._on_batch(event, last)
+                    reason = self._hold()
+                    if reason is not None:
+                        break
+                elif isinstance(event, EpochEvent):
+                    self._on_epoch(event)
+                elif isinstance(event, StepEvent):
+                    with self.lock:
+                        self._pub.step = event
+                elif isinstance(event, DoneEvent):
+                    outcome = "done"
+                elif isinstance(event, (DivergedEvent, StoppedEvent)):  # StoppedEvent: time limit
+                    outcome = "diverged" if isinstance(event, DivergedEvent) else "stopped"
+                    reason = event.reason
+        finally:
+            events.close()  # the model keeps the last finished step's weights, in eval mode
+        self._finish(outcome, reason or "")
+
+    def _on_batch(self, event: BatchEvent, last_publish: float) -> float:
+        """Record progress; publish a copy of the weights about once a second."""
+        done = event.epoch - 1 + event.batch / event.num_batches
+        with self.lock:
+            first = self._pub.event is None
+            self._pub.event = event
+            curve = self._pub.curve
+            if first or time.monotonic() - self._curve_time >= CURVE_EVERY:
+                self._curve_time = time.monotonic()
+                curve.append((done, event.loss, event.accuracy))
+                if len(curve) > MAX_CURVE_POINTS:
+                    del curve[1::2]  # keep the first, thin the rest evenly
+        now = time.monotonic()
+        if first or now - last_publish >= PUBLISH_EVERY or self._paused:
+            self._publish_weights(f"epoch {event.epoch}, batch {event.batch}")
+            return now
+        return last_publish
+
+    def _on_epoch(self, event: EpochEvent) -> None:
+        row = {
+            "epoch": event.epoch,
+            "train_loss": event.train_loss,
+            "test_loss": event.test_loss,
+            "train_accuracy": event.train_accuracy,
+            "test_accuracy": event.test_accuracy,
+            "seconds": event.seconds,
+        }
+        with self.lock:
+            self._pub.rows.append(row)
+            self._pub.confusion = event.confusion
+            self.snapshot_log.record(event.epoch, self.model)  # the weights just evaluated
+
+    def _publish_weights(self, label: str) -> None:
+        weights = snapshot_weights(self.model)  # a detached copy, taken between two steps
+        with self.lock:
+            self._pub.weights, self._pub.label = weights, label
+            self._pub.count += 1
+
+    def _hold(self) -> str | None:
+        """Between two steps: wait while paused (Step one batch lets one step through).
+        Returns None to go on, or a reason to stop ('' for the learner's own Stop)."""
+        with self.lock:
+            held = time.monotonic()
+            gone = ""
+            while self._paused and not self._steps_allowed and not self._stop:
+                gone = self._abandoned(paused_since=held)
+                if gone:
+                    break
+                self._pub.status = "paused"
+                self._wake.wait(WAIT_TICK)
+            self._control.paused_seconds += time.monotonic() - held
+            gone = gone or self._abandoned()
+            if self._stop or gone:
+                return f"The run was stopped because {gone}." if gone else ""
+            if self._steps_allowed:
+                self._steps_allowed -= 1
+                self._control.record_next_step = True
+            self._pub.status = "running"
+            return None
+
+    def _set_status(self, status: str) -> None:
+        with self.lock:
+            self._pub.status = status
+
+    def _finish(self, outcome: str, reason: str) -> None:
+        """Measure the final weights on the held-out set and publish how the run ended."""
+        with self.lock:
+            rows = list(self._pub.rows)
+            event = self._pub.event
+        if outcome == "diverged" and not rows:
+            self._end("diverged", reason, None)  # nothing learned: the old model is kept
+            return
+        if outcome == "done" and rows:
+            accuracy = rows[-1]["test_accuracy"]
+        elif event is None:  # stopped before the first step finished
+            self._end("cancelled", reason or "Stopped before the first step.", None)
+            return
+        else:  # a partial or rolled-back epoch: measure what the weights do now
+            accuracy = evaluate(self.model, self.split.test).accuracy
+        where = f"epoch {event.epoch}, batch {event.batch}" if event else "the start"
+        self._publish_weights(where)
+        self._end(outcome, reason, accuracy, where)
+
+    def _end(self, status: str, message: str, accuracy, where: str = "") -> None:
+        with self.lock:
+            self._pub.status = status
+            self._pub.message = message
+            self._pub.final_accuracy = accuracy
+            self._pub.label = where or self._pub.label
+            self._wake.notify_all()
+
+
+def stop_all(timeout: float = 5.0) -> None:
+    """Stop every job of this process and wait for their workers (at interpreter exit: a torch
+    thread still running then would abort the process)."""
+    jobs = list(_jobs)
+    for job in jobs:
+        job.stop()
+    for job in jobs:
+        job.join(timeout)
+
+
+atexit.register(stop_all)
