@@ -1,12 +1,30 @@
-"""Tests of cnn_core.snapshots: copies of the weights per epoch, rebuilt models, memory bounds."""
+"""Tests of cnn_core.snapshots: copies of the weights per epoch, rebuilt models, memory bounds,
+and a run's history saved as one safetensors file (including the shipped default model's)."""
+
+import io
+import json
+import struct
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save as safetensors_save
 
+from cnn_core import load_default_model
+from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, metadata_accuracy
 from cnn_core.data import Split, load_bundled
 from cnn_core.model import CNN, ModelConfig
-from cnn_core.snapshots import SnapshotLog, model_from_weights, snapshot_weights
+from cnn_core.snapshots import (
+    DEFAULT_HISTORY_PATH,
+    MAX_BYTES,
+    MAX_COUNT,
+    SnapshotLog,
+    TrainingHistory,
+    load_history,
+    model_from_weights,
+    save_history,
+    snapshot_weights,
+)
 from cnn_core.train import EpochEvent, TrainConfig, train
 
 
@@ -102,3 +120,209 @@ def test_one_log_one_architecture():
     log.record(0, CNN(ModelConfig(), seed=0))
     with pytest.raises(ValueError, match="one architecture"):
         log.record(1, CNN(ModelConfig(filters=(4, 8)), seed=0))
+
+
+# ----------------------------------------------------------------------------------------------
+# A run's history as one file
+
+SMALL = ModelConfig(filters=(4, 8))
+
+
+def _row(epoch: int, accuracy: float = 0.5) -> dict:
+    return {
+        "epoch": epoch,
+        "train_loss": 1.0 / epoch,
+        "test_loss": 1.5 / epoch,
+        "train_accuracy": accuracy,
+        "test_accuracy": accuracy,
+        "seconds": 0.25,
+    }
+
+
+@pytest.fixture(scope="module")
+def history() -> TrainingHistory:
+    """A real 3-epoch run of a small model on 128 digits: its rows and epochs 0-3."""
+    split = load_bundled()
+    split = Split(train=split.train.subset(128, seed=0), test=split.test.subset(50, seed=0))
+    model, rows, log = CNN(SMALL, seed=2), [], SnapshotLog()
+    log.record(0, model)
+    for event in train(model, split, TrainConfig(epochs=3, batch_size=32)):
+        if isinstance(event, EpochEvent):
+            rows.append(_row(event.epoch, event.test_accuracy) | {"seconds": event.seconds})
+            log.record(event.epoch, model)
+    names = tuple(str(d) for d in range(10))
+    return TrainingHistory(tuple(rows), log, SMALL, names, {"trained_on": "128 digits"})
+
+
+def _header(data: bytes) -> tuple[dict, bytes]:
+    """(the JSON header of safetensors bytes, the tensor data after it)."""
+    (length,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + length]), data[8 + length :]
+
+
+def _with_metadata(data: bytes, **changes) -> bytes:
+    """The same file with some metadata entries replaced (None: removed)."""
+    header, rest = _header(data)
+    for key, value in changes.items():
+        header["__metadata__"].pop(key, None)
+        if value is not None:
+            header["__metadata__"][key] = value
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw + rest
+
+
+def _raw_history(weights_by_epoch: dict, rows: list, config: ModelConfig = SMALL) -> bytes:
+    """A history file written by hand (not through save_history or a SnapshotLog)."""
+    tensors = {
+        f"epoch_{e}/{n}": t.clone() for e, ws in weights_by_epoch.items() for n, t in ws.items()
+    }
+    metadata = {
+        "format": "convscope-history/1",
+        "model_config": json.dumps(config.to_dict()),
+        "rows": json.dumps(rows),
+        "snapshot_epochs": json.dumps(sorted(weights_by_epoch)),
+        "class_names": json.dumps([str(d) for d in range(10)]),
+    }
+    return safetensors_save(tensors, metadata=metadata)
+
+
+def test_history_round_trip_keeps_rows_weights_and_config(history, tmp_path):
+    """A saved and reloaded history has the same rows, class names, configuration, extras and
+    epochs, and every snapshot's tensors equal the saved ones; saving twice gives equal bytes."""
+    path = tmp_path / "history.safetensors"
+    data = save_history(history, path)
+    assert path.read_bytes() == data == save_history(history)
+    loaded = load_history(path)
+    assert list(loaded.rows) == list(history.rows) and loaded.rows[-1]["epoch"] == 3
+    assert loaded.config == SMALL and loaded.class_names == history.class_names
+    assert loaded.metadata == {"trained_on": "128 digits"}
+    assert loaded.snapshots.epochs == [0, 1, 2, 3] == history.snapshots.epochs
+    for saved, read in zip(history.snapshots.snapshots, loaded.snapshots.snapshots, strict=True):
+        assert saved.weights.keys() == read.weights.keys() and saved.nbytes == read.nbytes
+        assert all(torch.equal(saved.weights[n], read.weights[n]) for n in saved.weights)
+    first, last = loaded.snapshots.model_at(0), loaded.snapshots.model_at(3)
+    assert first.fingerprint() != last.fingerprint()  # training changed the weights
+
+
+def test_history_keeps_the_snapshot_logs_thinning():
+    """A 60-epoch run recorded into a SnapshotLog is saved and loaded with the log's own
+    at most MAX_COUNT evenly thinned epochs, the first and the last kept."""
+    model, log = CNN(SMALL, seed=0), SnapshotLog()
+    for epoch in range(61):
+        log.record(epoch, model)
+    names = tuple(str(d) for d in range(10))
+    saved = TrainingHistory(tuple(_row(e) for e in range(1, 61)), log, SMALL, names)
+    loaded = load_history(save_history(saved))
+    assert loaded.snapshots.epochs == log.epochs
+    assert len(loaded.snapshots.epochs) == MAX_COUNT
+    assert loaded.snapshots.epochs[0] == 0 and loaded.snapshots.epochs[-1] == 60
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format": "convscope/1"}, "format"),
+        ({"rows": "[not json"}, "not valid JSON"),
+        ({"rows": None}, "rows"),
+        ({"model_config": json.dumps({"filters": [4, 8], "colour": "red"})}, "colour"),
+        ({"class_names": json.dumps(["a", "b"])}, "2 classes"),
+        ({"snapshot_epochs": json.dumps([0, 1, 3])}, "snapshot_epochs"),
+    ],
+)
+def test_history_with_wrong_metadata_is_refused(history, changes, message):
+    """A history whose metadata is missing, not JSON or inconsistent raises ValueError."""
+    data = _with_metadata(save_history(history), **changes)
+    with pytest.raises(ValueError, match=message):
+        load_history(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"test_accuracy": 1.5}, "test_accuracy must be a finite number in \\[0, 1\\]"),
+        ({"train_loss": float("nan")}, "train_loss"),
+        ({"epoch": 7}, "must be epoch 3"),
+        ({"epoch": 3.0}, "must be epoch 3"),
+        ({"colour": "red"}, "exactly the keys"),
+    ],
+)
+def test_history_with_a_wrong_row_is_refused(history, change, message):
+    """A row with a number out of range, a wrong epoch or an unknown key raises ValueError."""
+    rows = [dict(r) for r in history.rows]
+    rows[-1] |= change
+    data = _with_metadata(save_history(history), rows=json.dumps(rows))
+    with pytest.raises(ValueError, match=message):
+        load_history(data)
+
+
+def test_history_with_too_many_snapshots_is_refused():
+    """More snapshots than a SnapshotLog keeps (MAX_COUNT) raise ValueError, even when they
+    are well formed."""
+    weights = snapshot_weights(CNN(SMALL, seed=0))
+    data = _raw_history({e: weights for e in range(MAX_COUNT + 1)}, [_row(e) for e in range(1, 22)])
+    with pytest.raises(ValueError, match=f"at most {MAX_COUNT}"):
+        load_history(data)
+    ok = _raw_history({e: weights for e in range(MAX_COUNT)}, [_row(e) for e in range(1, 21)])
+    assert load_history(ok).snapshots.epochs == list(range(MAX_COUNT))
+
+
+def test_history_with_wrong_tensors_is_refused():
+    """Wrongly shaped, missing, non-float32, badly named tensors and snapshots of epochs that
+    have no row raise ValueError naming the problem."""
+    good, rows = snapshot_weights(CNN(SMALL, seed=0)), [_row(1)]
+    shaped = good | {"stages.conv1.weight": torch.zeros(4, 1, 5, 5)}
+    cases = {
+        "has shape": {0: good, 1: shaped},
+        "lacks weights": {0: good, 1: {k: v for k, v in good.items() if "dense" not in k}},
+        "float64": {0: good, 1: good | {"stages.conv1.bias": torch.zeros(4, dtype=torch.float64)}},
+        "epochs \\[0, 2\\]": {0: good, 2: good},
+    }
+    for message, weights in cases.items():
+        with pytest.raises(ValueError, match=message):
+            load_history(_raw_history(weights, rows))
+    unnamed = safetensors_save(
+        dict(good), metadata=_header(_raw_history({}, rows))[0]["__metadata__"]
+    )
+    with pytest.raises(ValueError, match="epoch_<e>"):
+        load_history(unnamed)
+
+
+def test_history_loading_refuses_pickles_and_oversized_files():
+    """A torch.save file and a file larger than the snapshot bytes allow are refused unread."""
+    buffer = io.BytesIO()
+    torch.save({"rows": []}, buffer)
+    with pytest.raises(ValueError, match="pickle|zip"):
+        load_history(buffer.getvalue())
+    with pytest.raises(ValueError, match="larger than"):
+        load_history(b"\0" * (2 * MAX_BYTES))
+
+
+def test_saving_an_inconsistent_history_is_refused(history):
+    """save_history refuses class names of the wrong count and snapshots of another model."""
+    with pytest.raises(ValueError, match="class name"):
+        save_history(TrainingHistory(history.rows, history.snapshots, SMALL, ("0", "1")))
+    with pytest.raises(ValueError, match="another architecture"):
+        save_history(TrainingHistory(history.rows, history.snapshots, ModelConfig(), ("0",) * 10))
+
+
+@pytest.mark.skipif(
+    not DEFAULT_HISTORY_PATH.is_file(),
+    reason="assets/default_history.safetensors is not built: run scripts/train_default_model.py",
+)
+def test_shipped_default_history_belongs_to_the_default_model():
+    """assets/default_history.safetensors loads; its last snapshot is the shipped model's weights,
+    its epoch-0 snapshot the initial weights of the script's seed, its last row's held-out
+    accuracy the one the model file claims, and it has a row per trained epoch."""
+    shipped = load_history(DEFAULT_HISTORY_PATH)
+    _, metadata = load_checkpoint(DEFAULT_MODEL_PATH)
+    log, default = shipped.snapshots, load_default_model()
+    assert shipped.config == default.config and 2 <= len(log.epochs) <= MAX_COUNT
+    assert log.epochs[0] == 0 and log.epochs[-1] == len(shipped.rows) == int(metadata["epochs"])
+    final = log.snapshots[-1].weights
+    assert final.keys() == default.state_dict().keys()
+    assert all(torch.equal(final[n], t) for n, t in default.state_dict().items())
+    initial = CNN(default.config, seed=int(metadata["seed"])).state_dict()
+    assert all(torch.equal(log.snapshots[0].weights[n], t) for n, t in initial.items())
+    claimed = metadata_accuracy(metadata)
+    assert shipped.rows[-1]["test_accuracy"] == pytest.approx(claimed, abs=5e-5)
