@@ -9,11 +9,12 @@ from ui import training_view as tv
 EXAMPLES_PER_ROW = 6
 
 
-def curves(run, info) -> None:
-    """The last run's loss and accuracy per epoch, with the run before it dotted."""
+def curves(view: tv.RunView | None, info) -> None:
+    """The shown run's loss and accuracy per epoch (the session's last run, with the run before
+    it dotted, or the default model's own training)."""
     st.subheader("Loss and accuracy per epoch")
-    if run is None or not run.rows:
-        whose = "the default model (shipped; its training curves are not stored)"
+    if view is None:
+        whose = "the default model (shipped)"
         st.info(
             "This session has not trained a model yet. Open **Train a model** in the sidebar, "
             "pick the settings and press Train: the curves and an epoch scrubber appear here. "
@@ -21,40 +22,35 @@ def curves(run, info) -> None:
             f"{whose if info.is_default else 'yours'}."
         )
         return
-    past = state.history()
-    previous = past[-2] if len(past) >= 2 and past[-1] is run.rows else None
-    st.markdown(
-        f"Last run: **{run.status}** · {run.request.model_config.describe()} · "
-        f"{len(run.rows)} epoch(s)" + (" · the previous run dotted" if previous else "")
-    )
-    if info.model is not run.model:
+    st.markdown(view.heading)
+    if view.replaced:
         st.caption("The model in use now is not this run's model (it was reset or replaced).")
-    st.plotly_chart(figures.training_curves(run.rows, previous), key="train_curves")
+    st.plotly_chart(figures.training_curves(view.rows, view.previous), key="train_curves")
 
 
-def _epoch_slider(run) -> int:
+def _epoch_slider(view: tv.RunView) -> int:
     """The epoch scrubber over the recorded snapshots; starts at the last epoch of a new run."""
-    epochs = run.snapshots.epochs
-    if st.session_state.get("train_epoch_run") != id(run) or (
+    epochs = view.snapshots.epochs
+    if st.session_state.get("train_epoch_run") != view.key or (
         st.session_state.get("train_epoch") not in epochs
     ):
-        st.session_state["train_epoch_run"] = id(run)
+        st.session_state["train_epoch_run"] = view.key
         st.session_state["train_epoch"] = epochs[-1]
     return st.select_slider(
         "Epoch (0 = the random weights before training)", epochs, key="train_epoch"
     )
 
 
-def scrubber(run) -> None:
+def scrubber(view: tv.RunView | None) -> None:
     """The current input's prediction, conv1's filters and feature maps after a chosen epoch."""
-    if run is None or not run.rows:
+    if view is None:
         return
     st.subheader("Scrub through training")
-    log = run.snapshots
+    log = view.snapshots
     if log.too_large or len(log.epochs) < 2:
         st.info("This model is too large to keep a copy of its weights after every epoch.")
         return
-    epoch = _epoch_slider(run)
+    epoch = _epoch_slider(view)
     st.caption(
         f"Weights kept after epochs {', '.join(map(str, log.epochs))} "
         f"({log.nbytes / 1e6:.2f} MB; at most {log.max_count} copies and "
@@ -64,8 +60,13 @@ def scrubber(run) -> None:
     if image is None:
         st.info("Draw a digit or open an example below to see its prediction change with training.")
         return
-    trace, weights = tv.snapshot_trace(run, epoch, image)
-    names, k = run.class_names, trace.prediction
+    _snapshot(view, epoch, image)
+
+
+def _snapshot(view: tv.RunView, epoch: int, image) -> None:
+    """The prediction for ``image`` by the weights after ``epoch``; conv1's filters and maps."""
+    trace, weights = tv.snapshot_trace(view, epoch, image)
+    names, k = view.class_names, trace.prediction
     when = "With its random initial weights" if epoch == 0 else f"After epoch {epoch}"
     st.markdown(
         f"{when}, the model predicts **{names[k]}** for the current input "
@@ -233,9 +234,9 @@ def filters(info) -> None:
 st.title("Training")
 st.markdown(layout.prose("training"))
 model_info = state.current_model()
-last_run = st.session_state.get(state.TRAINING)
-curves(last_run, model_info)
-scrubber(last_run)
+shown_run = tv.run_view(st.session_state.get(state.TRAINING), model_info)
+curves(shown_run, model_info)
+scrubber(shown_run)
 held_out = confusion(model_info)
 per_class(held_out, model_info.class_names)
 filters(model_info)

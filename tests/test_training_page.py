@@ -11,13 +11,28 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnn_core import load_default_model
+from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, metadata_accuracy
 from cnn_core.data import load_bundled
+from cnn_core.model import CNN, ModelConfig
+from cnn_core.snapshots import (
+    DEFAULT_HISTORY_PATH,
+    SnapshotLog,
+    TrainingHistory,
+    load_history,
+    save_history,
+)
 from ui import state
+from ui import training_view as tv
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/page_training.py"
 TIMEOUT = 120
 INPUT_INDEX = 3  # a held-out digit used as the current input
+NO_HISTORY = pytest.mark.skipif(
+    not DEFAULT_HISTORY_PATH.is_file(),
+    reason="assets/default_history.safetensors is not built: run scripts/train_default_model.py",
+)
 
 
 def _app() -> AppTest:
@@ -152,18 +167,127 @@ def test_clicking_a_confusion_cell_sets_the_picker(trained, point):
 
 
 def test_default_model_page_without_training():
-    """Without a run the page still shows the default model's confusion matrix (97.4% right),
-    per-class accuracy and the filters of both conv layers, and no scrubber."""
+    """Without a run the page still shows the default model's confusion matrix (as many right
+    as the accuracy its file claims), per-class accuracy and the filters of both conv layers."""
     at = _app().run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     z = _array(_chart(at, "train_confusion")["data"][0]["z"])
-    assert z.sum() == 1000 and np.trace(z) == 974
-    assert "**97.4%**" in _markdown(at)
+    accuracy = metadata_accuracy(load_checkpoint(DEFAULT_MODEL_PATH)[1])
+    assert z.sum() == 1000 and np.trace(z) == round(accuracy * 1000)
+    assert f"**{accuracy:.1%}**" in _markdown(at)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 10
     filters = _chart(at, "train_filters_2")["data"]
     assert len(filters) == 16  # 16 filters of conv2, each the mean over its 8 input channels
     at.selectbox(key="train_in_channel_2").set_value(3).run()
     assert "input channel 3" in "\n".join(c.value for c in at.caption)
+
+
+def _fresh_session(model_info=None) -> AppTest:
+    """A new session on the Training page, a held-out digit as its input, and optionally its
+    own model instead of the default."""
+    at = _app()
+    at.session_state[state.INPUT] = load_bundled().test.images[INPUT_INDEX] / np.float32(255)
+    at.session_state[state.INPUT_SOURCE] = f"held-out digit #{INPUT_INDEX}"
+    if model_info is not None:
+        at.session_state[state.MODEL] = model_info
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _assert_shows_history(at: AppTest, history) -> None:
+    """The page shows ``history`` as the default model's own training: its curves, and a
+    scrubber over its snapshots that starts at the last epoch, where the prediction is the
+    default model's own, while epoch 0 (random weights) predicts otherwise."""
+    assert "The default model's own training" in _markdown(at)
+    traces = {t["name"]: t for t in _chart(at, "train_curves")["data"]}
+    held_out = traces["held-out accuracy"]
+    assert list(_array(held_out["x"])) == [r["epoch"] for r in history.rows]
+    assert list(_array(held_out["y"])) == [pytest.approx(r["test_accuracy"]) for r in history.rows]
+    slider = at.select_slider(key="train_epoch")
+    epochs = history.snapshots.epochs
+    assert list(slider.proto.options) == [str(e) for e in epochs] and slider.value == epochs[-1]
+    last_text, last = _scrubbed(at, epochs[-1])
+    image = at.session_state[state.INPUT]
+    own = load_default_model().trace(image).probabilities
+    np.testing.assert_allclose(last, own, atol=1e-6)
+    first_text, first = _scrubbed(at, 0)
+    assert first_text.startswith("With its random initial weights")
+    assert last_text.startswith(f"After epoch {epochs[-1]}")
+    assert not np.allclose(first, last, atol=1e-4)
+
+
+@pytest.fixture
+def use_history(monkeypatch, tmp_path):
+    """Make the page read a history file of the test's choice instead of the shipped one:
+    call it with a TrainingHistory; the per-process cache is cleared before and after."""
+
+    def use(history: TrainingHistory) -> None:
+        path = tmp_path / "history.safetensors"
+        save_history(history, path)
+        monkeypatch.setattr(tv, "DEFAULT_HISTORY_PATH", path)
+        tv.default_history.clear()
+
+    yield use
+    monkeypatch.undo()
+    tv.default_history.clear()
+
+
+def _stand_in(final) -> TrainingHistory:
+    """A 2-epoch history of the default architecture: random weights, then ``final``'s."""
+    log = SnapshotLog()
+    log.record(0, CNN(final.config, seed=0))
+    log.record(1, CNN(final.config, seed=1))
+    log.record(2, final)
+    row = {"train_loss": 0.5, "test_loss": 0.4, "seconds": 1.0}
+    rows = tuple(
+        {"epoch": e, "train_accuracy": a, "test_accuracy": a + 0.01} | row
+        for e, a in ((1, 0.8), (2, 0.9))
+    )
+    return TrainingHistory(rows, log, final.config, tuple(str(d) for d in range(10)))
+
+
+@NO_HISTORY
+def test_fresh_session_shows_the_shipped_history():
+    """Before this session trains, the page shows assets/default_history.safetensors: the
+    default model's curves (a point per epoch) and the epoch scrubber over its snapshots."""
+    tv.default_history.clear()
+    _assert_shows_history(_fresh_session(), load_history(DEFAULT_HISTORY_PATH))
+
+
+def test_fresh_session_shows_the_default_models_own_training(use_history):
+    """With a history whose last snapshot is the default model, a fresh session's Training page
+    shows its curves and scrubs through its snapshots, as the default model's own training."""
+    history = _stand_in(load_default_model())
+    use_history(history)
+    _assert_shows_history(_fresh_session(), history)
+
+
+def test_history_of_other_weights_is_not_shown(use_history):
+    """A history whose last snapshot is not the shipped model (a stale file) is not shown as
+    the default model's training: the page says the session has not trained yet."""
+    use_history(_stand_in(CNN(ModelConfig(), seed=7)))
+    at = _fresh_session()
+    assert not [c for c in at.get("plotly_chart") if c.proto.id.endswith("-train_curves")]
+    assert not [s for s in at.select_slider if s.key == "train_epoch"]
+    assert any("has not trained a model yet" in i.value for i in at.info)
+
+
+def test_own_model_without_a_run_shows_no_shipped_curves(use_history):
+    """A session using its own model (e.g. an upload) that never trained is not shown the
+    default model's history, even though one is available: those curves are not its model's."""
+    use_history(_stand_in(load_default_model()))
+    model = CNN(ModelConfig(filters=(4, 8)), seed=3).eval()
+    info = state.ModelInfo(
+        model=model,
+        version="own:" + model.fingerprint(),
+        is_default=False,
+        trained_on="unknown",
+        test_accuracy=None,
+    )
+    at = _fresh_session(info)
+    assert not [c for c in at.get("plotly_chart") if c.proto.id.endswith("-train_curves")]
     assert not [s for s in at.select_slider if s.key == "train_epoch"]
     assert any("has not trained a model yet" in i.value for i in at.info)

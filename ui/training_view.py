@@ -1,11 +1,14 @@
-"""What the Training page shows, as plain values: the current model's held-out predictions (cached
-per model version), the examples of one confusion-matrix cell, and a snapshot's view of the input.
+"""What the Training page shows, as plain values: the run whose curves and snapshots it shows (the
+session's last run, or the shipped default model's own training, loaded once per process), the
+current model's held-out predictions (cached per model version), the examples of one
+confusion-matrix cell, and a snapshot's view of the input.
 
 The page lays these out; nothing here draws.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +17,7 @@ import streamlit as st
 from cnn_core import Trace
 from cnn_core import data as datasets
 from cnn_core.data import Dataset
+from cnn_core.snapshots import DEFAULT_HISTORY_PATH, SnapshotLog, TrainingHistory, load_history
 from cnn_core.train import Evaluation, evaluate
 
 from . import state
@@ -113,8 +117,73 @@ def conv_filters(model, layer: str, in_channel: int | None) -> np.ndarray:
     return w.mean(axis=1) if in_channel is None else w[:, in_channel]
 
 
-def snapshot_trace(run, epoch: int, image: np.ndarray) -> tuple[Trace, np.ndarray]:
+def snapshot_trace(view: RunView, epoch: int, image: np.ndarray) -> tuple[Trace, np.ndarray]:
     """The input's trace by the run's weights after ``epoch``, and that epoch's conv1 filters
     (C_out, C_in, kH, kW)."""
-    model = run.snapshots.model_at(epoch)
+    model = view.snapshots.model_at(epoch)
     return model.trace(image), model.layer_weights("conv1")
+
+
+# ----------------------------------------------------------------------------------------------
+# The run shown by the curves and the epoch scrubber
+
+
+@dataclass(frozen=True, eq=False)
+class RunView:
+    """The facts the curves and the epoch scrubber show of one training run."""
+
+    rows: Sequence[dict]  # one dict per finished epoch: epoch, losses, accuracies, seconds
+    snapshots: SnapshotLog  # weights of epoch 0 (before training) and after epochs
+    class_names: tuple[str, ...]
+    heading: str  # markdown line above the curves: whose run, architecture, epochs
+    key: object  # identifies the run: the scrubber starts at the last epoch of a new one
+    previous: Sequence[dict] | None = None  # the run before it (dotted), if any
+    replaced: bool = False  # the model in use now is not this run's model
+
+
+@st.cache_resource(show_spinner="Loading the default model's training history…")
+def default_history() -> TrainingHistory | None:
+    """The shipped model's own training (assets/default_history.safetensors), loaded once per
+    process and shared read-only by every session; None if it is missing, unreadable or not the
+    history of the shipped weights (then the page shows no curves until the session trains)."""
+    try:
+        history = load_history(DEFAULT_HISTORY_PATH)
+    except ValueError:
+        return None
+    log = history.snapshots
+    if not log.epochs or log.model_at(log.epochs[-1]).fingerprint() != (
+        state.default_model_info().model.fingerprint()
+    ):
+        return None
+    return history
+
+
+def run_view(run, info: state.ModelInfo) -> RunView | None:
+    """The run the curves and the scrubber show: this session's last run once it has finished an
+    epoch; before the session's first run, while the default model is in use, the default
+    model's own training; else None."""
+    if run is not None:
+        return _session_view(run, info) if run.rows else None
+    history = default_history() if info.is_default else None
+    if history is None:
+        return None
+    trained_on = history.metadata.get("trained_on", "the bundled digits")
+    heading = (
+        f"**The default model's own training**, shipped with the app (on {trained_on}): "
+        f"{history.config.describe()} · {len(history.rows)} epochs. The model in use now is "
+        "its last epoch. Train a model in the sidebar to see your own run here."
+    )
+    return RunView(history.rows, history.snapshots, history.class_names, heading, "default")
+
+
+def _session_view(run, info: state.ModelInfo) -> RunView:
+    """This session's last run (st.session_state[state.TRAINING]: the only place that reads its
+    rows, snapshots, status, request, model and class_names), with the run before it if any."""
+    past = state.history()
+    previous = past[-2] if len(past) >= 2 and past[-1] is run.rows else None
+    heading = (
+        f"Last run: **{run.status}** · {run.request.model_config.describe()} · "
+        f"{len(run.rows)} epoch(s)" + (" · the previous run dotted" if previous else "")
+    )
+    replaced = info.model is not run.model
+    return RunView(run.rows, run.snapshots, run.class_names, heading, id(run), previous, replaced)
