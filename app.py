@@ -1,14 +1,15 @@
 """ConvScope: the router and the shared sidebar.
 
 Run with `streamlit run app.py`. Every page shares the sidebar (model card and training panel),
-which app.py draws before running the page; a training run starts only after the page is drawn,
-so the page stays on screen while the model learns.
+which app.py draws before running the page. Training runs in a background job per session
+(ui/live.py, cnn_core/job.py): the learner keeps exploring while the model learns, and every page
+shows the current input through the newest published weights.
 """
 
 import streamlit as st
 
 from cnn_core.runtime import configure_torch
-from ui import links, sidebar, state
+from ui import links, live, sidebar, state
 
 configure_torch()  # CONVSCOPE_THREADS (default 1); per script thread, so on every run
 
@@ -60,11 +61,14 @@ slug = page.url_path or "draw"
 target = links.apply(slug)  # a share link, on the session's first run only
 if target is not None:
     st.switch_page(next(p for p in PAGES if (p.url_path or "draw") == target))
-request, slots = sidebar.render(teacher=links.teacher_mode())
+sidebar.render(teacher=links.teacher_mode())
 with st.sidebar:
     links.share_box(slug)
-for kind, text in state.pop_notices():
-    getattr(st, kind)(text)
+# Messages and the live-training banner go into one container that is always there, so that
+# they never shift the page's own elements: Streamlit places elements by their position, and a
+# shifted canvas is mounted afresh, empty (the drawing was wiped when a run ended).
+with st.container():
+    for kind, text in state.pop_notices():
+        getattr(st, kind)(text)
+    live.live_banner()
 page.run()
-if request is not None:
-    sidebar.run_training(request, slots)

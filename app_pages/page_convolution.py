@@ -228,7 +228,7 @@ def _fill_from_preset() -> None:
 def _active_edit():
     """(model before the edit, edited version) while the edited model is still in use."""
     edit = st.session_state.get(state.FILTER_EDIT)
-    if edit and state.current_model().version != edit[1]:
+    if edit and state.current_model(live=False).version != edit[1]:
         st.session_state.pop(state.FILTER_EDIT)  # trained or loaded another model since
         return None
     return edit
@@ -240,7 +240,7 @@ def _use_kernel() -> None:
     try:
         kernel = toy.parse_grid(st.session_state.get("conv_kernel", ""), name="kernel", max_size=7)
         channel = int(st.session_state.get("conv_target", 0))
-        info = state.current_model()
+        info = state.current_model(live=False)  # edits go to the session's model, not a live copy
         model = conv_lab.replace_filter(info.model, channel, kernel, TARGET)
     except ValueError as err:
         state.notify("error", f"The kernel was not put into the model: {err}")
@@ -295,7 +295,7 @@ def _kernel_preview(kernel) -> None:
 
 def _use_in_model(kernel) -> None:
     """Put the kernel into one conv1 filter (a copy of the model), or say why it cannot go."""
-    info = state.current_model()
+    info = state.current_model(live=False)
     problem = conv_lab.filter_edit_problem(info.model, kernel.shape, TARGET)
     edit = _active_edit()
     if problem:

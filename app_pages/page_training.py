@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from ui import figures, images, layout, state
+from ui import figures, images, layout, state, step_view
 from ui import training_view as tv
 
 EXAMPLES_PER_ROW = 6
@@ -25,7 +25,10 @@ def curves(view: tv.RunView | None, info) -> None:
     st.markdown(view.heading)
     if view.replaced:
         st.caption("The model in use now is not this run's model (it was reset or replaced).")
-    st.plotly_chart(figures.training_curves(view.rows, view.previous), key="train_curves")
+    figure = figures.training_curves(
+        view.rows, view.previous, live=view.live, lr_marks=view.lr_marks
+    )
+    st.plotly_chart(figure, key="train_curves")
 
 
 def _epoch_slider(view: tv.RunView) -> int:
@@ -234,9 +237,19 @@ def filters(info) -> None:
 st.title("Training")
 st.markdown(layout.prose("training"))
 model_info = state.current_model()
-shown_run = tv.run_view(st.session_state.get(state.TRAINING), model_info)
+job = st.session_state.get(state.TRAINING)
+shown_run = tv.run_view(job, model_info)
 curves(shown_run, model_info)
+if job is not None:
+    step_view.step_section(job.last_step, job.class_names)
 scrubber(shown_run)
-held_out = confusion(model_info)
-per_class(held_out, model_info.class_names)
+if model_info.live:
+    st.caption(
+        "While the run is under way, the confusion matrix and the accuracy per class below are "
+        "those of the model in use before it (measuring 1,000 or more images every second would "
+        "slow the run down); they change when it ends. The filters at the bottom are live."
+    )
+adopted = state.current_model(live=False)
+held_out = confusion(adopted)
+per_class(held_out, adopted.class_names)
 filters(model_info)

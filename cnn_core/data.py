@@ -44,6 +44,13 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }  # fmt: skip
 
+DATASET_LABELS = {  # every data set the app can train on, in words
+    "digits": "Bundled MNIST digits (5,000)",
+    "mnist": "MNIST (70,000)",
+    "fashion-mnist": "Fashion-MNIST (70,000)",
+}
+TRAIN_SIZES = {"digits": 4000, "mnist": 60000, "fashion-mnist": 60000}  # training images
+
 # Official SHA-256 of each gzipped IDX file, from tensorflow/datasets
 # (tensorflow_datasets/url_checksums/mnist.txt and fashion_mnist.txt), and the same in several
 # independent downloaders (including one that uses the ossci-datasets MNIST mirror below).

@@ -45,7 +45,8 @@ class Limits:
 
     max_epochs: int = 20  # CONVSCOPE_MAX_EPOCHS: epochs per run (1-100)
     max_train_images: int = 60_000  # CONVSCOPE_MAX_TRAIN_IMAGES: training images per run
-    max_train_seconds: float = 60.0  # CONVSCOPE_MAX_TRAIN_SECONDS: wall-clock limit of one run
+    max_train_seconds: float = 600.0  # CONVSCOPE_MAX_TRAIN_SECONDS: training time of one run (a
+    # safety net for a shared server, not the length of a lesson; time paused is not counted)
     training_slots: int = 1  # CONVSCOPE_TRAINING_SLOTS: runs at once in the whole process (1-64)
     threads: int = 1  # CONVSCOPE_THREADS: torch intra-op threads per run (1-64)
 

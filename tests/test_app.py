@@ -101,15 +101,25 @@ def test_dense_page_logit_and_softmax_numbers_equal_the_trace():
     assert f"**{loss:.4g}**" in _text(at)
 
 
-def _train(**widgets) -> AppTest:
-    """A fresh session with the sidebar's training settings set, then Train pressed."""
+def _start(**widgets) -> AppTest:
+    """A fresh session with the sidebar's training settings set, then Train pressed (the run
+    goes on in its background job)."""
     at = _app()
     settings = {"cfg_images_digits": 200, "cfg_epochs": 1, "cfg_batch": 64} | widgets
     for key, value in settings.items():
         at.session_state[key] = value
     at.run()
     at.sidebar.button(key="train_button").click().run()
+    assert not at.exception, at.exception
     return at
+
+
+def _train(**widgets) -> AppTest:
+    """_start, then wait for the run's job to end and run the script again (AppTest never
+    fires the polling fragment's timer)."""
+    at = _start(**widgets)
+    assert at.session_state[state.TRAINING].join(120)
+    return at.run()
 
 
 def test_training_one_short_epoch_updates_the_model_card():
@@ -150,19 +160,33 @@ def test_diverging_learning_rate_is_reported_and_rolled_back():
     assert info is None or np.isfinite(info.model.layer_weights("conv1")).all()
 
 
-def test_an_interrupted_run_keeps_the_last_weights_and_says_so():
-    """A run left 'running' (Stop interrupts the script) is finished on the next run with the
-    weights of its last step, and a message says so."""
-    from cnn_core import CNN, ModelConfig
-    from cnn_core.train import TrainConfig
-    from ui.sidebar import TrainingRun, TrainRequest
-
+def test_stop_keeps_the_weights_of_the_last_step_and_says_so():
+    """A long run, paused, then Stop: the page says where it stopped and the session's model
+    holds the weights of the last step (the copy published when it paused)."""
     at = _app().run()
-    model = CNN(ModelConfig(), seed=3)
-    request = TrainRequest("digits", ModelConfig(), TrainConfig(epochs=2, max_images=200))
-    at.session_state[state.TRAINING] = TrainingRun(request, model, tuple("0123456789"),
-                                                   epoch=1, batch=2)  # fmt: skip
+    at.session_state["cfg_epochs"] = 20
+    at.sidebar.button(key="train_button").click()
+    at.run()
+    job = at.session_state[state.TRAINING]
+    job.pause()
+    _wait(lambda: job.status == "paused")
+    held = job.view()
+    at.run()
+    at.sidebar.button(key="stop_button").click().run()
+    assert job.join(120)
     at.run()
     warnings = [w.value for w in at.warning]
-    assert any("Training stopped at epoch 1, batch 2" in w for w in warnings), warnings
-    assert at.session_state[state.MODEL].model.fingerprint() == model.fingerprint()
+    where = f"Training stopped at epoch {held.epoch}, batch {held.batch}/{held.num_batches}."
+    assert any(where in w for w in warnings), warnings
+    live, _, _ = job.live_model()
+    assert at.session_state[state.MODEL].model.fingerprint() == live.fingerprint()
+
+
+def _wait(condition, seconds: float = 120) -> None:
+    """Poll until condition() holds (a state the job reaches at any speed)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

@@ -89,17 +89,6 @@ def test_a_deep_link_to_a_fresh_server_has_the_sidebar(browser):
         context.close()
 
 
-def test_stop_keeps_the_weights_of_the_last_step(page):
-    """Train from the sidebar, press Stop while it runs: the page says training stopped and the
-    model card shows this session's own model."""
-    sidebar = page.get_by_test_id("stSidebarUserContent")
-    sidebar.get_by_role("button", name="Train").click()
-    page.get_by_text("img/s").first.wait_for(timeout=60_000)  # the progress line of a batch
-    sidebar.get_by_role("button", name="Stop").click()
-    page.get_by_text("Training stopped at epoch").wait_for(timeout=60_000)
-    assert "your own model" in page.inner_text("section[data-testid='stSidebar']")
-
-
 STAGE_TOURS = [  # (sidebar link, screenshot name, text that appears once the page has run)
     ("Convolution", "convolution", "PyTorch computed"),
     ("Activation", "activation", "cells changed"),

@@ -5,6 +5,7 @@ One tiny training run (200 digits, 2 epochs) is shared by the module's tests."""
 import base64
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,48 @@ def trained() -> AppTest:
     at.switch_page(PAGE).run()
     at.sidebar.button(key="train_button").click().run()
     assert not at.exception, at.exception
+    assert at.session_state[state.TRAINING].join(120)  # the run's background job has ended
+    at.run()  # AppTest never fires the polling fragment: this run adopts the model
+    assert not at.exception, at.exception
     return at
+
+
+def _wait(condition, seconds: float = 120) -> None:
+    """Poll until condition() holds (a state the job reaches at any speed)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_stepped_batch_is_shown_with_its_numbers():
+    """A long run, paused, then Step one batch: the page's step section shows that step's loss
+    before and after, and the conv1 filter grids hold exactly the step's weights, gradient,
+    update and new weights (float32, as the job published them)."""
+    at = _app()
+    at.session_state["cfg_epochs"] = 20
+    at.run()
+    at.switch_page(PAGE).run()
+    at.sidebar.button(key="train_button").click().run()
+    job = at.session_state[state.TRAINING]
+    try:
+        job.pause()
+        _wait(lambda: job.status == "paused")
+        at.run()
+        at.sidebar.button(key="step_button").click().run()
+        _wait(lambda: job.last_step is not None and job.status == "paused")
+        at.run()
+        assert not at.exception, at.exception
+        step = job.last_step
+        text = _markdown(at)
+        assert f"**{step.loss_before:.4f}** to **{step.loss_after:.4f}**" in text
+        for part in ("weights_before", "gradients", "update", "weights_after"):
+            z = _array(_chart(at, f"step_filter_{part}")["data"][0]["z"])
+            expected = getattr(step, part)["stages.conv1.weight"][0, 0]
+            assert np.array_equal(z.astype(np.float32), expected), part
+    finally:
+        job.stop()
+        assert job.join(60)
 
 
 def test_curves_have_one_point_per_epoch(trained):

@@ -1,58 +1,44 @@
 """Training slots in the app: a session that presses Train while the only slot is busy waits in
-the queue, and gives its place back when its script is stopped. (Two real sessions training at
-once are in tests/test_concurrency.py: AppTest sessions cannot run in parallel threads, because
-each run installs and removes a process-wide test Runtime.)"""
+the queue, says where it stands, and leaves the queue with Stop. (Two real sessions training
+through one slot are in tests/test_concurrency.py.)"""
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import limits
+from ui import state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.timeout(300)
 
 
-def _session(seed: int) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    settings = {"cfg_images_digits": 400, "cfg_epochs": 1, "cfg_batch": 64, "cfg_seed": seed}
-    for key, value in settings.items():
-        at.session_state[key] = value
-    return at.run()
+def _progress_text(at: AppTest) -> str:
+    """The text of the sidebar's progress line."""
+    found = [e for e in at.get("progress")]
+    assert len(found) == 1, found
+    return found[0].proto.text
 
 
-def _wait_for(condition, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the queue")
-        time.sleep(0.02)
-
-
-def test_waiting_shows_the_queue_position_and_leaving_gives_the_place_back(monkeypatch):
+def test_a_queued_run_shows_its_place_and_stop_leaves_the_queue(monkeypatch):
+    """With the only slot held elsewhere, Train queues the session's job (number 1 in the
+    queue, said in the sidebar); Stop takes it out of the queue, nothing is trained, the slot
+    holder is untouched."""
     pool = limits.TrainingSlots(1)
     monkeypatch.setattr(limits, "_shared", pool)
     holder = pool.ticket()
-    at = _session(seed=3)
-    seen: list[int | None] = []
-
-    timed_out: list[bool] = []
-
-    def press() -> None:
-        try:
-            at.sidebar.button(key="train_button").click().run(timeout=5)
-        except RuntimeError as err:  # AppTest stops a script that outlives its timeout
-            timed_out.append("timed out" in str(err))
-
-    thread = threading.Thread(target=press)
-    thread.start()
-    _wait_for(lambda: pool.waiting == 1)
-    seen.append(pool.waiting)
-    thread.join(30)  # AppTest gives up after 5 s: the script is stopped while it waits
-    _wait_for(lambda: pool.waiting == 0, seconds=30)  # its place in the queue was given back
-    holder.release()
-    assert seen == [1] and pool.running == 0
-    assert timed_out == [True]  # it was still waiting when AppTest stopped it
+    try:
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        at.sidebar.button(key="train_button").click().run()
+        job = at.session_state[state.TRAINING]
+        assert job.status == "queued" and pool.waiting == 1
+        assert "you are number 1 in the queue" in _progress_text(at)
+        at.sidebar.button(key="stop_button").click().run()
+        assert job.join(60) and job.status == "cancelled"
+        assert pool.waiting == 0 and pool.running == 1  # only the holder
+        at.run()
+        assert not at.exception, at.exception
+        assert state.MODEL not in at.session_state or at.session_state[state.MODEL] is None
+    finally:
+        holder.release()

@@ -291,14 +291,16 @@ def vector_strip(vector, title=None, boundaries=None, height=90) -> go.Figure:
     return fig
 
 
-def training_curves(rows, previous=None, compact=False) -> go.Figure:
+def training_curves(rows, previous=None, compact=False, live=(), lr_marks=()) -> go.Figure:
     """Loss and accuracy per epoch (train and held-out), side by side (stacked when compact,
-    for the sidebar); the previous run dotted.
+    for the sidebar); the previous run dotted; a run under way as a thin line.
 
     rows / previous: lists of dicts with epoch, train_loss, test_loss, train_accuracy,
-    test_accuracy.
+    test_accuracy. live: (epochs done, running loss, running accuracy) points of the run under
+    way; lr_marks: (epochs done, new learning rate) of each change made during the run.
     """
     fig = go.Figure()
+    _live_traces(fig, live)
     for run, dash, label in ((rows, None, ""), (previous or [], "dot", " (previous run)")):
         if not run:
             continue
@@ -341,6 +343,9 @@ def training_curves(rows, previous=None, compact=False) -> go.Figure:
         },
         legend={"orientation": "h", "y": -0.25},
     )
+    _lr_mark_shapes(fig, lr_marks)
+    if live:  # fractions of an epoch: let Plotly choose the ticks
+        fig.update_layout(xaxis={"dtick": None}, xaxis2={"dtick": None})
     if compact:
         fig.add_annotation(
             text="blue: training · red: held-out",
@@ -353,6 +358,41 @@ def training_curves(rows, previous=None, compact=False) -> go.Figure:
             font={"size": 10},
         )
     return fig
+
+
+def _live_traces(fig: go.Figure, live) -> None:
+    """The run under way: running loss and accuracy of the current epoch, a thin line each."""
+    if not live:
+        return
+    xs, losses, accuracies = (list(v) for v in zip(*live, strict=True))
+    for ys, axis, name in ((losses, "x", "training loss (now)"), (accuracies, "x2", "training "
+                           "accuracy (now)")):  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=name,
+                mode="lines",
+                xaxis=axis,
+                yaxis=axis.replace("x", "y"),
+                line={"color": "#6baed6", "width": 1.5},
+            )
+        )
+
+
+def _lr_mark_shapes(fig: go.Figure, lr_marks) -> None:
+    """A dashed vertical line on both panels at every learning-rate change, labelled once."""
+    for x, lr in lr_marks:
+        for axis in ("x", "x2"):
+            fig.add_shape(
+                type="line", x0=x, x1=x, xref=axis, y0=0, y1=1,
+                yref=axis.replace("x", "y") + " domain",
+                line={"dash": "dash", "color": "#555", "width": 1},
+            )  # fmt: skip
+        fig.add_annotation(
+            x=x, y=1, xref="x2", yref="paper", text=f"lr {lr:g}", showarrow=False,
+            xanchor="left", yanchor="top", font={"size": 10},
+        )  # fmt: skip
 
 
 def confusion_figure(matrix, class_names) -> go.Figure:

@@ -103,8 +103,9 @@ def _use_upload(uploaded) -> None:
 
 
 def model_file_panel() -> None:
-    """Download button for the current model and an uploader for a .safetensors file."""
-    info = state.current_model()
+    """Download button for the current model and an uploader for a .safetensors file (during a
+    run: the model in use before it; the run's model can be downloaded when it ends)."""
+    info = state.current_model(live=False)
     st.download_button(
         "Download this model (.safetensors)",
         data=_download_data(info),

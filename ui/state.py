@@ -21,12 +21,15 @@ from cnn_core.data import Split, load_bundled
 INPUT = "current_input"  # np.ndarray (28, 28) float32 in [0, 1], or None before any input
 INPUT_SOURCE = "input_source"  # what the current input is, in words ("your drawing", ...)
 MODEL = "session_model"  # ModelInfo of this session's own model, or None for the default
-TRAINING = "training_run"  # ui.sidebar.TrainingRun while a run is under way or just ended
+TRAINING = "training_job"  # cnn_core.job.TrainingJob of the session's last run (ui/live.py)
+ADOPTED = "training_adopted"  # the TrainingJob whose end has been handled (model adopted)
+LIVE_MODEL = "live_model"  # ((job id, publication), ModelInfo) of the run's latest weights
+LIVE_SHOWN = "live_shown"  # (job id, publication) of the live weights the page last drew
+LIVE_RERUN_AT = "live_rerun_at"  # time.monotonic() of the last rerun for new live weights
 HISTORY = "training_history"  # list of finished runs, each a list of per-epoch dicts
 NOTICES = "notices"  # (kind, text) messages to show once on the next run
 TRACES = "trace_cache"  # {(model version, input digest): Trace}, a few entries
 CANVAS_SEEN = "canvas_seen"  # digest of the last canvas image turned into the input
-TRAINING_WAIT = "training_waiting"  # True while this session waits for a training slot
 FILTER_EDIT = "filter_edit"  # conv page: (session model before the first filter edit, or
 #   None for the default; version of the edited model), while an edited filter is in use
 TRACE_CACHE_SIZE = 4
@@ -42,6 +45,18 @@ class ModelInfo:
     trained_on: str
     test_accuracy: float | None  # held-out accuracy, when known
     class_names: tuple[str, ...] = tuple(str(d) for d in range(10))
+    live: str = ""  # "epoch E, batch B" when these are a run's weights while it trains
+
+    @classmethod
+    def own(cls, model: CNN, trained_on: str, accuracy, class_names) -> ModelInfo:
+        """A model this session trained."""
+        return cls(model, "own:" + model.fingerprint(), False, trained_on, accuracy, class_names)
+
+    @classmethod
+    def live_copy(cls, model: CNN, publication: str, label: str, class_names) -> ModelInfo:
+        """A published copy of the weights of a run still under way."""
+        version = f"live:{publication}:{model.fingerprint()}"  # the card shows the fingerprint
+        return cls(model, version, False, "training now", None, class_names, label)
 
 
 @st.cache_resource(show_spinner="Loading the default model…")
@@ -66,8 +81,14 @@ def bundled_digits() -> Split:
     return load_bundled()
 
 
-def current_model() -> ModelInfo:
-    """This session's own model if it has one, else the shared default model."""
+def current_model(live: bool = True) -> ModelInfo:
+    """The model in use: while a run is under way, the latest published copy of its weights
+    (unless ``live`` is False); else this session's own model if it has one, else the shared
+    default model."""
+    entry = st.session_state.get(LIVE_MODEL) if live else None
+    if entry is not None:
+        st.session_state[LIVE_SHOWN] = entry[0]
+        return entry[1]
     return st.session_state.get(MODEL) or default_model_info()
 
 

@@ -37,7 +37,7 @@ def _dataset_of_current_model() -> str:
     """The data set the current model was trained on: the last run's when the current model is
     that run's model, else the bundled digits (the default and uploaded models)."""
     run = st.session_state.get(state.TRAINING)
-    info = state.current_model()
+    info = state.current_model(live=False)  # never a live copy: evaluated once per model
     if run is not None and not info.is_default and info.model is run.model:
         return run.request.dataset
     return "digits"
@@ -56,7 +56,7 @@ def _evaluate(version: str, dataset_name: str, _model) -> Evaluation:
 
 def held_out() -> HeldOut:
     """The current model's predictions on the held-out split of its data set (cached)."""
-    info = state.current_model()
+    info = state.current_model(live=False)  # never a live copy: evaluated once per model
     name = _dataset_of_current_model()
     labels = {
         "digits": "the 1,000 held-out bundled digits",
@@ -139,6 +139,8 @@ class RunView:
     key: object  # identifies the run: the scrubber starts at the last epoch of a new one
     previous: Sequence[dict] | None = None  # the run before it (dotted), if any
     replaced: bool = False  # the model in use now is not this run's model
+    live: Sequence[tuple] = ()  # (epochs done, loss, accuracy) of a run under way
+    lr_marks: Sequence[tuple] = ()  # (epochs done, learning rate) changes during the run
 
 
 @st.cache_resource(show_spinner="Loading the default model's training history…")
@@ -163,7 +165,7 @@ def run_view(run, info: state.ModelInfo) -> RunView | None:
     epoch; before the session's first run, while the default model is in use, the default
     model's own training; else None."""
     if run is not None:
-        return _session_view(run, info) if run.rows else None
+        return _session_view(run, info) if run.rows or not run.finished else None
     history = default_history() if info.is_default else None
     if history is None:
         return None
@@ -177,13 +179,23 @@ def run_view(run, info: state.ModelInfo) -> RunView | None:
 
 
 def _session_view(run, info: state.ModelInfo) -> RunView:
-    """This session's last run (st.session_state[state.TRAINING]: the only place that reads its
-    rows, snapshots, status, request, model and class_names), with the run before it if any."""
-    past = state.history()
-    previous = past[-2] if len(past) >= 2 and past[-1] is run.rows else None
+    """This session's last run (st.session_state[state.TRAINING], a cnn_core.job.TrainingJob:
+    the only place that reads it for the curves), with the run before it if any; a run under
+    way brings its live curve."""
+    view, past = run.view(), state.history()
+    if run.finished:  # its rows are already the newest entry of the history
+        previous = past[-2] if len(past) >= 2 and past[-1] == list(view.rows) else None
+        state_words = f"**{view.status}** · {len(view.rows)} epoch(s)"
+    else:
+        previous = past[-1] if past else None
+        state_words = f"**{view.status}** · epoch {view.epoch} of {view.planned_epochs}"
     heading = (
-        f"Last run: **{run.status}** · {run.request.model_config.describe()} · "
-        f"{len(run.rows)} epoch(s)" + (" · the previous run dotted" if previous else "")
+        f"{'Last run' if run.finished else 'Run under way'}: {state_words} · "
+        f"{run.request.model_config.describe()}"
+        + (" · the previous run dotted" if previous else "")
     )
-    replaced = info.model is not run.model
-    return RunView(run.rows, run.snapshots, run.class_names, heading, id(run), previous, replaced)
+    replaced = run.finished and info.model is not run.model
+    return RunView(
+        view.rows, run.snapshots, run.class_names, heading, id(run), previous, replaced,
+        live=view.curve if view.active else (), lr_marks=view.lr_marks,
+    )  # fmt: skip

@@ -1,0 +1,261 @@
+"""Live training in Chromium: the run goes on in a background job while the learner explores.
+
+No test races the run. Every run that must still be under way is made long by its settings
+(Fashion-MNIST, all 60,000 training images, 20 epochs: many minutes on any machine) and is
+held with Pause where a test needs it still; every wait is for something the page shows
+whatever the machine's speed. Each test stops its own runs, so no slot stays taken.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import app_process
+from tests.test_browser import _draw, _one, _prediction
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
+TTL = 10  # server.disconnectedSessionTTL of these tests' servers, in seconds
+WAIT = 120_000  # ms: a generous bound for anything the page must show
+SIDEBAR = "stSidebarUserContent"
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+INK = """(el) => { const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
+  let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++; return n; }"""
+
+
+def _server(slots: int = 4):
+    env = {"CONVSCOPE_TRAINING_SLOTS": str(slots), "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL":
+           str(TTL)}  # fmt: skip
+    return app_process(env=env)
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    """One server for this module's single-session tests (four slots, a short session TTL)."""
+    with _server() as (url, _):
+        yield url
+
+
+def _open(browser, url: str):
+    """A new browser session on the home page, canvas ready; returns (context, page)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.locator("canvas").first.wait_for(timeout=WAIT)
+    return context, page
+
+
+def _sidebar(page):
+    return page.get_by_test_id(SIDEBAR)
+
+
+def _long_run_settings(page) -> None:
+    """Fashion-MNIST, every training image, 20 epochs: a run of many minutes."""
+    sidebar = _sidebar(page)
+    sidebar.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
+    page.get_by_role("option", name="Fashion-MNIST (70,000)").click()
+    sidebar.get_by_text("Will train").wait_for(timeout=WAIT)
+    sidebar.get_by_text("Optimisation").click()
+    for label in ("Training images", "Epochs"):
+        slider = sidebar.get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+        slider.focus()
+        slider.press("End")
+        sidebar.get_by_test_id("stSlider").filter(has_text=label).get_by_text(
+            "60000" if label == "Training images" else "20", exact=True
+        ).first.wait_for(timeout=WAIT)  # the value (and the slider's maximum) shown
+
+
+def _train_long(page) -> None:
+    """Set up a long run, press Train and wait until its first steps are reported."""
+    _long_run_settings(page)
+    _sidebar(page).get_by_role("button", name="Train").click()
+    page.get_by_text("Training: epoch").first.wait_for(timeout=WAIT)
+
+
+def _progress(page) -> str:
+    """The sidebar's progress line ("Training: epoch E, batch B/N ..." or "Paused at ...")."""
+    line = _sidebar(page).get_by_test_id("stProgress")
+    line.wait_for(timeout=WAIT)
+    return line.inner_text().strip()
+
+
+def _position(text: str) -> tuple[int, int]:
+    """(epoch, batch) from a progress line."""
+    words = text.replace(",", " ").replace("/", " ").split()
+    return int(words[words.index("epoch") + 1]), int(words[words.index("batch") + 1])
+
+
+def _press(page, name: str) -> None:
+    _sidebar(page).get_by_role("button", name=name, exact=True).click()
+
+
+def _pause(page) -> str:
+    _press(page, "Pause")
+    page.get_by_text("Paused at epoch").first.wait_for(timeout=WAIT)
+    return _progress(page)
+
+
+def _stop(page) -> None:
+    _press(page, "Stop")
+    page.get_by_text("Training stopped at epoch").first.wait_for(timeout=WAIT)
+
+
+def _probability_line(page) -> str:
+    line = page.get_by_text("predicted with probability").first
+    line.wait_for(timeout=WAIT)
+    return line.inner_text()
+
+
+def _goto(page, link: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    page.get_by_role("heading", name=link if link != "Draw & predict" else "Draw a digit",
+                     exact=False).first.wait_for(timeout=WAIT)  # fmt: skip
+
+
+def _wait_for_change(read, before: str, seconds: float = 120) -> str:
+    """Poll ``read()`` until it differs from ``before``; the new value."""
+    deadline = time.monotonic() + seconds
+    while (now := read()) == before:
+        assert time.monotonic() < deadline, f"still {before!r}"
+        time.sleep(0.2)
+    return now
+
+
+def test_a_run_keeps_going_across_page_switches_and_a_drawing(browser, server_url):
+    """(a) During a long run the learner visits three pages and draws: the run is never ended
+    by it (no "stopped" message) and its progress keeps moving forward."""
+    context, page = _open(browser, server_url)
+    try:
+        _train_long(page)
+        start = _position(_progress(page))
+        for link in ("Convolution", "Pooling", "Training", "Draw & predict"):
+            _goto(page, link)
+        _draw(page, _one())
+        _prediction(page)
+        later = _wait_for_change(lambda: _progress(page), _progress(page))
+        assert later.startswith("Training: epoch") and _position(later) > start
+        assert "Training stopped" not in page.inner_text("body")
+        assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+        _stop(page)
+    finally:
+        context.close()
+
+
+def test_the_home_page_prediction_moves_by_itself_while_training(browser, server_url):
+    """(b) With a digit drawn, a run under way redraws the prediction with its newest weights
+    about once a second, with no click: the live label and the probabilities change."""
+    context, page = _open(browser, server_url)
+    try:
+        _draw(page, _one())
+        before = _probability_line(page)
+        _train_long(page)
+        banner = page.get_by_text("Live: epoch").first
+        banner.wait_for(timeout=WAIT)
+        first = banner.inner_text()
+        assert _wait_for_change(lambda: banner.inner_text(), first) != first
+        _wait_for_change(lambda: _probability_line(page), before)  # no longer the default's
+        assert "Training: epoch" in _progress(page)  # still under way
+        _stop(page)
+    finally:
+        context.close()
+
+
+def test_pause_holds_resume_continues_and_one_step_is_shown(browser, server_url):
+    """(c) Pause holds the progress line; Step one batch advances it by exactly one batch and the
+    Training page shows that step (loss before and after, the filter's four grids, the
+    update rule); Resume lets the run continue."""
+    context, page = _open(browser, server_url)
+    try:
+        _train_long(page)
+        held = _pause(page)
+        page.wait_for_timeout(1500)  # a held run must not move at all meanwhile
+        assert _progress(page) == held
+        _goto(page, "Training")
+        _press(page, "Step one batch")
+        stepped = _wait_for_change(lambda: _progress(page), held)
+        assert stepped.startswith("Paused at epoch")
+        epoch, batch = _position(held)
+        assert _position(stepped) in ((epoch, batch + 1), (epoch + 1, 1))
+        page.get_by_text("The loss of this batch went from").wait_for(timeout=WAIT)
+        for title in ("weights before", "gradient dL/dw", "update applied", "weights after"):
+            assert page.get_by_text(title, exact=True).count() >= 1, title
+        assert page.get_by_text("Adam: update = -").count() == 1
+        _press(page, "Resume")
+        running = _wait_for_change(lambda: _progress(page), stepped)
+        assert running.startswith("Training: epoch")
+        assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+        _stop(page)
+    finally:
+        context.close()
+
+
+def test_stop_keeps_the_weights_and_the_drawing_stays(browser, server_url):
+    """(d) Stop during a run: the page says where it stopped, the session keeps its own model,
+    the canvas still holds the drawing and the prediction is the new model's; Reset to the
+    default model keeps the drawing too and gives the default model's prediction back."""
+    context, page = _open(browser, server_url)
+    try:
+        _draw(page, _one())
+        default = _probability_line(page)
+        strokes = page.locator("canvas.dc-canvas.lower-canvas").first
+        ink = strokes.evaluate(INK)
+        assert ink > 0
+        _train_long(page)
+        _stop(page)
+        assert "your own model" in page.inner_text("section[data-testid='stSidebar']")
+        assert strokes.evaluate(INK) == ink
+        assert _probability_line(page) != default  # a few steps of Fashion-MNIST
+        _press(page, "Reset to the default model")
+        page.get_by_text("Back to the default model").first.wait_for(timeout=WAIT)
+        page.get_by_text(default).first.wait_for(timeout=WAIT)
+        assert strokes.evaluate(INK) == ink
+    finally:
+        context.close()
+
+
+def _fingerprint(page) -> str:
+    text = _sidebar(page).get_by_text("Weights fingerprint")
+    return text.first.inner_text().split()[-1]
+
+
+def test_two_sessions_through_one_slot_end_with_their_own_models(browser):
+    """(e) With one training slot: while the first session trains, the second waits as number 1
+    in the queue; when the first stops, the second trains by itself; each ends with its own
+    model, and the first still has its own after a page switch."""
+    with _server(slots=1) as (url, _):
+        (c1, first), (c2, second) = _open(browser, url), _open(browser, url)
+        try:
+            default = _fingerprint(first)
+            _train_long(first)
+            _long_run_settings(second)
+            _press(second, "Train")
+            second.get_by_text("you are number 1 in the queue").wait_for(timeout=WAIT)
+            _stop(first)
+            second.get_by_text("Training: epoch").first.wait_for(timeout=WAIT)
+            _stop(second)
+            mine, theirs = _fingerprint(first), _fingerprint(second)
+            assert default not in (mine, theirs) and mine != theirs
+            _goto(first, "Pooling")
+            assert _fingerprint(first) == mine
+            assert "your own model" in first.inner_text("section[data-testid='stSidebar']")
+        finally:
+            c1.close()
+            c2.close()
+
+
+def test_a_closed_sessions_run_stops_and_frees_its_slot(browser):
+    """(f) With one slot, the first session trains and the second waits; the first tab is
+    closed: within twice the session TTL its job stops and the second session's run starts."""
+    with _server(slots=1) as (url, _):
+        (c1, first), (c2, second) = _open(browser, url), _open(browser, url)
+        try:
+            _train_long(first)
+            _long_run_settings(second)
+            _press(second, "Train")
+            second.get_by_text("you are number 1 in the queue").wait_for(timeout=WAIT)
+            c1.close()
+            second.get_by_text("Training: epoch").first.wait_for(timeout=2 * TTL * 1000)
+            _stop(second)
+        finally:
+            c2.close()

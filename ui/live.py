@@ -1,0 +1,265 @@
+"""The session's training job, seen from Streamlit: start it, control it, show it, adopt its model.
+
+The job (cnn_core.job.TrainingJob) is kept in st.session_state[state.TRAINING]; its worker thread
+never touches Streamlit. This module runs only on the session's own script thread:
+
+- ``start(request)``      a new run (a run still under way is stopped first and its weights kept)
+- ``adopt_finished()``    each script run: a job that ended hands its model to the session, once
+- ``refresh_live_model()`` while a run is under way: its latest published weights become the
+                          model of every page (state.current_model)
+- ``progress_panel()``    the one polling fragment (sidebar): progress line, live curves and the
+                          Pause / Resume / Step one batch / Stop buttons; it reruns the whole app
+                          when new weights are published (about once a second) and when the
+                          run ends, so every page shows the input through the newest weights
+- ``keep_alive()``        ties the job to the session: when the browser's connection closes the
+                          job stops unless the session comes back within
+                          server.disconnectedSessionTTL seconds
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from cnn_core import data as datasets
+from cnn_core.job import TrainingJob, TrainRequest
+from cnn_core.limits import shared_slots
+
+from . import figures, state
+
+REFRESH = 0.5  # seconds between two polls of a run under way
+PAGE_REFRESH = 1.0  # at most one full rerun a second for newly published weights
+STATUS_WORDS = {
+    "queued": "Waiting for a free training slot",
+    "running": "Training",
+    "paused": "Paused",
+}
+
+
+def current_job() -> TrainingJob | None:
+    return st.session_state.get(state.TRAINING)
+
+
+def active_job() -> TrainingJob | None:
+    """The session's job if it has not ended."""
+    job = current_job()
+    return job if job is not None and not job.finished else None
+
+
+def load_split(dataset: str):
+    """The train and held-out split of a data set (the bundled digits are shared)."""
+    return state.bundled_digits() if dataset == "digits" else datasets.load_dataset(dataset)
+
+
+def start(request: TrainRequest) -> None:
+    """Start a run for this session. A run still under way is stopped first (its weights are
+    kept, as with Stop), so the session never has two jobs."""
+    old = active_job()
+    if old is not None:
+        old.stop()
+        old.join(30)  # one step and an evaluation at most
+        adopt_finished()
+    job = TrainingJob(request, load_split(request.dataset), shared_slots())
+    st.session_state[state.TRAINING] = job
+    st.session_state.pop(state.ADOPTED, None)
+    job.start()
+    keep_alive()
+
+
+# ----------------------------------------------------------------------------------------------
+# Lifetime: a job never outlives its session
+
+
+class _SessionLease:
+    """Exists while the session's browser is connected (a session-scoped cached resource)."""
+
+    def __init__(self):
+        self.job: TrainingJob | None = None
+
+
+def _released(lease: _SessionLease) -> None:
+    """The session's connection closed: stop its job unless it reconnects within the TTL."""
+    if lease.job is not None:
+        lease.job.release_after(float(st.get_option("server.disconnectedSessionTTL")))
+
+
+@st.cache_resource(scope="session", on_release=_released, show_spinner=False)
+def _lease() -> _SessionLease:
+    return _SessionLease()
+
+
+def keep_alive() -> None:
+    """Heartbeat of the session's job, and register it for the end of the session."""
+    job = active_job()
+    if job is None:
+        return
+    _lease().job = job
+    job.touch()
+
+
+# ----------------------------------------------------------------------------------------------
+# Live weights and adoption
+
+
+def refresh_live_model() -> None:
+    """At the start of a script run: while a run is under way, make its latest published
+    weights (a copy, never the model the worker is stepping) the model every page uses
+    (state.current_model); built once per publication."""
+    job = active_job()
+    if job is None:
+        return
+    cached = st.session_state.get(state.LIVE_MODEL)
+    if cached is not None and cached[0] == (id(job), job.view().published):
+        return
+    live = job.live_model()
+    if live is not None:
+        model, count, label = live
+        info = state.ModelInfo.live_copy(model, f"{id(job)}:{count}", label, job.class_names)
+        st.session_state[state.LIVE_MODEL] = ((id(job), count), info)
+
+
+def adopt_finished() -> None:
+    """A job that has ended gives its model to the session (once) and says how it ended."""
+    job = current_job()
+    if job is None or not job.finished or st.session_state.get(state.ADOPTED) is job:
+        return
+    st.session_state[state.ADOPTED] = job
+    st.session_state.pop(state.LIVE_MODEL, None)
+    view = job.view()
+    if view.final_accuracy is None:  # cancelled, failed, or diverged before learning anything
+        _notify_nothing_kept(view)
+        return
+    split = job.split
+    images = min(job.request.train_config.max_images or len(split.train), len(split.train))
+    label = datasets.DATASET_LABELS[job.request.dataset]
+    trained_on = f"{label}: {images:,} images"
+    job.model.eval()
+    state.set_session_model(
+        state.ModelInfo.own(job.model, trained_on, view.final_accuracy, job.class_names)
+    )
+    state.add_history(list(view.rows))
+    _notify_outcome(view, len(job.class_names))
+
+
+def _notify_nothing_kept(view) -> None:
+    if view.status == "diverged":
+        state.notify(
+            "error",
+            f"Training diverged: {view.message} Nothing was learned before it diverged, so "
+            "your previous model is kept.",
+        )
+    elif view.status == "failed":
+        state.notify("error", f"{view.message} Your previous model is kept.")
+    else:
+        state.notify("info", view.message or "Training was cancelled; nothing was trained.")
+
+
+def _notify_outcome(view, num_classes: int) -> None:
+    accuracy = view.final_accuracy
+    where = f"epoch {view.epoch}, batch {view.batch}/{view.num_batches}"
+    if view.status == "done":
+        state.notify("success", f"Training finished: held-out accuracy {accuracy:.1%}.")
+    elif view.status == "stopped":
+        reason = f" {view.message[0].upper()}{view.message[1:]}." if view.message else ""
+        state.notify(
+            "warning",
+            f"Training stopped at {where}.{reason} Your model keeps the weights of the last "
+            f"finished step (held-out accuracy {accuracy:.1%}).",
+        )
+    else:
+        state.notify(
+            "error",
+            f"Training diverged: {view.message} The weights were rolled back to the end of "
+            f"the last good epoch (held-out accuracy {accuracy:.1%}).",
+        )
+    if accuracy <= 1.5 / num_classes:
+        state.notify(
+            "warning",
+            "The held-out accuracy is no better than guessing: the learning rate is probably "
+            "too high (the units stopped responding) or too low. Try 0.001 with Adam.",
+        )
+
+
+def live_banner() -> None:
+    """Above every page while a run is under way: the numbers below use its newest weights."""
+    info = state.current_model()
+    if info.live:
+        st.info(
+            f"Live: {info.live}. Every number on this page uses the newest weights of the run "
+            "under way; they change about once a second while it trains.",
+            icon=":material/autorenew:",
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# The polling fragment
+
+
+def progress_line(view) -> str:
+    """One line: epoch, batch, loss, accuracy, images per second (or the queue position)."""
+    if view.status == "queued":
+        return (
+            f"Waiting for a free training slot: you are number {view.queue_position} in the "
+            "queue. Other learners are training; Stop cancels your request."
+        )
+    if not view.num_batches:
+        return "Starting…"
+    word = "Paused at" if view.status == "paused" else "Training:"
+    return (
+        f"{word} epoch {view.epoch}, batch {view.batch}/{view.num_batches} · loss "
+        f"{view.loss:.3f} · accuracy {view.accuracy:.1%} · {view.images_per_second:,.0f} img/s"
+    )
+
+
+def _controls(job: TrainingJob, status: str) -> None:
+    """Pause or Resume, Step one batch (while paused), Stop."""
+    cols = st.columns(3)
+    if status == "paused":
+        cols[0].button("Resume", key="resume_button", on_click=job.resume)
+        cols[1].button(
+            "Step one batch", key="step_button", on_click=job.step_once,
+            help="One optimizer step on the next batch; the Training page shows its numbers",
+        )  # fmt: skip
+    else:
+        cols[0].button(
+            "Pause", key="pause_button", on_click=job.pause, disabled=status == "queued",
+            help="Hold the run after the current step; it keeps its place",
+        )  # fmt: skip
+    cols[2].button(
+        "Stop", key="stop_button", on_click=job.stop,
+        help="End the run after the current step; your model keeps its weights",
+    )  # fmt: skip
+
+
+def _panel_body() -> None:
+    job = current_job()
+    if job is None:
+        return
+    keep_alive()
+    view = job.view()
+    if not view.active:
+        if st.session_state.get(state.ADOPTED) is not job:
+            st.rerun()  # the run ended: a full run adopts its model and stops this timer
+        return
+    st.progress(min(view.fraction, 1.0), text=progress_line(view))
+    _controls(job, view.status)
+    if view.curve:
+        st.plotly_chart(
+            figures.training_curves(
+                view.rows, compact=True, live=view.curve, lr_marks=view.lr_marks
+            ),  # fmt: skip
+            key="sidebar_curves",
+        )
+    shown = st.session_state.get(state.LIVE_SHOWN)
+    due = time.monotonic() - st.session_state.get(state.LIVE_RERUN_AT, 0.0) >= PAGE_REFRESH
+    if shown is not None and shown != (id(job), view.published) and due:
+        st.session_state[state.LIVE_RERUN_AT] = time.monotonic()
+        st.rerun()  # newer weights: redraw the page in front of the learner with them
+
+
+def progress_panel() -> None:
+    """The polling fragment: every REFRESH s while a run is under way, never otherwise."""
+    job = active_job()
+    every = REFRESH if job is not None else None
+    st.fragment(_panel_body, run_every=every)()
