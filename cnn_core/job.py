@@ -232,6 +232,13 @@ class TrainingJob:
             return self._pub.status
 
     @property
+    def pause_requested(self) -> bool:
+        """True from pause() until resume(): the buttons follow the learner's request at once,
+        the status ("paused") follows when the worker has finished its step."""
+        with self.lock:
+            return self._paused
+
+    @property
     def finished(self) -> bool:
         return self.status in ENDED
 

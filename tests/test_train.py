@@ -18,8 +18,10 @@ from cnn_core.train import (
     DivergedEvent,
     DoneEvent,
     EpochEvent,
+    StepEvent,
     StoppedEvent,
     TrainConfig,
+    TrainControl,
     augment_batch,
     confusion_matrix,
     evaluate,
@@ -273,3 +275,70 @@ def test_train_refuses_non_finite_model(small_split):
         model.stages["dense"].bias[0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         run(copy.deepcopy(model), small_split, epochs=1)
+
+
+def _recorded_steps(model, split, config, steps: int) -> list:
+    """The StepEvents of the first ``steps`` steps, each asked for through a TrainControl."""
+    control, found = TrainControl(record_next_step=True), []
+    events = train(model, split, config, control)
+    for event in events:
+        if isinstance(event, StepEvent):
+            found.append(event)
+            if len(found) == steps:
+                break
+            control.record_next_step = True
+    events.close()
+    return found
+
+
+def test_a_recorded_adam_step_equals_torch_adam(small_split):
+    """The first step's numbers, recorded by train(): the gradients equal torch.autograd.grad
+    of the batch's loss at the initial weights, and the weights after equal a fresh
+    torch.optim.Adam's step from the same weights and gradients (atol 1e-7); before + update
+    equals after (atol 1e-7)."""
+    model = CNN(ModelConfig(), seed=0)
+    config = TrainConfig(learning_rate=3e-3, batch_size=32, epochs=1, report_every=1)
+    (step,) = _recorded_steps(model, small_split, config, 1)
+    twin = CNN(ModelConfig(), seed=0)  # the same initial weights, stepped by hand
+    params = dict(twin.named_parameters())
+    x, y = torch.from_numpy(step.images).unsqueeze(1), torch.from_numpy(step.labels)
+    grads = torch.autograd.grad(F.cross_entropy(twin(x), y), list(params.values()))
+    optimizer = torch.optim.Adam(params.values(), lr=3e-3)
+    for (name, p), g in zip(params.items(), grads, strict=True):
+        np.testing.assert_allclose(step.gradients[name], g.numpy(), atol=1e-7)
+        p.grad = g
+    optimizer.step()
+    for name, p in params.items():
+        np.testing.assert_allclose(step.weights_after[name], p.detach().numpy(), atol=1e-7)
+        moved = step.weights_before[name] + step.update[name]
+        np.testing.assert_allclose(moved, step.weights_after[name], atol=1e-7)
+    assert step.optimizer == "adam" and step.learning_rate == 3e-3
+
+
+def test_a_recorded_sgd_update_is_minus_lr_times_the_velocity(small_split):
+    """SGD with momentum 0.9 over two recorded steps: update 1 = -lr g1, update 2 =
+    -lr (0.9 g1 + g2), with the gradients the steps recorded (atol 1e-7)."""
+    model = CNN(ModelConfig(), seed=0)
+    config = TrainConfig(optimizer="sgd", learning_rate=0.05, momentum=0.9, batch_size=32,
+                         epochs=1, report_every=1)  # fmt: skip
+    first, second = _recorded_steps(model, small_split, config, 2)
+    for name, g1 in first.gradients.items():
+        np.testing.assert_allclose(first.update[name], -0.05 * g1, atol=1e-7)
+        velocity = 0.9 * g1 + second.gradients[name]
+        np.testing.assert_allclose(second.update[name], -0.05 * velocity, atol=1e-7)
+        np.testing.assert_allclose(second.weights_before[name], first.weights_after[name])
+
+
+def test_a_control_changes_the_learning_rate_and_paused_time_is_not_counted(small_split):
+    """TrainControl.learning_rate overrides the schedule from the next step; time reported as
+    paused does not count against max_seconds."""
+    model = CNN(ModelConfig(), seed=0)
+    config = TrainConfig(learning_rate=1e-3, batch_size=32, epochs=1, report_every=1,
+                         max_seconds=0.001)  # fmt: skip
+    control = TrainControl(learning_rate=0.02, record_next_step=True, paused_seconds=1e6)
+    events = train(model, small_split, config, control)
+    step = next(e for e in events if isinstance(e, StepEvent))
+    rest = list(events)
+    assert step.learning_rate == 0.02
+    assert isinstance(rest[-1], DoneEvent)  # 0.001 s of training time: only the paused time
+    # (reported as far longer than the run took) keeps this from being a StoppedEvent

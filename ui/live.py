@@ -47,11 +47,6 @@ def active_job() -> TrainingJob | None:
     return job if job is not None and not job.finished else None
 
 
-def load_split(dataset: str):
-    """The train and held-out split of a data set (the bundled digits are shared)."""
-    return state.bundled_digits() if dataset == "digits" else datasets.load_dataset(dataset)
-
-
 def start(request: TrainRequest) -> None:
     """Start a run for this session. A run still under way is stopped first (its weights are
     kept, as with Stop), so the session never has two jobs."""
@@ -60,7 +55,7 @@ def start(request: TrainRequest) -> None:
         old.stop()
         old.join(30)  # one step and an evaluation at most
         adopt_finished()
-    job = TrainingJob(request, load_split(request.dataset), shared_slots())
+    job = TrainingJob(request, state.dataset_split(request.dataset), shared_slots())
     st.session_state[state.TRAINING] = job
     st.session_state.pop(state.ADOPTED, None)
     job.start()
@@ -215,7 +210,7 @@ def progress_line(view) -> str:
 def _controls(job: TrainingJob, status: str) -> None:
     """Pause or Resume, Step one batch (while paused), Stop."""
     cols = st.columns(3)
-    if status == "paused":
+    if job.pause_requested:
         cols[0].button("Resume", key="resume_button", on_click=job.resume)
         cols[1].button(
             "Step one batch", key="step_button", on_click=job.step_once,

@@ -197,7 +197,11 @@ def _request(dataset: str, arch: dict, opt: dict) -> TrainRequest | None:
 
 
 def _duration(request: TrainRequest) -> str:
-    split = live.load_split(request.dataset)
+    """About how long the run takes here, in words ("an unknown time" without its data)."""
+    try:
+        split = state.dataset_split(request.dataset)
+    except datasets.DataError:
+        return "an unknown time (its data set is not on this server)"
     seconds = estimate_seconds(request, len(split.train), len(split.test))
     return f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.1f} minutes"
 

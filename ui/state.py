@@ -15,7 +15,7 @@ import streamlit as st
 
 from cnn_core import CNN, Trace
 from cnn_core.checkpoint import DEFAULT_MODEL_PATH, check_safe_environment, load_checkpoint
-from cnn_core.data import Split, load_bundled
+from cnn_core.data import Split, load_bundled, load_dataset
 
 # Session-state keys (every key the app uses is named here).
 INPUT = "current_input"  # np.ndarray (28, 28) float32 in [0, 1], or None before any input
@@ -79,6 +79,13 @@ def default_model_info() -> ModelInfo:
 def bundled_digits() -> Split:
     """The 5,000 bundled MNIST digits (train 4,000 / held-out 1,000), read-only arrays."""
     return load_bundled()
+
+
+@st.cache_resource(show_spinner="Loading the data set…", max_entries=3)
+def dataset_split(name: str) -> Split:
+    """A data set's train and held-out split, loaded once per process and shared read-only by
+    every session and every run (Fashion-MNIST is about 55 MB: never one copy per session)."""
+    return bundled_digits() if name == "digits" else load_dataset(name)
 
 
 def current_model(live: bool = True) -> ModelInfo:

@@ -15,7 +15,6 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import Trace
-from cnn_core import data as datasets
 from cnn_core.data import Dataset
 from cnn_core.snapshots import DEFAULT_HISTORY_PATH, SnapshotLog, TrainingHistory, load_history
 from cnn_core.train import Evaluation, evaluate
@@ -44,7 +43,7 @@ def _dataset_of_current_model() -> str:
 
 
 def _test_split(name: str) -> Dataset:
-    return state.bundled_digits().test if name == "digits" else datasets.load_dataset(name).test
+    return state.dataset_split(name).test
 
 
 @st.cache_data(max_entries=32, show_spinner="Predicting the held-out digits…")

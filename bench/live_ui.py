@@ -1,0 +1,157 @@
+"""Browser helpers of the live-training benchmarks: sidebar settings, run controls, progress.
+
+Not a benchmark itself. The same gestures as tests/test_browser_training.py (a learner's: the
+"Data set" selectbox, the sliders moved with the End / Home keys, buttons by their accessible
+names), kept here so that no benchmark imports the tests. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+SIDEBAR = "stSidebarUserContent"
+FASHION = "Fashion-MNIST (70,000)"
+PROGRESS_RE = re.compile(r"epoch (\d+), batch (\d+)/(\d+)")
+
+# (link text in the navigation, the page's heading text)
+PAGES = [
+    ("Draw & predict", "Draw a digit, watch the network read it"),
+    ("Convolution", "Convolution"),
+    ("Activation", "Activation"),
+    ("Pooling", "Pooling"),
+    ("Flatten", "Flatten"),
+    ("Dense & softmax", "Dense & softmax"),
+    ("Training", "Training"),
+]
+HEADINGS = dict(PAGES)
+
+# True once Streamlit has finished the run in front of the learner: script state "notRunning",
+# nothing stale and every Plotly chart drawn (as bench/page_render.py waits).
+SETTLED_JS = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-stale="true"]')) return false;
+  for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+    if (!c.querySelector('.main-svg')) return false;
+  return true;
+}
+"""
+
+
+def sidebar(page):
+    return page.get_by_test_id(SIDEBAR)
+
+
+def press(page, name: str) -> None:
+    sidebar(page).get_by_role("button", name=name, exact=True).click()
+
+
+def open_optimisation(page, timeout_ms: int) -> None:
+    """Expand the sidebar's "Optimisation" expander (once; a second click would close it)."""
+    slider = sidebar(page).get_by_test_id("stSlider").filter(has_text="Epochs")
+    if not slider.is_visible():
+        sidebar(page).get_by_text("Optimisation").click()
+        slider.wait_for(timeout=timeout_ms)
+
+
+def set_slider(page, label: str, key: str, shown: str, timeout_ms: int) -> None:
+    """Move a sidebar slider to its end ("End") or start ("Home") with the keyboard and wait
+    until it shows ``shown``."""
+    box = sidebar(page).get_by_test_id("stSlider").filter(has_text=label)
+    handle = box.get_by_role("slider")
+    handle.focus()
+    handle.press(key)
+    box.get_by_text(shown, exact=True).first.wait_for(timeout=timeout_ms)
+
+
+def long_run_settings(page, timeout_ms: int) -> str:
+    """Fashion-MNIST (its sidebar defaults: batch 64, augmentation off), all 60,000 training
+    images, 20 epochs: a run of several minutes. Returns the "Will train: ..." caption."""
+    side = sidebar(page)
+    side.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
+    page.get_by_role("option", name=FASHION).click()
+    side.get_by_text("Will train").wait_for(timeout=timeout_ms)
+    open_optimisation(page, timeout_ms)
+    set_slider(page, "Training images", "End", "60000", timeout_ms)
+    set_slider(page, "Epochs", "End", "20", timeout_ms)
+    return side.get_by_text("Will train").first.inner_text()
+
+
+def short_run_settings(page, timeout_ms: int) -> None:
+    """The data set shown (the bundled digits by default), the fewest training images (200)
+    and one epoch: a run of a few seconds."""
+    open_optimisation(page, timeout_ms)
+    set_slider(page, "Training images", "Home", "200", timeout_ms)
+    set_slider(page, "Epochs", "Home", "1", timeout_ms)
+
+
+def progress_text(page, timeout_ms: int = 5000) -> str:
+    """The sidebar's progress line ("Training: epoch E, batch B/N ...", "Paused at ...")."""
+    line = sidebar(page).get_by_test_id("stProgress")
+    line.wait_for(timeout=timeout_ms)
+    return line.inner_text(timeout=timeout_ms).strip()
+
+
+def parse_progress(text: str) -> tuple[int, int, int] | None:
+    """(epoch, batch, batches per epoch) from a progress line, or None."""
+    m = PROGRESS_RE.search(text)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def fresh_progress(page, wait: float = 0.8) -> tuple[float, str]:
+    """(time.perf_counter() when read, progress line), taken at the moment the line changes
+    (the polling fragment redraws it every 0.5 s), so that the time matches the numbers; after
+    ``wait`` seconds without a change, the line as it is then."""
+    line = sidebar(page).get_by_test_id("stProgress")
+    before = line.inner_text(timeout=5000).strip()
+    deadline = time.perf_counter() + wait
+    while time.perf_counter() < deadline:
+        try:
+            now = line.inner_text(timeout=1000).strip()
+        except Exception:  # the line is redrawn (a full rerun): read again  # noqa: BLE001
+            continue
+        if now != before:
+            return time.perf_counter(), now
+        page.wait_for_timeout(30)
+    return time.perf_counter(), before
+
+
+def start_run(page, timeout_ms: int) -> None:
+    """Press Train and wait until the first steps are reported."""
+    press(page, "Train")
+    page.get_by_text("Training: epoch").first.wait_for(timeout=timeout_ms)
+
+
+def pause(page, timeout_ms: int) -> None:
+    press(page, "Pause")
+    page.get_by_text("Paused at epoch").first.wait_for(timeout=timeout_ms)
+
+
+def resume(page, timeout_ms: int) -> None:
+    press(page, "Resume")
+    page.get_by_text("Training: epoch").first.wait_for(timeout=timeout_ms)
+
+
+def stop(page, timeout_ms: int) -> None:
+    """Press Stop and wait for the message of the ended run."""
+    press(page, "Stop")
+    ended = page.get_by_text("Training stopped at").or_(page.get_by_text("Training finished"))
+    ended.first.wait_for(timeout=timeout_ms)
+
+
+def settle(page, timeout_ms: int) -> bool:
+    """Wait (bounded) until the page has finished its run; False on timeout."""
+    try:
+        page.wait_for_function(SETTLED_JS, polling=50, timeout=timeout_ms)
+        return True
+    except Exception:  # noqa: BLE001 -- a timeout: the caller goes on
+        return False
+
+
+def goto(page, link: str, timeout_ms: int) -> None:
+    """Click a navigation link and wait for the page's heading."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    heading = page.get_by_role("heading", name=HEADINGS[link], exact=True).first
+    heading.wait_for(timeout=timeout_ms)

@@ -1,0 +1,146 @@
+"""AppTest of the live-training wiring (ui/live.py, ui/sidebar.py): the job a Train press starts,
+what the pages show while it runs, the controls, the per-data-set defaults, and the end of a
+session. AppTest never fires the polling fragment's timer, so every test runs the script itself;
+every run that must still be under way is long by its settings and held with Pause."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from cnn_core.data import load_bundled
+from ui import live, state
+from ui.sidebar import RUN_DEFAULTS, RUN_KEYS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+pytestmark = pytest.mark.timeout(300)
+
+
+def _wait(condition, seconds: float = 120) -> None:
+    """Poll until condition() holds (a state the job reaches at any speed)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _paused_session(**widgets) -> tuple[AppTest, object]:
+    """A session with a held-out digit as input and a long run (20 epochs) started, then paused
+    and the script run again; returns (app, job). The caller stops the job."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state[state.INPUT] = load_bundled().test.images[0] / np.float32(255)
+    at.session_state[state.INPUT_SOURCE] = "held-out digit #0"
+    for key, value in ({"cfg_epochs": 20} | widgets).items():
+        at.session_state[key] = value
+    at.run()
+    at.sidebar.button(key="train_button").click().run()
+    job = at.session_state[state.TRAINING]
+    job.pause()
+    _wait(lambda: job.status == "paused")
+    at.run()
+    assert not at.exception, at.exception
+    return at, job
+
+
+def _stop(job) -> None:
+    job.stop()
+    assert job.join(60)
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join(m.value for m in [*at.markdown, *at.info, *at.caption])
+
+
+def test_changing_the_data_set_puts_its_defaults_into_the_widgets():
+    """Picking Fashion-MNIST sets its default epochs, batch size, learning rate, schedule and
+    augmentation; going back to the bundled digits restores theirs."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for name in ("fashion-mnist", "digits"):
+        at.sidebar.selectbox(key="cfg_dataset").select(name).run()
+        for field, key in RUN_KEYS.items():
+            assert at.session_state[key] == RUN_DEFAULTS[name][field], (name, key)
+
+
+def test_pages_show_the_input_through_the_live_weights_and_say_so():
+    """While a run is under way, the model card says so, the page says "Live: epoch E, batch B",
+    and the prediction on Draw & predict is the live copy's prediction of the input."""
+    at, job = _paused_session()
+    try:
+        model, _, label = job.live_model()
+        assert any(f"Live: {label}." in i.value for i in at.info), [i.value for i in at.info]
+        assert "training now (live weights after" in "\n".join(m.value for m in at.sidebar.markdown)
+        trace = model.trace(at.session_state[state.INPUT])
+        probability = f"predicted with probability **{trace.probabilities.max():.1%}**"
+        assert probability in _text(at)
+    finally:
+        _stop(job)
+
+
+def test_the_learning_rate_can_change_during_a_run_and_other_changes_wait():
+    """A new learning rate in the sidebar reaches the run under way (marked on its curve); a new
+    architecture does not, and the panel says it needs a new run; Reset is disabled."""
+    at, job = _paused_session()
+    try:
+        at.session_state["cfg_lr"] = 3e-4
+        at.session_state["cfg_blocks"] = 1
+        at.run()
+        view = job.view()
+        assert view.learning_rate == 3e-4 and [lr for _, lr in view.lr_marks] == [3e-4]
+        assert job.request.model_config.filters == (8, 16)
+        assert "take effect with a new run" in _text(at)
+        assert at.sidebar.button(key="reset_button").disabled
+    finally:
+        _stop(job)
+
+
+def test_a_second_train_stops_the_first_run_and_keeps_its_weights():
+    """Train while a run is under way: the first run ends as stopped and its model is adopted
+    (its message is shown); a new job runs."""
+    at, first = _paused_session()
+    second = None
+    try:
+        at.sidebar.button(key="train_button").click().run()
+        second = at.session_state[state.TRAINING]
+        assert second is not first and first.status == "stopped"
+        assert any("Training stopped at epoch" in w.value for w in at.warning)
+        assert at.session_state[state.MODEL].model is first.model
+    finally:
+        _stop(first)
+        if second is not None:
+            _stop(second)
+
+
+def test_a_closed_session_releases_its_job_after_the_ttl():
+    """The session-scoped lease's release (Streamlit calls it when the browser's connection
+    closes) stops the session's job once server.disconnectedSessionTTL has passed without the
+    session coming back."""
+    at, job = _paused_session()
+    lease = live._SessionLease()
+    lease.job = job
+    st_config.set_option("server.disconnectedSessionTTL", 0)
+    try:
+        live._released(lease)
+        assert job.join(60)
+        assert job.status == "stopped" and "session closed" in job.view().message
+    finally:
+        st_config.set_option("server.disconnectedSessionTTL", 120)
+        _stop(job)
+
+
+def test_step_one_batch_appears_only_while_paused():
+    """Running: Pause and Stop; paused: Resume, Step one batch and Stop (the accessible names
+    that tests and outside checks use)."""
+    at, job = _paused_session()
+    try:
+        labels = {b.label for b in at.sidebar.button}
+        assert {"Resume", "Step one batch", "Stop"} <= labels and "Pause" not in labels
+        at.sidebar.button(key="resume_button").click().run()
+        labels = {b.label for b in at.sidebar.button}
+        assert {"Pause", "Stop"} <= labels and "Step one batch" not in labels
+    finally:
+        _stop(job)
