@@ -72,3 +72,4 @@ with st.container():
         getattr(st, kind)(text)
     live.live_banner()
 page.run()
+live.page_done()  # the page is complete: a live rerun may now redraw it

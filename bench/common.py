@@ -100,6 +100,76 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(path: str) -> list[str]:
+    """Fields of a /proc .../stat file after the command name (field 3 onwards)."""
+    raw = Path(path).read_text()
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads), from /proc."""
+    f = _stat_fields(f"/proc/{pid}/stat")
+    return (int(f[11]) + int(f[12])) / _TICK  # utime, stime
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """{thread id: user + system CPU seconds} of every thread of a process."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            f = _stat_fields(f"{task}/stat")
+        except OSError:  # the thread has ended
+            continue
+        out[int(task.name)] = (int(f[11]) + int(f[12])) / _TICK
+    return out
+
+
+def schedstat(pid: int, tid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for a CPU) of one thread so far, from
+    /proc/<pid>/task/<tid>/schedstat. The rest of its wall time it was blocked (sleeping,
+    waiting for I/O or a lock such as Python's GIL)."""
+    on_cpu, waiting, _ = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (children, their children, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int(_stat_fields(f"{entry}/stat")[1])
+            except (OSError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def tree_cpu_seconds(pids) -> float:
+    """CPU seconds of the given processes (those that have ended count as 0)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all CPUs, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal
+    return (total - idle) / _TICK, total / _TICK
+
+
 def percentile(values, q: float) -> float:
     """The q-th percentile (0-100) by linear interpolation between closest ranks."""
     xs = sorted(values)

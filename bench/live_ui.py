@@ -150,6 +150,22 @@ def settle(page, timeout_ms: int) -> bool:
         return False
 
 
+def draw(page, points, steps: int = 4) -> None:
+    """One stroke through ``points`` (canvas pixels), as tests/test_browser.py draws; the
+    canvas's own Undo first when it has something to undo (it has not after a page switch,
+    which mounts the canvas afresh), so the canvas does not fill up with strokes."""
+    undo = page.locator(".dc-icon-button[title='Undo']")
+    if undo.is_enabled():
+        undo.click()
+    box = page.locator("canvas").first.bounding_box()
+    xy = [(box["x"] + x, box["y"] + y) for x, y in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
+
+
 def goto(page, link: str, timeout_ms: int) -> None:
     """Click a navigation link and wait for the page's heading."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()

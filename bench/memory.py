@@ -1,20 +1,24 @@
-"""Resident memory of the ConvScope server as sessions arrive, work and leave.
+"""Resident memory of the ConvScope server as sessions arrive, draw, train and leave.
 
-Starts `streamlit run app.py` (repository root, its .streamlit/config.toml), then opens browser
-sessions one by one (Playwright contexts in one headless Chromium) until --sessions are open
-at once. Each session draws a "1", waits for the prediction, presses Train in the sidebar with
-the default settings, waits for the first progress line, presses Stop and waits for the
-stopped (or finished) message -- so every session holds its own trained model. The server's
-VmRSS (from /proc, no psutil needed) is read at each checkpoint and sampled every 0.25 s for the
-peak. Then every session is closed and memory is read again after --after-close seconds.
-With --reopen N, N fresh sessions then draw and train again: if RSS hardly grows, the memory
-of the closed sessions was freed inside the process (and reused), not leaked.
+Starts `streamlit run app.py` (repository root, its .streamlit/config.toml: one training slot),
+then opens browser sessions one by one (Playwright contexts in one headless Chromium) until
+--sessions are open at once; each draws a "1" and waits for the prediction. Then every open
+session trains a short run of the bundled digits from the sidebar: "Training images" and
+"Epochs" moved to their starts with the Home key (200 images, 1 epoch; the digits' other
+defaults: batch 16, augmentation on), Train pressed in every session one after the other, so
+the runs queue for the one training slot as a class's would; then the benchmark waits, in the
+same order, until each session shows "Training finished" -- so every session holds its own
+trained model, its finished job and its history. The server's VmRSS (from /proc, no psutil
+needed) is read at each checkpoint and sampled every 0.25 s for the peak. Then every session is
+closed and memory is read again after --after-close seconds. With --reopen N, N fresh sessions
+then draw and train again (one after the other): if RSS hardly grows, the memory of the closed
+sessions was freed inside the process (and reused), not leaked.
 
 Streamlit keeps a disconnected session for server.disconnectedSessionTTL seconds (120 by
 default) in case the browser reconnects; --session-ttl sets it for this server only, so the
 "after close" figure can show the sessions' memory being dropped.
 
-    python bench/memory.py --checkpoints 1 10 30 --max-seconds 900
+    python bench/memory.py --checkpoints 1 10 30 --session-ttl 10 --after-close 30
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from functools import partial
 
+import live_ui as ui
 from common import chromium, load_average, print_table, rss_mb, serve
 from draw_latency import one_stroke, open_page, timed_stroke
 
@@ -52,22 +58,62 @@ class Sampler:
         self._thread.join()
 
 
-def draw_and_train(page, timeout_ms: int) -> None:
-    """Draw a digit, then train with the sidebar's defaults and stop after the first batch."""
+def draw(page, timeout_ms: int) -> None:
+    """Draw a "1" and wait for the prediction."""
     timed_stroke(page, one_stroke(), timeout_ms)
-    sidebar = page.get_by_test_id("stSidebarUserContent")
-    sidebar.get_by_role("button", name="Train").click()
-    page.get_by_text("img/s").first.wait_for(timeout=timeout_ms)
-    sidebar.get_by_role("button", name="Stop").click()
-    done = page.get_by_text("Training stopped at").or_(page.get_by_text("Training finished"))
-    done.first.wait_for(timeout=timeout_ms)
+
+
+def request_short_run(page, timeout_ms: int) -> None:
+    """The shortest run of the data set shown (200 images, 1 epoch), Train pressed; the run
+    starts now or joins the queue for the training slot."""
+    ui.short_run_settings(page, timeout_ms)
+    ui.press(page, "Train")
+    started = page.get_by_text("Training: epoch").or_(page.get_by_text("in the queue"))
+    started.or_(page.get_by_text("Training finished")).first.wait_for(timeout=timeout_ms)
+
+
+def wait_finished(page, timeout_ms: int) -> None:
+    page.get_by_text("Training finished").first.wait_for(timeout=timeout_ms)
+
+
+def draw_and_train(page, timeout_ms: int) -> None:
+    """A fresh session's whole visit: draw, train a short run, wait until it has finished."""
+    draw(page, timeout_ms)
+    request_short_run(page, timeout_ms)
+    wait_finished(page, timeout_ms)
+
+
+def sessions(n: int) -> str:
+    return f"{n} session" if n == 1 else f"{n} sessions"
+
+
+class Bounded:
+    """Runs one step of a loop over sessions: False (and a row saying why) when the step
+    failed (that loop ends) or the time bound is hit (every loop ends)."""
+
+    def __init__(self, deadline: float, rows: list):
+        self.deadline, self.rows, self.ok = deadline, rows, True
+
+    def __call__(self, what: str, n: int, step) -> bool:
+        if not self.ok:
+            return False
+        if time.monotonic() > self.deadline:
+            self.rows.append([f"time bound hit before {what} {n}", "", "", ""])
+            self.ok = False
+            return False
+        try:
+            step()
+        except Exception as err:  # report what was measured so far, and why this loop ended
+            self.rows.append([f"{what} {n} failed: {type(err).__name__}", "", "", ""])
+            return False
+        return True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[1, 10, 30],
                         help="session counts at which to read memory (1 10 30)")  # fmt: skip
-    parser.add_argument("--max-seconds", type=float, default=900, help="overall bound (900)")
+    parser.add_argument("--max-seconds", type=float, default=600, help="overall bound (600)")
     parser.add_argument("--after-close", type=float, default=15, help="wait after closing (15)")
     parser.add_argument("--session-ttl", type=int, help="server.disconnectedSessionTTL, s")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per step (120)")
@@ -78,44 +124,52 @@ def main() -> None:
         env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(args.session_ttl)
     timeout_ms, deadline = int(args.timeout * 1000), time.monotonic() + args.max_seconds
     rows = []
+    bounded = Bounded(deadline, rows)
     with serve("app.py", env) as (url, proc), chromium() as browser:
         sampler = Sampler(proc.pid)
+        started = time.monotonic()
+
+        def checkpoint(text: str) -> None:
+            rss = rss_mb(proc.pid)
+            peak = max(rss, sampler.take_peak())
+            rows.append([text, f"{rss:.0f}", f"{peak:.0f}", f"{time.monotonic() - started:.0f}"])
+
         rows.append(["server started, no session", f"{rss_mb(proc.pid):.0f}", "", ""])
-        pages, started = [], time.monotonic()
+        pages = []
         for n in range(1, max(args.checkpoints) + 1):
-            if time.monotonic() > deadline:
-                rows.append([f"time bound hit after {n - 1} sessions", "", "", ""])
-                break
-            try:
+
+            def visit():
                 pages.append(open_page(browser, url))
-                draw_and_train(pages[-1], timeout_ms)
-            except Exception as err:  # report what was measured so far, and why it ended
-                rows.append([f"session {n} failed: {type(err).__name__}", "", "", ""])
+                draw(pages[-1], timeout_ms)
+
+            if not bounded("session", n, visit):
                 break
             if n in args.checkpoints:
-                seconds = time.monotonic() - started
-                rss, peak = rss_mb(proc.pid), sampler.take_peak()
-                rows.append([f"{n} sessions open, each drew and trained", f"{rss:.0f}",
-                             f"{peak:.0f}", f"{seconds:.0f}"])  # fmt: skip
+                checkpoint(f"{sessions(n)} open, each drew")
+        for n, page in enumerate(pages, 1):  # everyone presses Train: the runs queue
+            if not bounded("Train in session", n, partial(request_short_run, page, timeout_ms)):
+                break
+        for n, page in enumerate(pages, 1):
+            if not bounded("run of session", n, partial(wait_finished, page, timeout_ms)):
+                break
+            if n in args.checkpoints or n == len(pages):
+                checkpoint(f"{sessions(len(pages))} open, {n} of them trained (queued, 1 slot)")
         for page in pages:
             page.context.close()
         time.sleep(args.after_close)
-        rows.append([f"{args.after_close:g} s after closing them all", f"{rss_mb(proc.pid):.0f}",
-                     f"{sampler.take_peak():.0f}", ""])  # fmt: skip
+        checkpoint(f"{args.after_close:g} s after closing them all")
         fresh = []
         for n in range(1, args.reopen + 1):
-            if time.monotonic() > deadline:
-                rows.append([f"time bound hit after {n - 1} fresh sessions", "", "", ""])
-                break
-            try:
+
+            def again():
                 fresh.append(open_page(browser, url))
                 draw_and_train(fresh[-1], timeout_ms)
-            except Exception as err:
-                rows.append([f"fresh session {n} failed: {type(err).__name__}", "", "", ""])
+
+            if not bounded("fresh session", n, again):
                 break
         if fresh:
-            rows.append([f"then {len(fresh)} fresh sessions open, each drew and trained",
-                         f"{rss_mb(proc.pid):.0f}", f"{sampler.take_peak():.0f}", ""])  # fmt: skip
+            what = sessions(len(fresh)).replace(" session", " fresh session")
+            checkpoint(f"then {what} open, each drew and trained")
         sampler.stop()
     ttl = args.session_ttl if args.session_ttl is not None else "default"
     print(f"Server memory, MB (disconnectedSessionTTL {ttl}; {load_average()} at the end)")

@@ -18,6 +18,7 @@ model being trained. A job stops by itself when its session has gone: ``release_
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import math
 import threading
@@ -76,6 +77,7 @@ class Progress:
     loss: float  # running mean loss of the epoch so far
     accuracy: float  # running accuracy of the epoch so far (0-1)
     images_per_second: float
+    steps: int  # optimizer steps finished, all epochs
     learning_rate: float  # the rate of the next step
     curve: tuple[tuple[float, float, float], ...]  # (epochs done, loss, accuracy) points
     lr_marks: tuple[tuple[float, float], ...]  # (epochs done, new learning rate) changes
@@ -125,7 +127,9 @@ class TrainingJob:
     """One training run: a worker thread, its controls and what it publishes."""
 
     def __init__(self, request: TrainRequest, split, slots: TrainingSlots):
-        self.request = request
+        # One BatchEvent per step: pausing and stepping happen between any two steps.
+        config = dataclasses.replace(request.train_config, report_every=1)
+        self.request = dataclasses.replace(request, train_config=config)
         self.split = split  # a cnn_core.data.Split: train and held-out test sets
         self.class_names = tuple(split.train.class_names)
         self.model = CNN(request.model_config, seed=request.train_config.seed)  # worker-owned
@@ -137,6 +141,8 @@ class TrainingJob:
         self._stop = False
         self._paused = False
         self._steps_allowed = 0
+        self._stepping = False  # a step let through by step_once() has not finished yet
+        self._steps_done = 0  # optimizer steps finished
         self._orphan_deadline: float | None = None
         self._last_seen = time.monotonic()
         self._curve_time = 0.0  # when the last curve point was taken
@@ -165,12 +171,20 @@ class TrainingJob:
             self._paused, self._steps_allowed = False, 0
             self._wake.notify_all()
 
-    def step_once(self) -> None:
-        """While paused: let exactly one more optimizer step through and record its numbers."""
+    def step_once(self, seen: int | None = None) -> bool:
+        """While paused: let exactly one more optimizer step through and record its numbers.
+
+        seen: the number of steps the caller's button showed (Progress.steps). The request is
+        ignored (False) unless the run is paused, no step is pending, and (if given) the run
+        has taken exactly ``seen`` steps: Streamlit can deliver one click's callback twice
+        when reruns overlap, and that must not take two steps."""
         with self.lock:
-            if self._paused:
-                self._steps_allowed += 1
-                self._wake.notify_all()
+            moved = seen is not None and seen != self._steps_done
+            if not self._paused or self._steps_allowed or self._stepping or moved:
+                return False
+            self._steps_allowed = 1
+            self._wake.notify_all()
+            return True
 
     def stop(self) -> None:
         """End the run after the current step; the model keeps that step's weights."""
@@ -280,6 +294,7 @@ class TrainingJob:
                 loss=ev.loss if ev else math.nan,
                 accuracy=ev.accuracy if ev else math.nan,
                 images_per_second=ev.images_per_second if ev else 0.0,
+                steps=self._steps_done,
                 learning_rate=self._next_lr(),
                 curve=tuple(pub.curve),
                 lr_marks=tuple(pub.lr_marks),
@@ -362,6 +377,7 @@ class TrainingJob:
         with self.lock:
             first = self._pub.event is None
             self._pub.event = event
+            self._steps_done += 1  # report_every is 1 for a job: one event per step
             curve = self._pub.curve
             if first or time.monotonic() - self._curve_time >= CURVE_EVERY:
                 self._curve_time = time.monotonic()
@@ -398,6 +414,7 @@ class TrainingJob:
         """Between two steps: wait while paused (Step one batch lets one step through).
         Returns None to go on, or a reason to stop ('' for the learner's own Stop)."""
         with self.lock:
+            self._stepping = False  # the step let through last time (if any) is done
             held = time.monotonic()
             gone = ""
             while self._paused and not self._steps_allowed and not self._stop:
@@ -412,6 +429,7 @@ class TrainingJob:
                 return f"The run was stopped because {gone}." if gone else ""
             if self._steps_allowed:  # one step while paused: the run stays "paused"
                 self._steps_allowed -= 1
+                self._stepping = True
                 self._control.record_next_step = True
             else:
                 self._pub.status = "running"

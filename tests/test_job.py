@@ -101,6 +101,23 @@ def test_step_one_batch_takes_exactly_one_step_and_records_it(split):
         finish(job)
 
 
+def test_a_step_request_delivered_twice_takes_one_step(split):
+    """Two step requests carrying the same step count (one click whose callback Streamlit ran
+    twice) take one step; a request with a stale count is refused; a fresh one is taken."""
+    job = paused_job(split)
+    try:
+        seen = job.view().steps
+        assert job.step_once(seen) and not job.step_once(seen)
+        wait_until(lambda: job.view().steps == seen + 1 and job.status == "paused")
+        assert not job.step_once(seen)  # the run has moved on since that button was drawn
+        time.sleep(0.2)
+        assert job.view().steps == seen + 1
+        assert job.step_once(seen + 1)
+        wait_until(lambda: job.view().steps == seen + 2)
+    finally:
+        finish(job)
+
+
 def test_a_recorded_step_matches_autograd_and_the_optimizer(split):
     """The gradients of a stepped batch equal torch.autograd.grad of the batch loss at the
     weights before the step (atol 1e-6); weights before + update = weights after (atol 1e-6);

@@ -312,17 +312,8 @@ def training_curves(rows, previous=None, compact=False, live=(), lr_marks=()) ->
             ("test_accuracy", "x2", "#d62728"),
         ):
             name = key.replace("_", " ").replace("test", "held-out") + label
-            fig.add_trace(
-                go.Scatter(
-                    x=epochs,
-                    y=[r[key] for r in run],
-                    name=name,
-                    mode="lines+markers",
-                    xaxis=axis,
-                    yaxis=axis.replace("x", "y"),
-                    line={"color": colour, "dash": dash},
-                )
-            )
+            line = {"color": colour, "dash": dash}
+            fig.add_trace(_curve(epochs, [r[key] for r in run], name, axis, line, "lines+markers"))
     side = {"x": [0, 0.45], "x2": [0.55, 1], "y": [0, 1], "y2": [0, 1]}
     stacked = {"x": [0, 1], "x2": [0, 1], "y": [0.6, 1], "y2": [0, 0.4]}
     d = stacked if compact else side
@@ -365,19 +356,15 @@ def _live_traces(fig: go.Figure, live) -> None:
     if not live:
         return
     xs, losses, accuracies = (list(v) for v in zip(*live, strict=True))
-    for ys, axis, name in ((losses, "x", "training loss (now)"), (accuracies, "x2", "training "
-                           "accuracy (now)")):  # fmt: skip
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                name=name,
-                mode="lines",
-                xaxis=axis,
-                yaxis=axis.replace("x", "y"),
-                line={"color": "#6baed6", "width": 1.5},
-            )
-        )
+    line = {"color": "#6baed6", "width": 1.5}
+    fig.add_trace(_curve(xs, losses, "training loss (now)", "x", line, "lines"))
+    fig.add_trace(_curve(xs, accuracies, "training accuracy (now)", "x2", line, "lines"))
+
+
+def _curve(xs, ys, name: str, axis: str, line: dict, mode: str) -> go.Scatter:
+    """One line of the curves figure on the loss panel (axis "x") or the accuracy one ("x2")."""
+    yaxis = axis.replace("x", "y")
+    return go.Scatter(x=xs, y=ys, name=name, mode=mode, xaxis=axis, yaxis=yaxis, line=line)
 
 
 def _lr_mark_shapes(fig: go.Figure, lr_marks) -> None:

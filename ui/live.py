@@ -207,24 +207,26 @@ def progress_line(view) -> str:
     )
 
 
-def _controls(job: TrainingJob, status: str) -> None:
-    """Pause or Resume, Step one batch (while paused), Stop."""
-    cols = st.columns(3)
+def _controls(job: TrainingJob, view) -> None:
+    """Pause or Resume beside Stop; Step one batch below them while paused."""
+    left, right = st.columns(2)
     if job.pause_requested:
-        cols[0].button("Resume", key="resume_button", on_click=job.resume)
-        cols[1].button(
-            "Step one batch", key="step_button", on_click=job.step_once,
-            help="One optimizer step on the next batch; the Training page shows its numbers",
-        )  # fmt: skip
+        left.button("Resume", key="resume_button", on_click=job.resume, width="stretch")
     else:
-        cols[0].button(
-            "Pause", key="pause_button", on_click=job.pause, disabled=status == "queued",
-            help="Hold the run after the current step; it keeps its place",
+        left.button(
+            "Pause", key="pause_button", on_click=job.pause, disabled=view.status == "queued",
+            help="Hold the run after the current step; it keeps its place", width="stretch",
         )  # fmt: skip
-    cols[2].button(
-        "Stop", key="stop_button", on_click=job.stop,
+    right.button(
+        "Stop", key="stop_button", on_click=job.stop, width="stretch",
         help="End the run after the current step; your model keeps its weights",
     )  # fmt: skip
+    if job.pause_requested:
+        st.button(
+            "Step one batch", key="step_button", on_click=job.step_once, args=(view.steps,),
+            width="stretch",
+            help="One optimizer step on the next batch; the Training page shows its numbers",
+        )  # fmt: skip
 
 
 def _panel_body() -> None:
@@ -238,7 +240,7 @@ def _panel_body() -> None:
             st.rerun()  # the run ended: a full run adopts its model and stops this timer
         return
     st.progress(min(view.fraction, 1.0), text=progress_line(view))
-    _controls(job, view.status)
+    _controls(job, view)
     if view.curve:
         st.plotly_chart(
             figures.training_curves(
@@ -247,10 +249,23 @@ def _panel_body() -> None:
             key="sidebar_curves",
         )
     shown = st.session_state.get(state.LIVE_SHOWN)
-    due = time.monotonic() - st.session_state.get(state.LIVE_RERUN_AT, 0.0) >= PAGE_REFRESH
-    if shown is not None and shown != (id(job), view.published) and due:
+    if shown is not None and shown != (id(job), view.published) and _page_idle():
         st.session_state[state.LIVE_RERUN_AT] = time.monotonic()
         st.rerun()  # newer weights: redraw the page in front of the learner with them
+
+
+def _page_idle() -> bool:
+    """True when the page's last full run has completed since the last live rerun, and has
+    been on screen for PAGE_REFRESH s: a live rerun never interrupts a page that is still being
+    drawn (on a busy server a page can take longer than a second)."""
+    done = st.session_state.get(state.LIVE_DONE_AT, 0.0)
+    asked = st.session_state.get(state.LIVE_RERUN_AT, 0.0)
+    return done >= asked and time.monotonic() - done >= PAGE_REFRESH
+
+
+def page_done() -> None:
+    """At the very end of every full script run: the page is complete."""
+    st.session_state[state.LIVE_DONE_AT] = time.monotonic()
 
 
 def progress_panel() -> None:

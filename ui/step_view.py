@@ -26,7 +26,7 @@ THUMBS_PER_ROW = 16
 
 def update_rule(step) -> str:
     """The optimizer's update rule in words and symbols, with this step's learning rate."""
-    lr = f"{step.learning_rate:g}"
+    lr = f"{step.learning_rate:.4g}"
     if step.optimizer == "adam":
         return (
             f"Adam: update = -{lr} x m̂ / (√v̂ + 1e-8), where m̂ and v̂ are the bias-corrected "
@@ -36,6 +36,13 @@ def update_rule(step) -> str:
         f"SGD with momentum: update = -{lr} x velocity, where velocity = momentum x previous "
         "velocity + gradient."
     )
+
+
+def _digits(values) -> int:
+    """Decimals that show the two leading digits of the largest value (at least 3): gradients
+    and updates are often a thousandth of the weights."""
+    largest = float(np.abs(values).max())
+    return 3 if largest == 0 else int(np.clip(np.ceil(-np.log10(largest)) + 1, 3, 6))
 
 
 def _batch(step, class_names) -> None:
@@ -61,7 +68,8 @@ def _filter_grids(step, index: int) -> None:
         values = getattr(step, part)[weight][index, 0]  # (kH, kW) of input channel 0
         col.markdown(f"**{title}**")
         col.plotly_chart(
-            figures.annotated_grid(values, digits=3, cell_px=56), key=f"step_filter_{part}"
+            figures.annotated_grid(values, digits=_digits(values), cell_px=64),
+            key=f"step_filter_{part}",
         )
     bias = f"{CONV}.bias"
     st.caption(
