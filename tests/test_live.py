@@ -104,6 +104,7 @@ def test_a_second_train_stops_the_first_run_and_keeps_its_weights():
     at, first = _paused_session()
     second = None
     try:
+        at.session_state["cfg_seed"] = 7  # another run, as a learner would try
         at.sidebar.button(key="train_button").click().run()
         second = at.session_state[state.TRAINING]
         assert second is not first and first.status == "stopped"
@@ -129,6 +130,19 @@ def test_a_closed_session_releases_its_job_after_the_ttl():
         assert job.status == "stopped" and "session closed" in job.view().message
     finally:
         st_config.set_option("server.disconnectedSessionTTL", 120)
+        _stop(job)
+
+
+def test_the_same_train_press_seen_twice_starts_one_run(monkeypatch):
+    """Streamlit can replay a click when reruns overlap: the same request again within
+    REPEAT_SECONDS starts no second run (the first is neither stopped nor replaced). The window
+    is widened here so that the test does not depend on how fast two script runs are."""
+    monkeypatch.setattr(live, "REPEAT_SECONDS", 600.0)
+    at, job = _paused_session()
+    try:
+        at.sidebar.button(key="train_button").click().run()
+        assert at.session_state[state.TRAINING] is job and job.status == "paused"
+    finally:
         _stop(job)
 
 

@@ -30,6 +30,7 @@ from . import figures, state
 
 REFRESH = 0.5  # seconds between two polls of a run under way
 PAGE_REFRESH = 1.0  # at most one full rerun a second for newly published weights
+REPEAT_SECONDS = 2.0  # the same Train request again this soon is the same press
 STATUS_WORDS = {
     "queued": "Waiting for a free training slot",
     "running": "Training",
@@ -49,7 +50,13 @@ def active_job() -> TrainingJob | None:
 
 def start(request: TrainRequest) -> None:
     """Start a run for this session. A run still under way is stopped first (its weights are
-    kept, as with Stop), so the session never has two jobs."""
+    kept, as with Stop), so the session never has two jobs. The same request again within
+    REPEAT_SECONDS is one press seen twice (Streamlit can replay a click when reruns overlap)
+    and is ignored."""
+    last = st.session_state.get(state.LAST_START)
+    if last is not None and last[0] == request and time.monotonic() - last[1] < REPEAT_SECONDS:
+        return
+    st.session_state[state.LAST_START] = (request, time.monotonic())
     old = active_job()
     if old is not None:
         old.stop()

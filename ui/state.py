@@ -26,6 +26,7 @@ ADOPTED = "training_adopted"  # the TrainingJob whose end has been handled (mode
 LIVE_MODEL = "live_model"  # ((job id, publication), ModelInfo) of the run's latest weights
 LIVE_SHOWN = "live_shown"  # (job id, publication) of the live weights the page last drew
 LIVE_RERUN_AT = "live_rerun_at"  # time.monotonic() of the last rerun for new live weights
+LAST_START = "training_last_start"  # (TrainRequest, time.monotonic()) of the last Train press
 LIVE_DONE_AT = "live_done_at"  # time.monotonic() at the end of the last complete script run
 HISTORY = "training_history"  # list of finished runs, each a list of per-epoch dicts
 NOTICES = "notices"  # (kind, text) messages to show once on the next run
