@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -80,12 +81,21 @@ def serve(script: str | Path = "app.py", extra_env: dict | None = None, port: in
 
 
 @contextlib.contextmanager
-def chromium():
-    """Debian's Chromium, headless, driven by Playwright; yields the Browser."""
+def chromium(cpus: str | None = None):
+    """Debian's Chromium, headless, driven by Playwright; yields the Browser.
+
+    cpus: a CPU list for taskset (e.g. "1"): Chromium and every process and thread it starts
+    run on those CPUs only, so that a benchmark can keep the browser's work off the CPU a
+    server measured on it would otherwise share with it."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with tempfile.TemporaryDirectory(prefix="chromium_") as tmp, sync_playwright() as p:
+        executable = CHROMIUM
+        if cpus is not None:
+            executable = Path(tmp) / "chromium"
+            executable.write_text(f'#!/bin/sh\nexec taskset -c {cpus} {CHROMIUM} "$@"\n')
+            executable.chmod(0o755)
+        browser = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

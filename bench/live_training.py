@@ -43,6 +43,10 @@ one but the server and the child) and the whole machine. With --py-spy, py-spy s
 thread of the server holds the GIL during the first browsing and no-activity phases (it costs
 CPU itself: keep it for a separate run) and the report names the app functions behind it.
 
+Chromium runs on this machine, so its work competes with the worker for the CPUs, as it would
+not on a real server (the learner's browser is elsewhere). --browser-cpu 1 keeps it on one
+CPU (taskset), leaving the other to the server, the bare loop and everything else.
+
     python bench/live_training.py --rounds 3
 """
 
@@ -419,6 +423,9 @@ def main() -> None:
                         help="each of the two phases without activity (20)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=120, help="seconds per wait (120)")
     parser.add_argument(
+        "--browser-cpu", help='run Chromium on these CPUs only (taskset list, e.g. "1")'
+    )
+    parser.add_argument(
         "--py-spy", action="store_true", help="GIL holders in round 1's app phases (py-spy)"
     )
     args = parser.parse_args()
@@ -426,7 +433,7 @@ def main() -> None:
     results = {"bare": [], "job": [], "browse": [], "idle": [], "empty": []}
     started = time.perf_counter()
     env = {"CONVSCOPE_MAX_TRAIN_SECONDS": "3600"}  # the benchmark's run is not cut at 600 s
-    with serve("app.py", env) as (url, proc), chromium() as browser:
+    with serve("app.py", env) as (url, proc), chromium(args.browser_cpu) as browser:
         child = Child(args.timeout)
         try:
             page = open_page(browser, url)
@@ -483,8 +490,10 @@ def report(results: dict, args, seconds: float) -> None:
             each = ", ".join(f"{r[key]:,.0f}" for r in results[kind])
             name = NAMES[kind] + (f" ({key})" if len(keys) > 1 else "")
             rows.append([name, f"{rate:,.0f}", f"{rate / bare:.2f}", each])
-    print(f"Training throughput, images/s, medians of {args.rounds} rounds "
-          f"({load_average()} at the end, {seconds:.0f} s)")  # fmt: skip
+    cpu = args.browser_cpu
+    where = f"Chromium on CPU {cpu} only" if cpu else "Chromium on any CPU"
+    print(f"Training throughput, images/s, medians of {args.rounds} rounds ({where}; "
+          f"{load_average()} at the end, {seconds:.0f} s)")  # fmt: skip
     print_table(["side", "median images/s", "ratio to bare", "each round"], rows)
     print("\nWhere the time went (medians; the trainer's shares of the phase's wall time; CPU of "
           "the rest as a share of one CPU; the machine's as a share of all its CPUs)")  # fmt: skip
