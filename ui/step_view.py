@@ -50,13 +50,15 @@ def _batch(step, class_names) -> None:
     count = len(step.labels)
     shown = step.images[: 2 * THUMBS_PER_ROW]  # (n, H, W)
     rows = [shown[i : i + THUMBS_PER_ROW] for i in range(0, len(shown), THUMBS_PER_ROW)]
-    labels = ", ".join(class_names[int(k)] for k in step.labels[: len(shown)])
-    for row in rows:
+    for k, row in enumerate(rows):
         tiles = np.concatenate([np.pad(img, ((0, 0), (0, 1)), constant_values=1) for img in row], 1)
-        st.image(images.grayscale(tiles, 3))
+        first = k * THUMBS_PER_ROW
+        names = ", ".join(class_names[int(c)] for c in step.labels[first : first + len(row)])
+        st.image(images.grayscale(tiles, 3), caption=f"Images {first + 1}-{first + len(row)}: "
+                 f"labels {names}")  # fmt: skip
     st.caption(
-        f"The first {len(shown)} of the batch's {count} images (after augmentation, as the "
-        f"model saw them); their labels, left to right: {labels}."
+        f"The first {len(shown)} of the batch's {count} images, after augmentation, as the "
+        "model saw them; each row's labels are under it, left to right."
     )
 
 
