@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import select
 import shutil
@@ -235,7 +236,10 @@ class CpuMeter:
 
     def _read(self) -> tuple:
         browser = {pid: tree_cpu_seconds([pid]) for pid in self._browser_pids()}
-        worker = schedstat(self.server, self.worker)
+        try:
+            worker = schedstat(self.server, self.worker)
+        except FileNotFoundError:  # the run ended during the phase: no figure for it
+            worker = (math.nan, math.nan)
         return (time.perf_counter(), worker, cpu_seconds(self.server),
                 thread_cpu(self.server).get(self.worker, 0.0), browser, machine_cpu())  # fmt: skip
 
@@ -329,13 +333,15 @@ def sit(page, seconds: float, phase: Phase) -> None:
             break
 
 
-def fresh_paused_run(page, timeout_ms: int) -> None:
-    """A paused run with at least RESTART_EPOCH epochs to go (a new one if needed)."""
+def fresh_paused_run(page, meter: CpuMeter, timeout_ms: int) -> None:
+    """A paused run with at least RESTART_EPOCH epochs to go (a new one if needed, whose
+    worker thread the meter then follows)."""
     pos = ui.parse_progress(ui.progress_text(page))
     if pos is not None and pos[0] < RESTART_EPOCH:
         return
     ui.stop(page, timeout_ms)
     ui.start_run(page, timeout_ms)
+    meter.worker = find_worker(meter.server)
     ui.pause(page, timeout_ms)
 
 
@@ -375,7 +381,7 @@ class GilProfile:
 
 def app_phase(kind: str, page, meter: CpuMeter, args, timeout_ms: int, spy: int | None) -> dict:
     """Resume the run, measure one phase, pause it again."""
-    fresh_paused_run(page, timeout_ms)
+    fresh_paused_run(page, meter, timeout_ms)
     if kind in ("idle", "empty"):  # home, with a digit drawn or with none (not measured)
         ui.goto(page, "Draw & predict", timeout_ms)
         ui.settle(page, 10_000)
