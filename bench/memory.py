@@ -2,17 +2,19 @@
 
 Starts `streamlit run app.py` (repository root, its .streamlit/config.toml: one training slot),
 then opens browser sessions one by one (Playwright contexts in one headless Chromium) until
---sessions are open at once; each draws a "1" and waits for the prediction. Then every open
-session trains a short run of the bundled digits from the sidebar: "Training images" and
-"Epochs" moved to their starts with the Home key (200 images, 1 epoch; the digits' other
-defaults: batch 16, augmentation on), Train pressed in every session one after the other, so
-the runs queue for the one training slot as a class's would; then the benchmark waits, in the
+the largest --checkpoints count is open at once; each draws a "1" and waits for the
+prediction. Then every open session trains a short run of the bundled digits from the
+sidebar: "Training images" and "Epochs" moved to their starts with the Home key (200 images,
+1 epoch; the digits' other defaults: batch 16, augmentation on) in every session, then Train
+pressed in every session one after the other, so the runs queue for the one training slot as
+a class's would (the report says how far the queue grew); then the benchmark waits, in the
 same order, until each session shows "Training finished" -- so every session holds its own
-trained model, its finished job and its history. The server's VmRSS (from /proc, no psutil
-needed) is read at each checkpoint and sampled every 0.25 s for the peak. Then every session is
-closed and memory is read again after --after-close seconds. With --reopen N, N fresh sessions
-then draw and train again (one after the other): if RSS hardly grows, the memory of the closed
-sessions was freed inside the process (and reused), not leaked.
+trained model, its finished job and its history; the peak column of that row covers the whole
+training. The server's VmRSS (from /proc, no psutil needed) is read at each checkpoint and
+sampled every 0.25 s for the peak. Then every session is closed and memory is read again
+after --after-close seconds. With --reopen N, N fresh sessions then draw and train again (one
+after the other): if RSS hardly grows, the memory of the closed sessions was freed inside the
+process (and reused), not leaked.
 
 Streamlit keeps a disconnected session for server.disconnectedSessionTTL seconds (120 by
 default) in case the browser reconnects; --session-ttl sets it for this server only, so the
@@ -24,6 +26,7 @@ default) in case the browser reconnects; --session-ttl sets it for this server o
 from __future__ import annotations
 
 import argparse
+import re
 import threading
 import time
 from functools import partial
@@ -63,13 +66,24 @@ def draw(page, timeout_ms: int) -> None:
     timed_stroke(page, one_stroke(), timeout_ms)
 
 
-def request_short_run(page, timeout_ms: int) -> None:
-    """The shortest run of the data set shown (200 images, 1 epoch), Train pressed; the run
-    starts now or joins the queue for the training slot."""
-    ui.short_run_settings(page, timeout_ms)
+QUEUE_RE = re.compile(r"number (\d+) in the queue")
+
+
+def press_train(page, timeout_ms: int) -> int:
+    """Press Train (the settings already made); wait until the run shows it has started, is
+    queued or has finished; returns its place in the queue (0: it was not queued)."""
     ui.press(page, "Train")
-    started = page.get_by_text("Training: epoch").or_(page.get_by_text("in the queue"))
-    started.or_(page.get_by_text("Training finished")).first.wait_for(timeout=timeout_ms)
+    shown = page.get_by_text("Training: epoch").or_(page.get_by_text("in the queue"))
+    shown = shown.or_(page.get_by_text("Training finished")).or_(page.get_by_text("Starting"))
+    shown.first.wait_for(timeout=timeout_ms)
+    m = QUEUE_RE.search(ui.sidebar(page).inner_text())
+    return int(m[1]) if m else 0
+
+
+def request_short_run(page, timeout_ms: int) -> int:
+    """The shortest run of the data set shown (200 images, 1 epoch), Train pressed."""
+    ui.short_run_settings(page, timeout_ms)
+    return press_train(page, timeout_ms)
 
 
 def wait_finished(page, timeout_ms: int) -> None:
@@ -134,6 +148,10 @@ def main() -> None:
             peak = max(rss, sampler.take_peak())
             rows.append([text, f"{rss:.0f}", f"{peak:.0f}", f"{time.monotonic() - started:.0f}"])
 
+        def press(page, places: list) -> None:
+            places.append(press_train(page, timeout_ms))
+
+        ms = timeout_ms
         rows.append(["server started, no session", f"{rss_mb(proc.pid):.0f}", "", ""])
         pages = []
         for n in range(1, max(args.checkpoints) + 1):
@@ -145,15 +163,23 @@ def main() -> None:
             if not bounded("session", n, visit):
                 break
             if n in args.checkpoints:
-                checkpoint(f"{sessions(n)} open, each drew")
-        for n, page in enumerate(pages, 1):  # everyone presses Train: the runs queue
-            if not bounded("Train in session", n, partial(request_short_run, page, timeout_ms)):
+                checkpoint(f"{sessions(n)} open, " + ("drew" if n == 1 else "each drew"))
+        for n, page in enumerate(pages, 1):  # the short run's settings, in every session
+            if not bounded("settings of session", n, partial(ui.short_run_settings, page, ms)):
                 break
+        places = []
+        for n, page in enumerate(pages, 1):  # then everyone presses Train: the runs queue
+            if not bounded("Train in session", n, partial(press, page, places)):
+                break
+        finished = 0
         for n, page in enumerate(pages, 1):
             if not bounded("run of session", n, partial(wait_finished, page, timeout_ms)):
                 break
-            if n in args.checkpoints or n == len(pages):
-                checkpoint(f"{sessions(len(pages))} open, {n} of them trained (queued, 1 slot)")
+            finished = n
+        if finished:
+            waiting = max(places, default=0)
+            what = f"{sessions(len(pages))} open, {finished} of them trained"
+            checkpoint(f"{what} (Train pressed in each in turn; up to {waiting} in the queue)")
         for page in pages:
             page.context.close()
         time.sleep(args.after_close)
@@ -169,7 +195,9 @@ def main() -> None:
                 break
         if fresh:
             what = sessions(len(fresh)).replace(" session", " fresh session")
-            checkpoint(f"then {what} open, each drew and trained")
+            checkpoint(
+                f"then {what} open, " + ("each " if len(fresh) > 1 else "") + "drew and trained"
+            )
         sampler.stop()
     ttl = args.session_ttl if args.session_ttl is not None else "default"
     print(f"Server memory, MB (disconnectedSessionTTL {ttl}; {load_average()} at the end)")
