@@ -1,5 +1,7 @@
 """Draw & predict: canvas, preprocessing steps, prediction, and every stage at a glance."""
 
+import copy
+
 import numpy as np
 import streamlit as st
 
@@ -14,15 +16,21 @@ st.title("Draw a digit, watch the network read it")
 st.markdown(layout.prose("draw_intro"))
 
 
-def _take_drawing(rgba, center: bool, had_canvas: bool) -> None:
+def _take_drawing(rgba, center: bool) -> None:
     """Turn a new canvas image into the current input; clear it when the canvas was cleared."""
     if rgba is None:
-        # A cleared canvas (not one freshly mounted after a page switch) clears a drawn input.
-        if had_canvas and st.session_state.get(state.CANVAS_SEEN):
+        # Only a canvas that showed strokes during this visit and now shows none was cleared by
+        # the learner; a canvas freshly mounted after a page switch reports nothing at first.
+        if st.session_state.get(state.CANVAS_SHOWED_INK) and st.session_state.get(
+            state.CANVAS_SEEN
+        ):
             st.session_state[state.CANVAS_SEEN] = None
+            st.session_state[state.CANVAS_SHOWED_INK] = False
+            st.session_state[state.CANVAS_DRAWING] = None
             if state.input_source() == "your drawing":
                 state.set_input(None, "")
         return
+    st.session_state[state.CANVAS_SHOWED_INK] = True
     seen = state.digest(rgba) + str(center)
     if seen == st.session_state.get(state.CANVAS_SEEN):
         return  # nothing new: keep whatever the current input is (a drawing or a sample)
@@ -93,6 +101,15 @@ def _stage_view(stage, trace, mode, global_values) -> None:
         st.plotly_chart(figures.vector_strip(stage.output), key=f"ov_{stage.name}")
 
 
+def _enter_canvas() -> None:
+    """On entering the page, the canvas starts from the learner's last drawing (kept in the
+    session) while it is still the current input; the copy stays fixed for the visit."""
+    kept = st.session_state.get(state.CANVAS_DRAWING)
+    keep = kept is not None and state.input_source() == "your drawing"
+    st.session_state[state.CANVAS_INITIAL] = copy.deepcopy(kept) if keep else None
+    st.session_state[state.CANVAS_SHOWED_INK] = False
+
+
 @st.fragment
 def live_view() -> None:
     """Canvas, steps, prediction and overview: reruns alone on each stroke."""
@@ -106,13 +123,18 @@ def live_view() -> None:
             help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
         )
         st.caption("Draw below; the toolbar has undo, redo, clear.")
-        had_canvas = "canvas" in st.session_state  # False right after a page switch
+        if "canvas" not in st.session_state:  # the page is entered: a fresh canvas
+            _enter_canvas()
         try:
-            rgba = canvas.drawing_canvas("canvas", brush)
+            rgba, drawing = canvas.drawing_canvas(
+                "canvas", brush, st.session_state.get(state.CANVAS_INITIAL)
+            )
         except canvas.CanvasImageError as err:
             st.error(f"The drawing could not be read ({err}). Clear the canvas and draw again.")
-            rgba = None
-        _take_drawing(rgba, center, had_canvas)
+            rgba, drawing = None, None
+        if drawing is not None:
+            st.session_state[state.CANVAS_DRAWING] = drawing
+        _take_drawing(rgba, center)
     trace = state.current_trace()
     with right:
         pre = st.session_state.get(LAST_PRE)

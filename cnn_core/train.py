@@ -394,13 +394,16 @@ class _Progress:
     correct: int = 0  # this epoch
     epoch_images: int = 0  # this epoch
     epoch_started: float = 0.0
+    epoch_paused: float = 0.0  # control.paused_seconds when this epoch started
 
     def start_epoch(self) -> None:
         self.loss_sum, self.correct, self.epoch_images = 0.0, 0, 0
         self.epoch_started = time.perf_counter()
+        self.epoch_paused = self.control.paused_seconds
 
     def batch_event(self, epoch: int, batch: int) -> BatchEvent:
-        elapsed = max(time.perf_counter() - self.epoch_started, 1e-9)
+        paused = self.control.paused_seconds - self.epoch_paused  # not counted in the rate
+        elapsed = max(time.perf_counter() - self.epoch_started - paused, 1e-9)
         return BatchEvent(
             epoch=epoch,
             batch=batch,

@@ -123,15 +123,25 @@ def _wait_for_change(read, before: str, seconds: float = 120) -> str:
 
 
 def test_a_run_keeps_going_across_page_switches_and_a_drawing(browser, server_url):
-    """(a) During a long run the learner visits three pages and draws: the run is never ended
-    by it (no "stopped" message) and its progress keeps moving forward."""
+    """(a) With a digit drawn, during a long run the learner visits three pages and comes back:
+    the canvas shows the drawing again, its prediction stays through the live updates, a new
+    drawing is read; the run is never ended by any of it and its progress keeps moving."""
     context, page = _open(browser, server_url)
     try:
+        _draw(page, _one())
+        _prediction(page)
         _train_long(page)
         start = _position(_progress(page))
         for link in ("Convolution", "Pooling", "Training", "Draw & predict"):
             _goto(page, link)
-        _draw(page, _one())
+        strokes = page.locator("canvas.dc-canvas.lower-canvas").first
+        _wait_for_change(lambda: str(strokes.evaluate(INK) > 0), "False")  # redrawn from the
+        banner = page.get_by_text("Live: epoch").first  # session's copy of the drawing
+        first = banner.inner_text()
+        _wait_for_change(lambda: banner.inner_text(), first)  # a live update has redrawn it
+        _prediction(page)  # (a Fashion-MNIST class name: the live model reads clothes)
+        assert page.get_by_text("Current input: your drawing").count() == 1  # kept, not taken
+        _draw(page, _one())  # for a cleared canvas; and a new stroke is read
         _prediction(page)
         later = _wait_for_change(lambda: _progress(page), _progress(page))
         assert later.startswith("Training: epoch") and _position(later) > start

@@ -37,10 +37,15 @@ def decode_png(raw: bytes) -> np.ndarray:
         raise CanvasImageError(f"the canvas image was refused: {err}") from None
 
 
-def drawing_canvas(key: str, stroke_width: int) -> np.ndarray | None:
-    """Show the 280x280 canvas (white ink on black); return its RGBA image, or None before the
-    learner has drawn anything. The canvas's own toolbar has undo, redo and clear."""
+def drawing_canvas(
+    key: str, stroke_width: int, initial: dict | None = None
+) -> tuple[np.ndarray | None, dict | None]:
+    """Show the 280x280 canvas (white ink on black), starting from ``initial`` (a drawing it
+    returned before: pass the same value for a whole page visit, since a changed value redraws
+    the canvas). Returns (its RGBA image, its drawing as fabric JSON), both None while it holds
+    no stroke (or before it has sent anything). The canvas's own toolbar has undo, redo, clear."""
     result = st_canvas(
+        initial_drawing=initial,
         stroke_width=stroke_width,
         stroke_color="#FFFFFF",
         background_color="#000000",
@@ -53,9 +58,9 @@ def drawing_canvas(key: str, stroke_width: int) -> np.ndarray | None:
     )
     objects = (result.json_data or {}).get("objects") or []
     if not objects:
-        return None
+        return None, None
     try:
         raw = result.image_bytes  # base64-decoded by the component; None until the first send
     except (ValueError, binascii.Error):
         raise CanvasImageError("the canvas did not send a valid image") from None
-    return None if raw is None else decode_png(raw)
+    return (None, None) if raw is None else (decode_png(raw), result.json_data)

@@ -31,6 +31,7 @@ from . import figures, state
 REFRESH = 0.5  # seconds between two polls of a run under way
 PAGE_REFRESH = 1.0  # at most one full rerun a second for newly published weights
 REPEAT_SECONDS = 2.0  # the same Train request again this soon is the same press
+CURVES_EVERY = 0.9  # seconds between two rebuilds of the sidebar's live curves (every other tick)
 STATUS_WORDS = {
     "queued": "Waiting for a free training slot",
     "running": "Training",
@@ -249,12 +250,7 @@ def _panel_body() -> None:
     st.progress(min(view.fraction, 1.0), text=progress_line(view))
     _controls(job, view)
     if view.curve:
-        st.plotly_chart(
-            figures.training_curves(
-                view.rows, compact=True, live=view.curve, lr_marks=view.lr_marks
-            ),  # fmt: skip
-            key="sidebar_curves",
-        )
+        st.plotly_chart(_sidebar_curves(job, view), key="sidebar_curves")
     shown = st.session_state.get(state.LIVE_SHOWN)
     if shown is not None and shown != (id(job), view.published) and _page_idle():
         st.session_state[state.LIVE_RERUN_AT] = time.monotonic()
@@ -273,6 +269,20 @@ def _page_idle() -> bool:
 def page_done() -> None:
     """At the very end of every full script run: the page is complete."""
     st.session_state[state.LIVE_DONE_AT] = time.monotonic()
+
+
+def _sidebar_curves(job: TrainingJob, view):
+    """The compact live curves, rebuilt at most every CURVES_EVERY s (building the figure holds
+    Python's lock for about 25 ms, which the worker thread waits for; bench/live_training.py)."""
+    key = (id(job), len(view.rows), view.lr_marks)
+    cached = st.session_state.get(state.LIVE_CURVES)
+    if cached is not None and cached[0] == key and time.monotonic() - cached[1] < CURVES_EVERY:
+        return cached[2]
+    figure = figures.training_curves(
+        view.rows, compact=True, live=view.curve, lr_marks=view.lr_marks
+    )
+    st.session_state[state.LIVE_CURVES] = (key, time.monotonic(), figure)
+    return figure
 
 
 def progress_panel() -> None:

@@ -26,12 +26,16 @@ ADOPTED = "training_adopted"  # the TrainingJob whose end has been handled (mode
 LIVE_MODEL = "live_model"  # ((job id, publication), ModelInfo) of the run's latest weights
 LIVE_SHOWN = "live_shown"  # (job id, publication) of the live weights the page last drew
 LIVE_RERUN_AT = "live_rerun_at"  # time.monotonic() of the last rerun for new live weights
+LIVE_CURVES = "live_curves"  # (key, time, figure) of the sidebar's last live-curves figure
 LAST_START = "training_last_start"  # (TrainRequest, time.monotonic()) of the last Train press
 LIVE_DONE_AT = "live_done_at"  # time.monotonic() at the end of the last complete script run
 HISTORY = "training_history"  # list of finished runs, each a list of per-epoch dicts
 NOTICES = "notices"  # (kind, text) messages to show once on the next run
 TRACES = "trace_cache"  # {(model version, input digest): Trace}, a few entries
 CANVAS_SEEN = "canvas_seen"  # digest of the last canvas image turned into the input
+CANVAS_DRAWING = "canvas_drawing"  # the canvas's last drawing (fabric JSON), or None
+CANVAS_INITIAL = "canvas_initial"  # the drawing this page visit's canvas started from
+CANVAS_SHOWED_INK = "canvas_showed_ink"  # True once this visit's canvas reported a stroke
 FILTER_EDIT = "filter_edit"  # conv page: (session model before the first filter edit, or
 #   None for the default; version of the edited model), while an edited filter is in use
 TRACE_CACHE_SIZE = 4
