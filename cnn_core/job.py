@@ -369,6 +369,8 @@ class TrainingJob:
                     reason = event.reason
         finally:
             events.close()  # the model keeps the last finished step's weights, in eval mode
+        self._ticket.release()  # training is over: the next learner need not wait for the
+        # held-out evaluation below (its session may even be gone)
         self._finish(outcome, reason or "")
 
     def _on_batch(self, event: BatchEvent, last_publish: float) -> float:

@@ -16,7 +16,7 @@ from tests.conftest import app_process
 from tests.test_browser import _draw, _one, _prediction
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
-TTL = 10  # server.disconnectedSessionTTL of these tests' servers, in seconds
+TTL = 15  # server.disconnectedSessionTTL of these tests' servers, in seconds
 WAIT = 120_000  # ms: a generous bound for anything the page must show
 SIDEBAR = "stSidebarUserContent"
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
