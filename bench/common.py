@@ -22,6 +22,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
+# The app's pages as a learner reaches them: (link text in the navigation, the page's heading)
+PAGES = [
+    ("Draw & predict", "Draw a digit, watch the network read it"),
+    ("Convolution", "Convolution"),
+    ("Activation", "Activation"),
+    ("Pooling", "Pooling"),
+    ("Flatten", "Flatten"),
+    ("Dense & softmax", "Dense & softmax"),
+    ("Training", "Training"),
+]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

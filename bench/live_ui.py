@@ -10,20 +10,12 @@ from __future__ import annotations
 import re
 import time
 
+from common import PAGES  # (link text in the navigation, heading): one table for bench/
+
 SIDEBAR = "stSidebarUserContent"
 FASHION = "Fashion-MNIST (70,000)"
 PROGRESS_RE = re.compile(r"epoch (\d+), batch (\d+)/(\d+)")
 
-# (link text in the navigation, the page's heading text)
-PAGES = [
-    ("Draw & predict", "Draw a digit, watch the network read it"),
-    ("Convolution", "Convolution"),
-    ("Activation", "Activation"),
-    ("Pooling", "Pooling"),
-    ("Flatten", "Flatten"),
-    ("Dense & softmax", "Dense & softmax"),
-    ("Training", "Training"),
-]
 HEADINGS = dict(PAGES)
 
 # True once Streamlit has finished the run in front of the learner: script state "notRunning",

@@ -21,19 +21,12 @@ import argparse
 import statistics
 import time
 
+from common import PAGES as ALL_PAGES
 from common import chromium, load_average, print_table, serve
 from draw_latency import one_stroke, open_page, timed_stroke
 
-# (link text in the navigation, the page's heading text)
-PAGES = [
-    ("Convolution", "Convolution"),
-    ("Activation", "Activation"),
-    ("Pooling", "Pooling"),
-    ("Flatten", "Flatten"),
-    ("Dense & softmax", "Dense & softmax"),
-    ("Training", "Training"),
-    ("Draw & predict", "Draw a digit, watch the network read it"),
-]
+# Draw & predict last, so that every click in a round is a navigation to another page.
+PAGES = [*ALL_PAGES[1:], ALL_PAGES[0]]
 
 RENDERED_JS = """
 () => {
