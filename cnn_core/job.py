@@ -1,4 +1,4 @@
-"""A training run in a background worker thread: one job per session, controlled from the UI.
+"""A training run in the background: one job per session, controlled from the UI.
 
     job = TrainingJob(request, split, slots=shared_slots())
     job.start()              # joins the queue of training slots; the worker trains when it has one
@@ -7,27 +7,42 @@
     live = job.live_model()  # the latest published copy of the weights (never the trained model)
     job.join()               # after stop(): the worker has ended and given its slot back
 
-Threads: the worker owns ``job.model`` while it runs; nothing else reads it until the job has
-finished. Everything the page needs is published under ``job.lock`` as plain values and copies
-(progress, curves, the snapshot log, a copy of the weights about once a second, the last step's
-numbers). The worker never imports or calls Streamlit; the UI (ui/live.py) never touches the
-model being trained. A job stops by itself when its session has gone: ``release_after(grace)``
-(the session's websocket closed) or no ``touch()`` heartbeat for ``HEARTBEAT_TIMEOUT`` seconds.
+Threads: each job has one worker thread. It waits for a training slot, then either trains
+``job.model`` itself (``worker="thread"``) or (``worker="process"``, the default, see
+CONVSCOPE_TRAINING_WORKER) starts a worker process (cnn_core/job_worker.py) that trains a copy
+and relays what that process reports; the final weights are loaded into ``job.model`` when the
+run ends. The process keeps the training loop away from Python's lock in the server, which every
+script run of every session holds in turn. Either way nothing but the worker touches
+``job.model`` until the job has finished. Everything the page needs is published under
+``job.lock`` as plain values and copies (progress, curves, the snapshot log, a copy of the
+weights about once a second, the last step's numbers). The worker never imports or calls
+Streamlit; the UI (ui/live.py) never touches the model being trained. A job stops by itself when
+its session has gone: ``release_after(grace)`` (the session's websocket closed) or no
+``touch()`` heartbeat for ``HEARTBEAT_TIMEOUT`` seconds; its process ends with it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
+import logging
 import math
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import torch
 
+from .job_worker import arrays_to_weights, weights_to_arrays
 from .limits import TrainingSlots
 from .model import CNN, ModelConfig
 from .snapshots import SnapshotLog, model_from_weights, snapshot_weights
@@ -51,6 +66,12 @@ CURVE_EVERY = 0.25  # seconds between two points of the live training curve
 MAX_CURVE_POINTS = 400  # the live curve is thinned (every other point dropped) beyond this
 HEARTBEAT_TIMEOUT = 300.0  # no touch() for this long: the session is taken to be gone
 WAIT_TICK = 0.5  # seconds between two checks of a waiting or paused worker
+
+WORKER_ENV = "CONVSCOPE_TRAINING_WORKER"  # "process" (default) or "thread"
+WORKERS = ("process", "thread")
+PROCESS_EXIT_WAIT = 10.0  # seconds a worker process is given to exit before it is killed
+
+log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running", "paused")  # statuses of a job that has not ended
 ENDED = ("done", "stopped", "diverged", "cancelled", "failed")
@@ -126,7 +147,12 @@ _jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()  # every job of this pro
 class TrainingJob:
     """One training run: a worker thread, its controls and what it publishes."""
 
-    def __init__(self, request: TrainRequest, split, slots: TrainingSlots):
+    def __init__(
+        self, request: TrainRequest, split, slots: TrainingSlots, worker: str | None = None
+    ):
+        self.worker = worker_kind() if worker is None else worker
+        if self.worker not in WORKERS:
+            raise ValueError(f"worker must be one of {', '.join(WORKERS)}, got {worker!r}")
         # One BatchEvent per step: pausing and stepping happen between any two steps.
         config = dataclasses.replace(request.train_config, report_every=1)
         self.request = dataclasses.replace(request, train_config=config)
@@ -143,6 +169,11 @@ class TrainingJob:
         self._steps_allowed = 0
         self._stepping = False  # a step let through by step_once() has not finished yet
         self._steps_done = 0  # optimizer steps finished
+        self._step_tokens = 0  # Step one batch requests ever made (a worker process counts them)
+        self._conn: Connection | None = None  # to the worker process while it runs
+        self._process: subprocess.Popen | None = None  # the worker process while it runs
+        self._held_since: float | None = None  # when the worker process last said "paused"
+        self._stop_reason = ""  # why the job itself stopped a worker process ('' = Stop)
         self._orphan_deadline: float | None = None
         self._last_seen = time.monotonic()
         self._curve_time = 0.0  # when the last curve point was taken
@@ -165,11 +196,13 @@ class TrainingJob:
         """Hold the run after the current step (it keeps its slot)."""
         with self.lock:
             self._paused = True
+            self._send_controls()
 
     def resume(self) -> None:
         with self.lock:
             self._paused, self._steps_allowed = False, 0
             self._wake.notify_all()
+            self._send_controls()
 
     def step_once(self, seen: int | None = None) -> bool:
         """While paused: let exactly one more optimizer step through and record its numbers.
@@ -183,7 +216,9 @@ class TrainingJob:
             if not self._paused or self._steps_allowed or self._stepping or moved:
                 return False
             self._steps_allowed = 1
+            self._step_tokens += 1
             self._wake.notify_all()
+            self._send_controls()
             return True
 
     def stop(self) -> None:
@@ -191,6 +226,7 @@ class TrainingJob:
         with self.lock:
             self._stop = True
             self._wake.notify_all()
+            self._send_controls()
         if self._ticket is not None and self._ticket.position != 0:
             self._ticket.cancel()  # a queued job leaves the queue at once; a running one
             # keeps its slot until the worker has finished (it releases it then)
@@ -205,6 +241,15 @@ class TrainingJob:
             event = self._pub.event
             done = event.epoch - 1 + event.batch / event.num_batches if event else 0.0
             self._pub.lr_marks.append((done, float(lr)))
+            self._send_controls()
+
+    def _send_controls(self) -> None:
+        """Tell the worker process the controls as they are now (caller holds the lock)."""
+        if self._conn is None:
+            return
+        message = ("control", self._paused, self._step_tokens, self._stop)
+        with contextlib.suppress(OSError):  # the process has ended: the worker thread says how
+            self._conn.send((*message, self._control.learning_rate))
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker to end; True if it has."""
@@ -251,6 +296,12 @@ class TrainingJob:
         the status ("paused") follows when the worker has finished its step."""
         with self.lock:
             return self._paused
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process's id while it runs (worker="process"), else None."""
+        with self.lock:
+            return self._process.pid if self._process is not None else None
 
     @property
     def finished(self) -> bool:
@@ -327,7 +378,12 @@ class TrainingJob:
                 self._end("cancelled", self._pub.message or "Training was cancelled.", None)
                 return
             self._set_status("running")
-            self._train()
+            if self.worker == "process":
+                self._train_in_process()
+            else:
+                self._train()
+        except WorkerFailed as err:
+            self._end("failed", f"Training failed: {err}", None)
         except Exception as err:  # noqa: BLE001 -- reported to the learner, never lost
             self._end("failed", f"Training failed: {type(err).__name__}: {err}", None)
         finally:
@@ -373,8 +429,102 @@ class TrainingJob:
         # held-out evaluation below (its session may even be gone)
         self._finish(outcome, reason or "")
 
+    # -- the worker process (worker="process") -------------------------------------------------
+
+    def _train_in_process(self) -> None:
+        """Train in a worker process and relay what it reports (see cnn_core/job_worker.py)."""
+        process, conn = _start_worker_process()
+        with self.lock:
+            self._process = process
+        try:
+            try:
+                conn.send(("setup", self.request, self.split, weights_to_arrays(self.model)))
+            except OSError as err:
+                code = process.wait()
+                failure = f"the training process did not start (exit code {code})"
+                raise WorkerFailed(failure) from err
+            with self.lock:
+                self._conn = conn
+                self._send_controls()  # the controls as they are now; then after every change
+            outcome, reason, accuracy = self._relay(process, conn)
+        finally:
+            with self.lock:
+                self._conn = self._process = None
+            _end_worker_process(process, conn)
+        self._finish(outcome, self._stop_reason or reason, measured=accuracy)
+
+    def _relay(self, process: subprocess.Popen, conn: Connection):
+        """Handle the worker process's messages until it sends its final weights; returns
+        (outcome, reason, measured accuracy or None)."""
+        trained = None
+        while True:
+            self._stop_if_abandoned()
+            try:
+                if not conn.poll(WAIT_TICK):
+                    if process.poll() is not None:
+                        raise EOFError
+                    continue
+                message = conn.recv()
+            except (EOFError, OSError) as err:
+                code = process.wait()
+                failure = f"the training process ended unexpectedly (exit code {code})"
+                raise WorkerFailed(failure) from err
+            kind = message[0]
+            if kind == "trained":
+                trained = message[1:]
+                self._ticket.release()  # the next learner need not wait for the evaluation
+            elif kind == "final":
+                self.model.load_state_dict(arrays_to_weights(message[2]))
+                self.model.eval()
+                return (*trained, message[1])
+            elif kind == "error":
+                raise WorkerFailed(f"{message[1]}: {message[2]}")
+            else:
+                self._on_message(kind, message[1:])
+
+    def _on_message(self, kind: str, values: tuple) -> None:
+        """Publish one progress message of the worker process."""
+        if kind == "batch":
+            self._record_batch(values[0])
+        elif kind == "weights":
+            self._store_weights(arrays_to_weights(values[1]), values[0])
+        elif kind == "epoch":
+            model = model_from_weights(self.request.model_config, arrays_to_weights(values[1]))
+            self._on_epoch(values[0], model)
+        elif kind == "step":
+            with self.lock:
+                self._pub.step = values[0]
+        elif kind == "status":
+            with self.lock:
+                self._pub.status = values[0]
+                paused = values[0] == "paused"
+                self._held_since = time.monotonic() if paused else None
+                if paused and values[1] == self._step_tokens:
+                    self._steps_allowed = 0  # the step let through has been taken
+        else:
+            raise WorkerFailed(f"the training process sent an unknown message {kind!r}")
+
+    def _stop_if_abandoned(self) -> None:
+        """Stop the worker process if the session has gone or the pause lasted too long."""
+        with self.lock:
+            if self._stop:
+                return
+            gone = self._abandoned(paused_since=self._held_since)
+            if gone:
+                self._stop, self._stop_reason = True, f"The run was stopped because {gone}."
+                self._send_controls()
+
     def _on_batch(self, event: BatchEvent, last_publish: float) -> float:
         """Record progress; publish a copy of the weights about once a second."""
+        first = self._record_batch(event)
+        now = time.monotonic()
+        if first or now - last_publish >= PUBLISH_EVERY or self._paused:
+            self._publish_weights(f"epoch {event.epoch}, batch {event.batch}")
+            return now
+        return last_publish
+
+    def _record_batch(self, event: BatchEvent) -> bool:
+        """Record one step's progress and the curve; True for the run's first step."""
         done = event.epoch - 1 + event.batch / event.num_batches
         with self.lock:
             first = self._pub.event is None
@@ -386,13 +536,10 @@ class TrainingJob:
                 curve.append((done, event.loss, event.accuracy))
                 if len(curve) > MAX_CURVE_POINTS:
                     del curve[1::2]  # keep the first, thin the rest evenly
-        now = time.monotonic()
-        if first or now - last_publish >= PUBLISH_EVERY or self._paused:
-            self._publish_weights(f"epoch {event.epoch}, batch {event.batch}")
-            return now
-        return last_publish
+        return first
 
-    def _on_epoch(self, event: EpochEvent) -> None:
+    def _on_epoch(self, event: EpochEvent, model: CNN | None = None) -> None:
+        """Record an epoch's row and a snapshot of ``model`` (default: the trained model)."""
         row = {
             "epoch": event.epoch,
             "train_loss": event.train_loss,
@@ -404,10 +551,12 @@ class TrainingJob:
         with self.lock:
             self._pub.rows.append(row)
             self._pub.confusion = event.confusion
-            self.snapshot_log.record(event.epoch, self.model)  # the weights just evaluated
+            self.snapshot_log.record(event.epoch, model or self.model)  # the weights evaluated
 
     def _publish_weights(self, label: str) -> None:
-        weights = snapshot_weights(self.model)  # a detached copy, taken between two steps
+        self._store_weights(snapshot_weights(self.model), label)  # a copy, between two steps
+
+    def _store_weights(self, weights: dict, label: str) -> None:
         with self.lock:
             self._pub.weights, self._pub.label = weights, label
             self._pub.count += 1
@@ -441,8 +590,9 @@ class TrainingJob:
         with self.lock:
             self._pub.status = status
 
-    def _finish(self, outcome: str, reason: str) -> None:
-        """Measure the final weights on the held-out set and publish how the run ended."""
+    def _finish(self, outcome: str, reason: str, measured: float | None = None) -> None:
+        """Measure the final weights on the held-out set and publish how the run ended
+        (``measured``: that accuracy, already measured by a worker process)."""
         with self.lock:
             rows = list(self._pub.rows)
             event = self._pub.event
@@ -454,6 +604,8 @@ class TrainingJob:
         elif event is None:  # stopped before the first step finished
             self._end("cancelled", reason or "Stopped before the first step.", None)
             return
+        elif measured is not None:
+            accuracy = measured
         else:  # a partial or rolled-back epoch: measure what the weights do now
             accuracy = evaluate(self.model, self.split.test).accuracy
         where = f"epoch {event.epoch}, batch {event.batch}" if event else "the start"
@@ -467,6 +619,48 @@ class TrainingJob:
             self._pub.final_accuracy = accuracy
             self._pub.label = where or self._pub.label
             self._wake.notify_all()
+
+
+class WorkerFailed(RuntimeError):
+    """The worker process raised, or ended without saying how the run ended."""
+
+
+def worker_kind(environ=None) -> str:
+    """Where runs train: CONVSCOPE_TRAINING_WORKER, "process" (default) or "thread"."""
+    raw = (os.environ if environ is None else environ).get(WORKER_ENV, "").strip().lower()
+    if raw in WORKERS:
+        return raw
+    if raw:
+        log.warning("%s=%r is not one of %s; using process", WORKER_ENV, raw, ", ".join(WORKERS))
+    return "process"
+
+
+def _start_worker_process() -> tuple[subprocess.Popen, Connection]:
+    """A new ``python -m cnn_core.job_worker`` and our end of the socket pair it was given."""
+    ours, theirs = socket.socketpair()
+    root = Path(__file__).resolve().parents[1]  # the repository: cnn_core is importable from it
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cnn_core.job_worker", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        theirs.close()
+    return process, Connection(ours.detach())
+
+
+def _end_worker_process(process: subprocess.Popen, conn: Connection) -> None:
+    """Close our end (the process stops at its next step if it has not ended) and reap it."""
+    conn.close()
+    try:
+        process.wait(PROCESS_EXIT_WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # ----------------------------------------------------------------------------------------------

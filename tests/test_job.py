@@ -1,4 +1,7 @@
-"""Tests of cnn_core.job: a training run in a worker thread, without Streamlit.
+"""Tests of cnn_core.job: a training run in the background, without Streamlit.
+
+Every behaviour test runs twice: with the worker process the app uses (worker="process") and
+with the training in the job's own thread (worker="thread"), through CONVSCOPE_TRAINING_WORKER.
 
 No test races the worker: a run that must still be under way is made long by its settings and
 held with Pause (the worker pauses after its first step when Pause comes before start()), and
@@ -24,6 +27,13 @@ from cnn_core.train import TrainConfig
 
 pytestmark = pytest.mark.timeout(300)
 LONG = 100  # epochs: far more than any test lets a run do
+
+
+@pytest.fixture(autouse=True, params=jobs.WORKERS)
+def worker(request, monkeypatch) -> str:
+    """Each test once per kind of worker (the environment variable the app reads)."""
+    monkeypatch.setenv(jobs.WORKER_ENV, request.param)
+    return request.param
 
 
 @pytest.fixture(scope="module")
