@@ -1,7 +1,8 @@
 """The session's training job, seen from Streamlit: start it, control it, show it, adopt its model.
 
 The job (cnn_core.job.TrainingJob) is kept in st.session_state[state.TRAINING]; its worker thread
-never touches Streamlit. This module runs only on the session's own script thread:
+(which relays a worker process's training by default) never touches Streamlit. This module
+runs only on the session's own script thread:
 
 - ``start(request)``      a new run (a run still under way is stopped first and its weights kept)
 - ``adopt_finished()``    each script run: a job that ended hands its model to the session, once
@@ -273,7 +274,8 @@ def page_done() -> None:
 
 def _sidebar_curves(job: TrainingJob, view):
     """The compact live curves, rebuilt at most every CURVES_EVERY s (building the figure holds
-    Python's lock for about 25 ms, which the worker thread waits for; bench/live_training.py)."""
+    Python's lock for about 25 ms, which every other session's script run waits for, and the
+    training too with CONVSCOPE_TRAINING_WORKER=thread; bench/live_training.py)."""
     key = (id(job), len(view.rows), view.lr_marks)
     cached = st.session_state.get(state.LIVE_CURVES)
     if cached is not None and cached[0] == key and time.monotonic() - cached[1] < CURVES_EVERY:
