@@ -9,6 +9,7 @@ whatever the machine's speed. Each test stops its own runs, so no slot stays tak
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +112,38 @@ def _goto(page, link: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
     page.get_by_role("heading", name=link if link != "Draw & predict" else "Draw a digit",
                      exact=False).first.wait_for(timeout=WAIT)  # fmt: skip
+
+
+def worker_processes(server_pid: int) -> set[int]:
+    """Ids of the live training worker processes (python -m cnn_core.job_worker) of a server."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # not a process, or it ended meanwhile
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == server_pid and state != "Z" and b"cnn_core.job_worker" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie (an orphan's parent may be slow
+    to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def wait_for(condition, seconds: float = 120) -> None:
+    """Poll until condition() holds; fail after ``seconds`` (a hang, not a slow machine)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the expected state never came"
+        time.sleep(0.2)
 
 
 def _wait_for_change(read, before: str, seconds: float = 120) -> str:
@@ -256,16 +289,21 @@ def test_two_sessions_through_one_slot_end_with_their_own_models(browser):
 
 def test_a_closed_sessions_run_stops_and_frees_its_slot(browser):
     """(f) With one slot, the first session trains and the second waits; the first tab is
-    closed: within twice the session TTL its job stops and the second session's run starts."""
-    with _server(slots=1) as (url, _):
+    closed: within twice the session TTL its job stops, its worker process exits and the second
+    session's run starts (in a process of its own, which exits after Stop)."""
+    with _server(slots=1) as (url, server):
         (c1, first), (c2, second) = _open(browser, url), _open(browser, url)
         try:
             _train_long(first)
+            (first_worker,) = worker_processes(server.pid)
             _long_run_settings(second)
             _press(second, "Train")
             second.get_by_text("you are number 1 in the queue").wait_for(timeout=WAIT)
             c1.close()
             second.get_by_text("Training: epoch").first.wait_for(timeout=2 * TTL * 1000)
+            wait_for(lambda: first_worker not in worker_processes(server.pid), seconds=60)
+            assert len(worker_processes(server.pid)) == 1
             _stop(second)
+            wait_for(lambda: not worker_processes(server.pid), seconds=60)
         finally:
             c2.close()

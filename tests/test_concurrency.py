@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import app_process
 from tests.test_browser import _draw, _one, _prediction, _zero
-from tests.test_browser_training import _train_long
+from tests.test_browser_training import _train_long, alive, wait_for, worker_processes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 SESSIONS = 4  # bounded: 2 cores run the server, Chromium and the tests
@@ -44,9 +44,13 @@ def test_a_server_killed_mid_training_starts_again_and_works(browser):
         page.goto(url)
         page.locator("canvas").first.wait_for(timeout=60_000)
         _train_long(page)  # a run of many minutes, under way
+        workers = worker_processes(proc.pid)
+        assert len(workers) == 1
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=20)
         context.close()
+        # its training process sees its socket close and exits after its current step
+        wait_for(lambda: not any(alive(pid) for pid in workers), seconds=60)
         port = int(url.rsplit(":", 1)[1])
     with app_process(port=port) as (url2, _):
         assert url2 == url
