@@ -103,7 +103,9 @@ class Progress:
     curve: tuple[tuple[float, float, float], ...]  # (epochs done, loss, accuracy) points
     lr_marks: tuple[tuple[float, float], ...]  # (epochs done, new learning rate) changes
     rows: tuple[dict, ...]  # one dict per finished epoch (train/test loss and accuracy)
-    message: str  # why it ended, in a sentence (empty while active)
+    message: str  # how it ended (empty while active): "stopped": why, to follow "stopped
+    # because" ('' for the learner's own Stop); "diverged": what went wrong, a clause;
+    # "failed", "cancelled": a sentence
     final_accuracy: float | None  # held-out accuracy of the final weights, once ended
     published: int  # how many weight copies have been published (changes about once a second)
 
@@ -511,7 +513,7 @@ class TrainingJob:
                 return
             gone = self._abandoned(paused_since=self._held_since)
             if gone:
-                self._stop, self._stop_reason = True, f"The run was stopped because {gone}."
+                self._stop, self._stop_reason = True, gone
                 self._send_controls()
 
     def _on_batch(self, event: BatchEvent, last_publish: float) -> float:
@@ -577,7 +579,7 @@ class TrainingJob:
             self._control.paused_seconds += time.monotonic() - held
             gone = gone or self._abandoned()
             if self._stop or gone:
-                return f"The run was stopped because {gone}." if gone else ""
+                return gone  # '' for the learner's own Stop
             if self._steps_allowed:  # one step while paused: the run stays "paused"
                 self._steps_allowed -= 1
                 self._stepping = True

@@ -447,11 +447,11 @@ def cross_entropy(logits, label: int, temperature: float = 1.0) -> float:
     """-log p[label]: the loss PyTorch's CrossEntropyLoss gives for one example."""
     logp = log_softmax(logits, temperature)
     _check_index("label", label, logp.size)
-    return float(-logp[label])
+    return float(-logp[label]) + 0.0  # + 0.0: a certain answer's loss is 0, never "-0"
 
 
 def entropy(probabilities) -> float:
     """-sum p log p in nats: 0 for a certain answer, log(10) ~ 2.303 for a uniform one."""
     p = np.asarray(probabilities, dtype=np.float64)
     nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum())
+    return float(-(nz * np.log(nz)).sum()) + 0.0  # + 0.0: never "-0" for a certain answer

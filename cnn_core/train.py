@@ -143,7 +143,7 @@ class DivergedEvent:
 class StoppedEvent:
     """The run hit ``max_seconds``; the model keeps the weights of the last finished step."""
 
-    reason: str
+    reason: str  # why, as the end of "stopped because ...": "it reached its time limit of ..."
 
 
 @dataclass(frozen=True)
@@ -475,8 +475,7 @@ def _run_epoch(model, optimizer, images, y, generator, epoch: int, progress: _Pr
             yield progress.batch_event(epoch, batch)
         if progress.out_of_time():
             return StoppedEvent(
-                f"stopped at the time limit of {config.max_seconds:g} s, at epoch {epoch}, "
-                f"batch {batch}; the model keeps the weights of that step"
+                f"it reached its time limit of {config.max_seconds:g} s of training"
             )
     return None
 

@@ -150,13 +150,14 @@ def _notify_nothing_kept(view) -> None:
     if view.status == "diverged":
         state.notify(
             "error",
-            f"Training diverged: {view.message} Nothing was learned before it diverged, so "
+            f"Training diverged: {view.message}. Nothing was learned before it diverged, so "
             "your previous model is kept.",
         )
     elif view.status == "failed":
-        state.notify("error", f"{view.message} Your previous model is kept.")
+        state.notify("error", f"{sentence(view.message)} Your previous model is kept.")
     else:
-        state.notify("info", view.message or "Training was cancelled; nothing was trained.")
+        cancelled = view.message or "Training was cancelled; nothing was trained"
+        state.notify("info", sentence(cancelled))
 
 
 def _notify_outcome(view, num_classes: int) -> None:
@@ -165,16 +166,16 @@ def _notify_outcome(view, num_classes: int) -> None:
     if view.status == "done":
         state.notify("success", f"Training finished: held-out accuracy {accuracy:.1%}.")
     elif view.status == "stopped":
-        reason = f" {view.message[0].upper()}{view.message[1:]}." if view.message else ""
+        because = f" because {view.message}" if view.message else ""
         state.notify(
             "warning",
-            f"Training stopped at {where}.{reason} Your model keeps the weights of the last "
-            f"finished step (held-out accuracy {accuracy:.1%}).",
+            f"Training stopped at {where}{because}. Your model keeps the weights of that step "
+            f"(held-out accuracy {accuracy:.1%}).",
         )
     else:
         state.notify(
             "error",
-            f"Training diverged: {view.message} The weights were rolled back to the end of "
+            f"Training diverged: {view.message}. The weights were rolled back to the end of "
             f"the last good epoch (held-out accuracy {accuracy:.1%}).",
         )
     if accuracy <= 1.5 / num_classes:
@@ -183,6 +184,12 @@ def _notify_outcome(view, num_classes: int) -> None:
             "The held-out accuracy is no better than guessing: the learning rate is probably "
             "too high (the units stopped responding) or too low. Try 0.001 with Adam.",
         )
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in a full stop (a message built from a reason may lack one)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def live_banner() -> None:
