@@ -61,8 +61,9 @@ slug = page.url_path or "draw"
 target = links.apply(slug)  # a share link, on the session's first run only
 if target is not None:
     st.switch_page(next(p for p in PAGES if (p.url_path or "draw") == target))
+share_slot = st.sidebar.container()  # "Share this view" first: in sight at 1400x900 everywhere
 sidebar.render(teacher=links.teacher_mode())
-with st.sidebar:
+with share_slot:
     links.share_box(slug)
 # Messages and the live-training banner go into one container that is always there, so that
 # they never shift the page's own elements: Streamlit places elements by their position, and a
