@@ -1,4 +1,6 @@
-"""Draw & predict: canvas, preprocessing steps, prediction, and every stage at a glance."""
+"""Draw & predict: the three ways to make an input (draw, pick a sample, upload a photo) side by
+side with the prediction, then every stage at a glance. The wording and the samples follow the
+data set of the model in use (digits or clothes, ui/samples.py)."""
 
 import copy
 
@@ -7,13 +9,26 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, figures, images, layout, state
+from ui import canvas, figures, images, layout, samples, state
 
 LAST_PRE = "draw_last_preprocessed"  # the Preprocessed of the last drawing (for the steps row)
 UPLOAD_SEEN = "draw_upload_seen"  # digest of the last uploaded file turned into the input
+TABS = ("Draw", "Pick a sample", "Upload a photo")  # the three ways to make an input
+GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
 
-st.title("Draw a digit, watch the network read it")
-st.markdown(layout.prose("draw_intro"))
+
+def _subject() -> samples.Subject:
+    return samples.subject_of(state.current_model().class_names)
+
+
+def _model_line(info: state.ModelInfo) -> str:
+    """What the model in use was trained on and which classes it tells apart, in one sentence."""
+    if info.live:
+        trained = f"is a run still training (its weights at {info.live})"
+    else:
+        trained = f"was trained on {info.trained_on}"
+    classes = ", ".join(info.class_names)
+    return f"The model in use {trained}; it tells apart {len(info.class_names)} classes: {classes}."
 
 
 def _take_drawing(rgba, center: bool) -> None:
@@ -110,79 +125,132 @@ def _enter_canvas() -> None:
     st.session_state[state.CANVAS_SHOWED_INK] = False
 
 
+def draw_input() -> None:
+    """The Draw tab: brush, centring switch and the canvas; a new stroke becomes the input."""
+    brush = st.slider("Brush width", 8, 40, 20, key="draw_brush")
+    center = st.toggle(
+        "Centre by mass, as MNIST did",
+        True,
+        key="draw_center",
+        help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
+    )
+    if "canvas" not in st.session_state:  # the page is entered: a fresh canvas
+        _enter_canvas()
+    st.caption("Draw here:")  # short: the canvas's toolbar overlaps the right of this line
+    try:
+        rgba, drawing = canvas.drawing_canvas(
+            "canvas", brush, st.session_state.get(state.CANVAS_INITIAL)
+        )
+        st.caption("The toolbar at the top right of the square has undo, redo and clear.")
+    except canvas.CanvasImageError as err:
+        st.error(f"The drawing could not be read ({err}). Clear the canvas and draw again.")
+        rgba, drawing = None, None
+    if drawing is not None:
+        st.session_state[state.CANVAS_DRAWING] = drawing
+    _take_drawing(rgba, center)
+
+
+def _result(trace, subject: samples.Subject) -> None:
+    """Beside the inputs: the preprocessing steps of a drawing or photo, and the prediction."""
+    pre = st.session_state.get(LAST_PRE)
+    if pre is not None and state.input_source().startswith("your "):
+        _steps_row(pre)
+    if trace is None:
+        st.info(
+            f"Draw a {subject.noun} in the black square, or use the tabs above it to pick a "
+            "sample or upload a photo: the prediction appears here, and every stage of the "
+            "network below."
+        )
+    else:
+        st.caption(f"Current input: {state.input_source()}")
+        _prediction(trace)
+
+
 @st.fragment
 def live_view() -> None:
-    """Canvas, steps, prediction and overview: reruns alone on each stroke."""
-    left, right = st.columns([1, 2])
+    """The input tabs beside the prediction, then the overview: reruns alone on each stroke."""
+    subject = _subject()
+    left, right = st.columns([2, 3])
     with left:
-        brush = st.slider("Brush width", 8, 40, 20, key="draw_brush")
-        center = st.toggle(
-            "Centre by mass, as MNIST did",
-            True,
-            key="draw_center",
-            help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
-        )
-        st.caption("Draw below; the toolbar has undo, redo, clear.")
-        if "canvas" not in st.session_state:  # the page is entered: a fresh canvas
-            _enter_canvas()
-        try:
-            rgba, drawing = canvas.drawing_canvas(
-                "canvas", brush, st.session_state.get(state.CANVAS_INITIAL)
-            )
-        except canvas.CanvasImageError as err:
-            st.error(f"The drawing could not be read ({err}). Clear the canvas and draw again.")
-            rgba, drawing = None, None
-        if drawing is not None:
-            st.session_state[state.CANVAS_DRAWING] = drawing
-        _take_drawing(rgba, center)
+        draw_tab, pick_tab, upload_tab = st.tabs(TABS, key="draw_input_tab")
+        with draw_tab:
+            draw_input()
+        with pick_tab:
+            gallery(subject)
+        with upload_tab:
+            upload(subject)
     trace = state.current_trace()
     with right:
-        pre = st.session_state.get(LAST_PRE)
-        if pre is not None and state.input_source().startswith("your "):
-            _steps_row(pre)
-        if trace is None:
-            st.info(
-                "Draw a digit in the black square (or pick one below): the prediction and "
-                "every stage of the network appear here."
-            )
-        else:
-            st.caption(f"Current input: {state.input_source()}")
-            _prediction(trace)
+        _result(trace, subject)
     if trace is not None:
         _overview(trace)
 
 
-def gallery() -> None:
-    """Pick a held-out digit (random, or of a chosen class) as the current input."""
-    test = state.bundled_digits().test
-    st.subheader("Or pick a digit from the data set")
-    cols = st.columns([1, 1, 3])
-    label = cols[0].selectbox("Class", ["any", *range(10)], key="gallery_class")
-    if cols[1].button("Random digit", key="gallery_random"):
+def _shown(test, label) -> np.ndarray:
+    """Indices of the samples on show: the first of every class, or the first of one class."""
+    if label == "any":
+        classes = range(len(test.class_names))
+        return np.array([np.flatnonzero(test.labels == k)[0] for k in classes])
+    return np.flatnonzero(test.labels == label)[:GALLERY_SIZE]
+
+
+def gallery(subject: samples.Subject) -> None:
+    """Pick a held-out sample (random, or of a chosen class) as the current input."""
+    test = samples.samples(subject)
+    if test is None:
+        st.info(_no_samples(subject))
+        return
+    cols = st.columns(2, vertical_alignment="bottom")
+    label = cols[0].selectbox(
+        "Class",
+        ["any", *range(len(test.class_names))],
+        key="gallery_class",
+        format_func=lambda k: k if k == "any" else test.class_names[k],
+    )
+    if cols[1].button(f"Random {subject.noun}", key="gallery_random"):
         pool = np.arange(len(test)) if label == "any" else np.flatnonzero(test.labels == label)
         st.session_state["gallery_pick"] = int(np.random.default_rng().choice(pool))
-    if label == "any":  # the first held-out digit of every class
-        shown = [int(np.flatnonzero(test.labels == k)[0]) for k in range(10)]
-    else:
-        shown = np.flatnonzero(test.labels == label)[:10]
-    for col, index in zip(st.columns(10), shown, strict=False):
-        col.image(images.grayscale(test.images[index] / 255, 2))
-        if col.button("Use", key=f"gallery_use_{index}"):
-            st.session_state["gallery_pick"] = int(index)
+    _thumbnails(subject, test, _shown(test, label), example=label != "any")
     pick = st.session_state.pop("gallery_pick", None)
     if pick is not None:
         state.set_input(
             test.images[pick] / np.float32(255),
-            f"held-out digit #{pick} (label {test.labels[pick]})",
+            samples.source(subject, pick, int(test.labels[pick])),
         )
         st.rerun()
 
 
-def upload() -> None:
-    """A photo or scan of a digit (PNG or JPEG, checked by content) as the current input."""
-    st.subheader("Or upload a photo of a digit")
+def _thumbnails(subject, test, shown, example: bool) -> None:
+    """The samples two to a row, each with a button named after what it does."""
+    for start in range(0, len(shown), 2):
+        cols = st.columns([1, 3, 1, 3], vertical_alignment="center")
+        for k, index in enumerate(shown[start : start + 2]):
+            index = int(index)
+            name = samples.use_label(
+                subject, int(test.labels[index]), start + k + 1 if example else None
+            )
+            cols[2 * k].image(images.grayscale(test.images[index] / 255, 2))
+            if cols[2 * k + 1].button(name, key=f"gallery_use_{index}", wrap=True):
+                st.session_state["gallery_pick"] = index
+
+
+def _no_samples(subject: samples.Subject) -> str:
+    if subject.dataset is None:
+        return (
+            "This model has classes of its own, so there are no samples to pick here. "
+            "Draw a picture or upload a photo instead."
+        )
+    return (
+        "The held-out images of the model's data set are not on this server, so there are no "
+        "samples to pick here. Draw or upload a photo instead."
+    )
+
+
+def upload(subject: samples.Subject) -> None:
+    """A photo or scan (PNG or JPEG, checked by content) as the current input."""
     file = st.file_uploader(
-        "PNG or JPEG, one digit, at most 5 MB and 4 megapixels; dark ink on light paper is fine",
+        f"A photo of one {subject.noun}: PNG or JPEG, at most 5 MB and 4 megapixels. "
+        "Dark on a light background is fine.",
         type=["png", "jpg", "jpeg"],
         key="draw_upload",
     )
@@ -201,13 +269,20 @@ def upload() -> None:
         return
     pre = preprocess_canvas(rgba, center=st.session_state.get("draw_center", True))
     if pre.is_empty:
-        st.warning(f"No digit was found in '{name}': the picture looks blank.")
+        st.warning(f"Nothing was found in '{name}': the picture looks blank.")
         return
     st.session_state[LAST_PRE] = pre
     state.set_input(pre.image, f"your photo '{name}'")
     st.rerun()
 
 
+def header() -> None:
+    """The heading and the text for the model in use, and what that model was trained on."""
+    subject = _subject()
+    st.title(subject.heading)
+    st.markdown(layout.prose(subject.intro))
+    st.caption(_model_line(state.current_model()))
+
+
+header()
 live_view()
-upload()
-gallery()

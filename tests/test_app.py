@@ -72,7 +72,7 @@ def test_every_page_renders_with_an_input(page):
 
 
 def test_gallery_pick_gives_a_prediction():
-    """Pressing 'Use' under a gallery digit makes it the input and shows its prediction."""
+    """Pressing 'Use digit 0' in the gallery makes that digit the input and shows its prediction."""
     at = _app().run()
     at.button(key="gallery_use_0").click().run()
     trace = _expected_trace(0)

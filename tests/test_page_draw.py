@@ -1,0 +1,146 @@
+"""AppTest of the home page (app_pages/page_draw.py, ui/samples.py): the three ways to make an
+input are tabs named in the text, gallery buttons say what they do, and the wording and samples
+follow the data set of the model in use (digits, Fashion-MNIST, or classes of its own)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import load_default_model
+from cnn_core.data import CLASS_NAMES, DataError, load_bundled, load_dataset
+from ui import samples, state
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TABS = ["Draw", "Pick a sample", "Upload a photo"]
+FASHION_TRAINED_ON = "Fashion-MNIST (70,000): 60,000 images"
+
+
+def _home(class_names=None) -> AppTest:
+    """The home page of a fresh session; with ``class_names``, the session's own model is the
+    default model's weights under those class names (what a run on another data set gives)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    if class_names is not None:
+        info = state.ModelInfo.own(load_default_model(), FASHION_TRAINED_ON, 0.85, class_names)
+        at.session_state[state.MODEL] = info
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _use_buttons(at: AppTest) -> list[str]:
+    return [b.label for b in at.button if str(b.key).startswith("gallery_use_")]
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join(m.value for m in [*at.markdown, *at.caption, *at.info])
+
+
+def test_the_three_inputs_are_tabs_and_the_text_names_them():
+    """Draw, Pick a sample and Upload a photo are tabs, in that order, and the text names each;
+    the prompt says where the tabs, the prediction and the stages are."""
+    at = _home()
+    assert [t.label for t in at.tabs] == TABS
+    intro = " ".join(at.main.markdown[0].value.split())  # the text file wraps its lines
+    assert all(f"**{tab}**" in intro for tab in TABS)
+    assert at.main.title[0].value == "Draw a digit, watch the network read it"
+    assert at.main.info[0].value == (
+        "Draw a digit in the black square, or use the tabs above it to pick a sample or upload "
+        "a photo: the prediction appears here, and every stage of the network below."
+    )
+
+
+def test_gallery_buttons_name_the_digit_they_use():
+    """With "any" class, the ten buttons read "Use digit 0" ... "Use digit 9", one per class, and
+    each is under the first held-out digit of its class."""
+    at = _home()
+    assert _use_buttons(at) == [f"Use digit {k}" for k in range(10)]
+    labels = load_bundled().test.labels
+    for button in at.button:
+        if str(button.key).startswith("gallery_use_"):
+            index = int(str(button.key).removeprefix("gallery_use_"))
+            assert button.label == f"Use digit {labels[index]}"
+
+
+def test_gallery_of_one_class_has_ten_different_button_names():
+    """Picking class 4 shows ten of its digits, each button named apart from the others."""
+    at = _home()
+    at.selectbox(key="gallery_class").set_value(4).run()
+    assert _use_buttons(at) == [f"Use digit 4, example {k}" for k in range(1, 11)]
+
+
+def test_a_fashion_model_gets_clothes_wording_and_a_fashion_gallery():
+    """A model trained on Fashion-MNIST: the heading, intro and prompt speak of clothes, the page
+    says what the model was trained on, the gallery shows Fashion-MNIST's held-out images named
+    by class, and the canvas is still there to draw on."""
+    at = _home(CLASS_NAMES["fashion-mnist"])
+    assert at.main.title[0].value == "Watch the network tell clothes apart"
+    assert "not handwritten digits" in at.main.markdown[0].value
+    assert at.main.caption[0].value == (
+        f"The model in use was trained on {FASHION_TRAINED_ON}; it tells apart 10 classes: "
+        "T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot."
+    )
+    assert at.main.info[0].value.startswith("Draw a piece of clothing in the black square")
+    assert "digit" not in at.main.title[0].value + at.main.info[0].value
+    assert _use_buttons(at) == [
+        "Use a T-shirt or top", "Use trousers", "Use a pullover", "Use a dress", "Use a coat",
+        "Use a sandal", "Use a shirt", "Use a sneaker", "Use a bag", "Use an ankle boot",
+    ]  # fmt: skip
+    assert at.button(key="gallery_random").label == "Random piece of clothing"
+    assert at.slider(key="draw_brush").label == "Brush width"  # drawing is still offered
+
+
+def test_using_a_fashion_sample_makes_it_the_input():
+    """Pressing "Use a sneaker" makes that held-out Fashion-MNIST image the input, described as
+    such, and the page shows the model's prediction for it."""
+    at = _home(CLASS_NAMES["fashion-mnist"])
+    key = next(b.key for b in at.button if b.label == "Use a sneaker")
+    at.button(key=key).click().run()
+    index = int(key.removeprefix("gallery_use_"))
+    test = load_dataset("fashion-mnist").test
+    assert test.labels[index] == 7  # Sneaker
+    assert at.session_state[state.INPUT_SOURCE] == (
+        f"held-out Fashion-MNIST image #{index} (a sneaker)"
+    )
+    assert np.array_equal(at.session_state[state.INPUT], test.images[index] / np.float32(255))
+    assert any("predicted with probability" in m.value for m in at.markdown)
+
+
+def test_a_model_with_classes_of_its_own_has_no_gallery_but_says_why():
+    """A model file with other class names gets plain wording and, instead of samples of another
+    data set, a sentence that says why there are none."""
+    names = tuple(f"class {k}" for k in range(10))
+    at = _home(names)
+    assert at.main.title[0].value == "Draw a picture, watch the network read it"
+    assert not _use_buttons(at)
+    assert (
+        "This model has classes of its own, so there are no samples to pick here. "
+        "Draw a picture or upload a photo instead."
+    ) in [i.value for i in at.info]
+
+
+def test_samples_are_none_when_the_data_set_is_missing(monkeypatch):
+    """A Fashion-MNIST model on a server without Fashion-MNIST gets no samples (the page says so)
+    rather than an error."""
+
+    def missing(name):
+        raise DataError(f"{name} is not on this server.")
+
+    monkeypatch.setattr(samples.state, "dataset_split", missing)
+    assert samples.samples(samples.FASHION) is None
+    assert samples.samples(samples.OTHER) is None
+
+
+@pytest.mark.parametrize(
+    ("names", "subject"),
+    [
+        (CLASS_NAMES["digits"], samples.DIGITS),
+        (CLASS_NAMES["mnist"], samples.DIGITS),
+        (CLASS_NAMES["fashion-mnist"], samples.FASHION),
+        (tuple("abcdefghij"), samples.OTHER),
+    ],
+)
+def test_the_subject_follows_the_class_names(names, subject):
+    """Digits for the bundled digits and MNIST, clothes for Fashion-MNIST, plain otherwise."""
+    assert samples.subject_of(names) is subject
