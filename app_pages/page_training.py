@@ -7,6 +7,7 @@ from ui import figures, images, layout, state, step_view
 from ui import training_view as tv
 
 EXAMPLES_PER_ROW = 6
+OPENED = "train_opened"  # what "Open" did, said once beside the examples
 
 
 def curves(view: tv.RunView | None, info) -> None:
@@ -168,6 +169,12 @@ def examples(held: tv.HeldOut, t: int, p: int, names) -> None:
         f"**{count}** held-out image(s) of class **{names[t]}** predicted as **{names[p]}** "
         f"({kind}){f'; the {len(found)} most confident shown' if count > len(found) else ''}."
     )
+    opened = st.session_state.pop(OPENED, None)
+    if opened:  # said here, where the learner pressed Open, not at the top of the page
+        st.success(opened, icon=":material/check_circle:")
+        links = st.columns(3)
+        links[0].page_link("app_pages/page_draw.py", label="See its prediction")
+        links[1].page_link("app_pages/page_convolution.py", label="Follow it through the stages")
     probs = held.evaluation.probabilities
     for start in range(0, len(found), EXAMPLES_PER_ROW):
         row = found[start : start + EXAMPLES_PER_ROW]
@@ -186,10 +193,9 @@ def _open(held: tv.HeldOut, i: int, names) -> None:
         tv.held_out_image(held, i),
         f"{where} #{i} (label {names[label]}, predicted {names[predicted]})",
     )
-    state.notify(
-        "success",
+    st.session_state[OPENED] = (
         f"{where.capitalize()} #{i} is now the current input: open the stage pages "
-        "(Convolution, ..., Dense & softmax) to see how the model reached its answer.",
+        "(Convolution, ..., Dense & softmax) to see how the model reached its answer."
     )
     st.rerun()
 
