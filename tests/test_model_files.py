@@ -23,7 +23,7 @@ from cnn_core.checkpoint import (
     metadata_accuracy,
     save_checkpoint,
 )
-from cnn_core.data import load_bundled
+from cnn_core.data import CLASS_NAMES, load_bundled
 from ui import model_files, state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -141,6 +141,14 @@ def test_class_names_from_the_file_must_be_plain(small_model):
     assert model_files.model_from_upload(ok, "f").class_names == tuple(names)
     bad = save_checkpoint(small_model, extra_metadata={"class_names": ["**a**"] * 10})
     assert model_files.model_from_upload(bad, "f").class_names == tuple("0123456789")
+
+
+def test_a_fashion_mnist_model_keeps_its_class_names_through_a_file(small_model):
+    """Every Fashion-MNIST class name ("T-shirt/top" included) survives download and upload,
+    so the pages still speak of clothes."""
+    names = list(CLASS_NAMES["fashion-mnist"])
+    data = save_checkpoint(small_model, extra_metadata={"class_names": names})
+    assert model_files.model_from_upload(data, "f").class_names == tuple(names)
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))

@@ -29,7 +29,7 @@ UPLOAD_KEY = "model_upload"  # the st.file_uploader
 DOWNLOAD_KEY = "model_download"  # the st.download_button
 _DOWNLOAD_CACHE = "model_download_bytes"  # (model version, bytes) of the last file prepared
 _SAFE_NAME = re.compile(r"[^\w.\- ]+")
-_SAFE_CLASS = re.compile(r"^[\w\- ]{1,24}$")
+_SAFE_CLASS = re.compile(r"^[\w\-/ ]{1,24}$")  # "T-shirt/top"; no markdown
 
 
 def model_bytes(info: state.ModelInfo) -> bytes:
