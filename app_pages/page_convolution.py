@@ -2,14 +2,15 @@
 playground for kernel size, stride, padding and dilation; a kernel editor whose kernel can go
 into the model's first layer for this session only.
 
-Every widget key starts with ``conv_`` and accepts a value set in st.session_state before the page
-runs (a share link); values that no longer fit (a channel after switching layer) are clamped.
+Every widget key (the open tab's too) starts with ``conv_`` and accepts a value set in
+st.session_state before the page runs (a share link); values that no longer fit (a channel after
+switching layer) are clamped.
 """
 
 import streamlit as st
 
 from cnn_core import conv_lab, explain, toy
-from ui import figures, layout, state, theme
+from ui import figures, layout, links, state, theme
 from ui.toy import grid_editor, set_grid, toy_image
 
 PLAY_SECONDS = 0.8  # one output position per tick while Play is on
@@ -479,8 +480,10 @@ st.latex(
     r"\text{out}[o,i,j] = b_o + \sum_{c}\sum_{u,v} w[o,c,u,v]\,"
     r"x_{\text{pad}}[c,\; i s + u d,\; j s + v d]"
 )
-TABS = ["Your input and model", "Kernel editor", "Toy playground"]
-model_tab, editor_tab, toy_tab = st.tabs(TABS)
+# The open tab is a widget value ("conv_tab", a share-link setting): a rerun after "Use in the
+# model" or an edit keeps the learner on the tab they acted in, and a link reopens its tab.
+TABS = list(links.CONV_TABS.values())
+model_tab, editor_tab, toy_tab = st.tabs(TABS, key="conv_tab", on_change="rerun")
 with model_tab:
     model_section()
 with editor_tab:

@@ -112,6 +112,8 @@ class Setting:
 
     kind: "int", "float", "bool", "choice" or "grid" (a small grid of numbers, rows split by ';'
     and values by ',', stored in the page as the editor's text).
+    names: for a choice, the word a link uses for each choice, in the same order (a tab's label
+    "Kernel editor" travels as "editor"); without names a link holds the choice itself.
     """
 
     kind: str
@@ -119,6 +121,11 @@ class Setting:
     hi: float | None = None
     choices: tuple = ()
     max_size: int = 14
+    names: tuple = ()
+
+    def __post_init__(self):
+        if self.names and len(self.names) != len(self.choices):
+            raise ValueError("A choice setting needs one link name per choice.")
 
     def parse(self, text: str) -> Any:
         if not isinstance(text, str):
@@ -147,10 +154,10 @@ class Setting:
                 return False
             raise LinkError(f"'{_short(text)}' is not true or false")
         if self.kind == "choice":
-            for choice in self.choices:
-                if text == str(choice):
-                    return choice
-            raise LinkError(f"'{_short(text)}' is not one of {', '.join(map(str, self.choices))}")
+            words = self._words()
+            if text in words:
+                return self.choices[words.index(text)]
+            raise LinkError(f"'{_short(text)}' is not one of {', '.join(words)}")
         if self.kind == "grid":
             rows = text.replace(";", "\n").replace(",", " ")
             try:
@@ -159,6 +166,10 @@ class Setting:
                 raise LinkError(str(err)) from None
             return toy.format_grid(grid)
         raise ValueError(f"Unknown setting kind {self.kind!r}")
+
+    def _words(self) -> list[str]:
+        """What a link holds for each choice."""
+        return [str(n) for n in (self.names or self.choices)]
 
     def _in_range(self, value):
         if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
@@ -173,6 +184,8 @@ class Setting:
             return ";".join(",".join(f"{v:.4g}" for v in row) for row in grid)
         if self.kind == "float":
             return f"{float(value):.6g}"
+        if self.kind == "choice" and self.names:
+            return str(self.names[self.choices.index(value)])
         return str(value)
 
 

@@ -25,6 +25,8 @@ APPLIED = "link_applied"  # session flag: the link of this session was read
 TEACHER = "teacher_mode"  # session flag: opened with mode=class
 
 PAGE_SLUGS = ("draw", "convolution", "activation", "pooling", "flatten", "dense", "training")
+# The Convolution page's tabs (its st.tabs key is "conv_tab"): the word a link uses -> the label.
+CONV_TABS = {"model": "Your input and model", "editor": "Kernel editor", "toy": "Toy playground"}
 
 _INDEX = Setting("int", 0, 64)  # row / column / channel indices: every model map fits in 0..64
 _COLOR = Setting("choice", choices=theme.COLOR_MODES)
@@ -35,6 +37,7 @@ _SOURCE = Setting("choice", choices=("model", "toy"))  # the pages' "Work on" sw
 SETTINGS: dict[str, dict[str, Setting]] = {
     "draw": {"draw_center": Setting("bool"), "draw_brush": Setting("int", 8, 40)},
     "convolution": {
+        "conv_tab": Setting("choice", choices=tuple(CONV_TABS.values()), names=tuple(CONV_TABS)),
         "conv_layer": Setting("choice", choices=("conv1", "conv2", "conv3")),
         "conv_channel": _INDEX,
         "conv_row": _INDEX,
@@ -117,6 +120,30 @@ def _all_settings() -> dict[str, Setting]:
     return merged
 
 
+def _reason(text: str) -> str:
+    """A LinkError's message to follow a colon: no final full stop, no capital unless the word
+    is one ("NaN")."""
+    text = str(text).strip().rstrip(".")
+    if text[:1].isupper() and text[1:2].islower():
+        text = text[:1].lower() + text[1:]
+    return text
+
+
+def _read_one(name: str, text: str, known: dict[str, Setting]):
+    """The value of one known parameter, or LinkError."""
+    if name == "page":
+        if text not in PAGE_SLUGS:
+            raise LinkError(f"there is no page '{safe_name(text)}'")
+        return text
+    if name == "img":
+        return decode_image(text)
+    if name == "mode":
+        if text != "class":
+            raise LinkError("the only mode is 'class'")
+        return text
+    return known[name].parse(text)
+
+
 def read(params: dict[str, str]) -> tuple[dict, list[str]]:
     """Validate raw query parameters. Returns (values, notes): values has 'page', 'img',
     'mode' and widget keys; notes are sentences about what was ignored. Pure: no session state."""
@@ -124,35 +151,26 @@ def read(params: dict[str, str]) -> tuple[dict, list[str]]:
     notes: list[str] = []
     items = list(params.items())
     if len(items) > MAX_PARAMS:
-        notes.append(f"the link has {len(items)} parameters; only the first {MAX_PARAMS} were read")
+        notes.append(
+            f"The link has {len(items)} parameters; only the first {MAX_PARAMS} were read."
+        )
         items = items[:MAX_PARAMS]
     known = _all_settings()
     unknown = []
     for name, raw in items:
         text = raw[-1] if isinstance(raw, list) and raw else raw
-        if not isinstance(text, str):
-            notes.append(f"`{safe_name(name)}` has no usable value")
-            continue
-        try:
-            if name == "page":
-                if text not in PAGE_SLUGS:
-                    raise LinkError(f"there is no page '{safe_name(text)}'")
-                values["page"] = text
-            elif name == "img":
-                values["img"] = decode_image(text)
-            elif name == "mode":
-                if text != "class":
-                    raise LinkError("the only mode is 'class'")
-                values["mode"] = text
-            elif name in known:
-                values[name] = known[name].parse(text)
-            else:
-                unknown.append(safe_name(name))
-        except LinkError as err:
-            notes.append(f"`{safe_name(name)}` was ignored: {err}")
+        if name not in known and name not in RESERVED:
+            unknown.append(safe_name(name))
+        elif not isinstance(text, str):
+            notes.append(f"`{safe_name(name)}` has no usable value.")
+        else:
+            try:
+                values[name] = _read_one(name, text, known)
+            except LinkError as err:
+                notes.append(f"`{safe_name(name)}` was ignored: {_reason(err)}.")
     if unknown:
-        shown = ", ".join(f"`{n}`" for n in unknown[:8]) + (" …" if len(unknown) > 8 else "")
-        notes.append(f"unknown parameter(s) ignored: {shown}")
+        shown = ", ".join(f"`{n}`" for n in unknown[:8]) + (" and more" if len(unknown) > 8 else "")
+        notes.append(f"The link has unknown parameters, which were ignored: {shown}.")
     return values, notes
 
 
@@ -175,7 +193,7 @@ def apply(current_slug: str) -> str | None:
     for key, value in values.items():
         st.session_state[key] = value
     if notes:
-        state.notify("warning", "Some of this link could not be used: " + "; ".join(notes) + ".")
+        state.notify("warning", " ".join(["Some of this link could not be used.", *notes]))
     return target if target and target != current_slug else None
 
 
