@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from .job_worker import arrays_to_weights, weights_to_arrays
+from .job_worker import PUBLISH_EVERY, arrays_to_weights, weights_to_arrays
 from .limits import TrainingSlots
 from .model import CNN, ModelConfig
 from .snapshots import SnapshotLog, model_from_weights, snapshot_weights
@@ -61,7 +61,6 @@ from .train import (
     train_step,
 )
 
-PUBLISH_EVERY = 1.0  # seconds between two published copies of the weights
 CURVE_EVERY = 0.25  # seconds between two points of the live training curve
 MAX_CURVE_POINTS = 400  # the live curve is thinned (every other point dropped) beyond this
 HEARTBEAT_TIMEOUT = 300.0  # no touch() for this long: the session is taken to be gone

@@ -51,7 +51,7 @@ from .train import (
     train,
 )
 
-PUBLISH_EVERY = 1.0  # seconds between two published copies of the weights (as TrainingJob)
+PUBLISH_EVERY = 1.0  # seconds between two published copies of the weights (either worker)
 
 
 def weights_to_arrays(model: CNN) -> dict[str, np.ndarray]:
