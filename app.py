@@ -49,6 +49,12 @@ PAGES = [
         "app_pages/page_dense.py", title="Dense & softmax", url_path="dense", icon=":material/hub:"
     ),
     st.Page(
+        "app_pages/page_attribution.py",
+        title="What it looks at",
+        url_path="attribution",
+        icon=":material/visibility:",
+    ),
+    st.Page(
         "app_pages/page_training.py",
         title="Training",
         url_path="training",

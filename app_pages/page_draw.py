@@ -84,6 +84,11 @@ def _prediction(trace) -> None:
 def _overview(trace) -> None:
     """Every stage in order: its output, its shape and a link to the page that explains it."""
     st.subheader("Every stage for this input")
+    st.page_link(
+        "app_pages/page_attribution.py",
+        label="Why this prediction? What it looks at: saliency, occlusion and Grad-CAM",
+        icon=":material/visibility:",
+    )
     mode = layout.color_mode("draw_color_mode")
     global_values = layout.map_values(trace)
     for stage in trace.stages:

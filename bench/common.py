@@ -30,6 +30,7 @@ PAGES = [
     ("Pooling", "Pooling"),
     ("Flatten", "Flatten"),
     ("Dense & softmax", "Dense & softmax"),
+    ("What it looks at", "What it looks at"),
     ("Training", "Training"),
 ]
 CHROMIUM_ARGS = [

@@ -30,6 +30,7 @@ SHOTS = {
     "page_pooling": "Pooling",
     "page_flatten": "Flatten",
     "page_dense": "Dense & softmax",
+    "page_attribution": "What it looks at",
     "page_training": "Training",
 }
 SEVEN = [(70, 60), (210, 60), (180, 120), (150, 180), (130, 240)]  # canvas pixels

@@ -13,7 +13,8 @@ from ui import state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
-STAGES = ["draw", "convolution", "activation", "pooling", "flatten", "dense", "training"]
+STAGES = ["draw", "convolution", "activation", "pooling", "flatten", "dense", "attribution"]
+STAGES.append("training")  # last: the tests below take PAGES[-1] for the training page
 PAGES = [f"app_pages/page_{name}.py" for name in STAGES]
 TEST_INDEX = 7  # a held-out digit used as the current input
 

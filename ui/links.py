@@ -24,7 +24,9 @@ from . import state, theme
 APPLIED = "link_applied"  # session flag: the link of this session was read
 TEACHER = "teacher_mode"  # session flag: opened with mode=class
 
-PAGE_SLUGS = ("draw", "convolution", "activation", "pooling", "flatten", "dense", "training")
+PAGE_SLUGS = (
+    "draw", "convolution", "activation", "pooling", "flatten", "dense", "attribution", "training"
+)  # fmt: skip
 # The Convolution page's tabs (its st.tabs key is "conv_tab"): the word a link uses -> the label.
 CONV_TABS = {"model": "Your input and model", "editor": "Kernel editor", "toy": "Toy playground"}
 
@@ -103,6 +105,19 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "dense_toy_x": Setting("grid", max_size=14),
         "dense_toy_w": Setting("grid", max_size=14),
         "dense_toy_b": Setting("grid", max_size=14),
+    },
+    "attribution": {
+        "attr_class": _INDEX,
+        "attr_compare": Setting("bool"),
+        "attr_other": _INDEX,
+        "attr_patch": Setting("int", 1, 64),  # the core refuses a patch larger than the image
+        "attr_stride": Setting("int", 1, 64),
+        "attr_fill": Setting("float", 0.0, 1.0),
+        "attr_occ_row": _INDEX,
+        "attr_occ_col": _INDEX,
+        "attr_stage": Setting(
+            "choice", choices=tuple(f"{s}{b}" for b in (1, 2, 3) for s in ("conv", "act", "pool"))
+        ),
     },
     "training": {
         "train_true": Setting("int", 0, 9),
