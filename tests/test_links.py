@@ -251,6 +251,7 @@ PAGE_FILES = {
     "pooling": "app_pages/page_pooling.py",
     "flatten": "app_pages/page_flatten.py",
     "dense": "app_pages/page_dense.py",
+    "attribution": "app_pages/page_attribution.py",
     "training": "app_pages/page_training.py",
 }
 CHANGES = {  # one non-default value per page, so the round trip proves more than defaults
@@ -260,6 +261,16 @@ CHANGES = {  # one non-default value per page, so the round trip proves more tha
     "pooling": {"pool_mode": "avg", "pool_size": 3, "pool_ceil": True, "pool_shift": "up"},
     "flatten": {"flat_index": 300},
     "dense": {"softmax_temperature": 3.5, "softmax_label": 2},
+    "attribution": {
+        "attr_class": 3,
+        "attr_compare": False,
+        "attr_patch": 6,
+        "attr_stride": 3,
+        "attr_fill": 0.5,
+        "attr_occ_row": 2,
+        "attr_occ_col": 5,
+        "attr_stage": "pool1",
+    },
     "training": {"train_true": 4, "train_pred": 9},
 }
 

@@ -1,0 +1,56 @@
+"""Chromium: a drawn digit, then the home page's link to "What it looks at": the saliency,
+occlusion and Grad-CAM maps and the masked image are drawn by Plotly, with no error on the page.
+Every wait is for something the page shows, never for a length of time."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.test_browser import _draw, _one, _prediction
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+WAIT = 60_000  # ms
+CHARTS = ("attr_saliency_0", "attr_occlusion_0", "attr_gradcam_0", "attr_masked")
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+# The script run in front of the learner has finished and nothing shown is left from before.
+SETTLED_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-stale="true"]');
+}"""
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.goto(app_url)
+    pg.locator("canvas").first.wait_for(timeout=WAIT)
+    yield pg
+    context.close()
+
+
+def _heatmap(page, key: str):
+    """The drawn heatmap of the Plotly chart with this key (Plotly paints it as an <image>)."""
+    return page.locator(f".st-key-{key} .js-plotly-plot g.hm image").first
+
+
+def test_the_three_maps_of_a_drawn_digit_are_drawn(page):
+    """Draw a 1, follow the overview's link: every map is painted, each with its caption."""
+    _draw(page, _one())
+    assert _prediction(page) == "1"
+    page.get_by_role("link", name="Why this prediction? What it looks at").click()
+    page.get_by_role("heading", name="What it looks at", exact=True).wait_for(timeout=WAIT)
+    for key in CHARTS:
+        _heatmap(page, key).wait_for(timeout=WAIT)
+    page.wait_for_function(SETTLED_JS, polling=50, timeout=WAIT)
+    for start in ("Saliency of class 1,", "Occlusion for class 1:", "Grad-CAM of class 1 at"):
+        captions = page.get_by_test_id("stCaptionContainer").filter(has_text=start)
+        assert captions.count() == 1, start  # the map's text alternative
+    assert "There is no input yet" not in page.inner_text("body")
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    if os.environ.get("CONVSCOPE_SCREENSHOTS"):
+        page.screenshot(path=f"{os.environ['CONVSCOPE_SCREENSHOTS']}/page_attribution.png",
+                        full_page=True)  # fmt: skip

@@ -1,0 +1,229 @@
+"""AppTest: the "What it looks at" page. Every number it prints is cnn_core.attribution's for the
+same model and input; class, patch, stride, fill, patch cell and stage change them; a setting
+the core refuses gives the core's sentence; the maps are cached across reruns."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import attribution, load_default_model
+from cnn_core.data import load_bundled
+from tests.test_app import TEST_INDEX, _app, _expected_trace, _text, _with_input
+from ui import attribution_view, links
+
+PAGE = "app_pages/page_attribution.py"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _image(index: int = TEST_INDEX) -> np.ndarray:
+    return load_bundled().test.images[index] / np.float32(255)
+
+
+def _set(at: AppTest, **values) -> AppTest:
+    """Set the page's widgets by key, one script run each (as a learner would)."""
+    for key, value in values.items():
+        widget = next(w for w in [*at.selectbox, *at.toggle, *at.number_input, *at.slider]
+                      if w.key == key)  # fmt: skip
+        widget.set_value(value).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def _charts(at: AppTest) -> list[str]:
+    """The keys of the page's Plotly charts (the element id ends with the key)."""
+    return [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")]
+
+
+def _largest(values, digits: str = ".4g") -> str:
+    """The words the page prints for a map's largest value, computed here from the core."""
+    (v, r, c), *_ = attribution_view.largest(values, 1)
+    return f"Largest value **{v:{digits}}** at"
+
+
+def _caption(at: AppTest, start: str) -> str:
+    """The one caption (a chart's text alternative) that starts with ``start``."""
+    (found,) = [c.value for c in at.caption if c.value.startswith(start)]
+    return found
+
+
+def _open(params: dict[str, str]) -> AppTest:
+    """A fresh session opened with these query parameters (a share link)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _runner_up(trace) -> int:
+    return int(np.argsort(trace.probabilities)[-2])
+
+
+def test_without_an_input_the_page_asks_for_one_and_draws_no_map():
+    """No input yet: the prompt every page gives, and no chart."""
+    at = _app().run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert "There is no input yet" in _text(at)
+    assert not _charts(at)
+
+
+def test_by_default_the_prediction_and_the_runner_up_are_explained_side_by_side():
+    """The page opens on the predicted class beside the runner-up; its saliency numbers (the
+    largest value and its pixel, for both) are the core's."""
+    at = _with_input(PAGE)
+    model, trace = load_default_model(), _expected_trace()
+    k, other = trace.prediction, _runner_up(trace)
+    assert at.selectbox(key="attr_class").value == k
+    assert at.selectbox(key="attr_other").value == other
+    for c in (k, other):
+        values = attribution.saliency(model, _image(), c)
+        r, col = np.unravel_index(np.argmax(values), values.shape)
+        assert f"{_largest(values)} pixel ({r}, {col})" in _caption(at, f"Saliency of class {c},")
+    charts = _charts(at)
+    for key in ("attr_saliency", "attr_occlusion", "attr_gradcam"):
+        assert {f"{key}_0", f"{key}_1"} <= set(charts), charts
+    assert "attr_masked" in charts
+
+
+def test_another_class_alone_changes_every_number():
+    """'Why not 4?': class 4 alone (no comparison) gives the core's saliency, occlusion and
+    Grad-CAM numbers for class 4, and the page shows one map per method."""
+    at = _with_input(PAGE)
+    model, trace = load_default_model(), _expected_trace()
+    k = 4 if trace.prediction != 4 else 5
+    _set(at, attr_compare=False, attr_class=k)
+    saliency = attribution.saliency(model, _image(), k)
+    assert f"{_largest(saliency)} pixel" in _caption(at, f"Saliency of class {k},")
+    drop = attribution.occlusion(model, _image(), k)
+    assert _largest(drop, "+.4f") in _caption(at, f"Occlusion for class {k}:")
+    assert f"class **{k}**: p = {trace.probabilities[k]:.2%}" in _text(at)
+    stage = at.selectbox(key="attr_stage").value
+    assert _gradcam_words(model, k, stage) in _caption(at, f"Grad-CAM of class {k} at {stage},")
+    assert _text(at).count("Saliency of class") == 1
+    assert "attr_saliency_1" not in _charts(at)
+
+
+def _gradcam_words(model, k: int, stage: str) -> str:
+    """What the page says about the Grad-CAM of class k at stage, from the core."""
+    cam = attribution.grad_cam(model, _image(), k, stage)
+    (value, r, c), *_ = attribution_view.largest(cam, 1)
+    if value <= 0:
+        return "It is 0 everywhere"
+    top, left, bottom, right = attribution.receptive_field(model.config, stage, r, c)
+    return (
+        f"Largest value **{value:.4g}** at cell ({r}, {c}), which sees input rows "
+        f"{top}–{bottom} and columns {left}–{right}."
+    )
+
+
+def test_the_chosen_patch_shows_the_cores_drop_and_p_before_and_after():
+    """Patch 5, stride 3, fill 1 (white), cell (2, 4): the page's count of positions, its drop
+    and p with the patch covered are the core's occlusion map at that cell."""
+    at = _with_input(PAGE)
+    model, trace = load_default_model(), _expected_trace()
+    k = trace.prediction
+    _set(at, attr_compare=False, attr_patch=5, attr_stride=3, attr_fill=1.0)
+    _set(at, attr_occ_row=2, attr_occ_col=4)
+    drop = attribution.occlusion(model, _image(), k, patch=5, stride=3, fill=1.0)
+    assert drop.shape == (8, 8)
+    text = _text(at)
+    assert "**8 x 8** positions" in text
+    before, value = float(trace.probabilities[k]), float(drop[2, 4])
+    assert "rows 6–10 and columns 12–16" in text  # rows 2*3 .. 2*3+4, columns 4*3 .. 4*3+4
+    assert (
+        f"class **{k}**: p = {before:.2%} → **{before - value:.2%}**, a drop of **{value:+.4f}**"
+    ) in text
+    assert _largest(drop, "+.4f") in _caption(at, f"Occlusion for class {k}:")
+
+
+@pytest.mark.parametrize("stage", ["conv1", "pool1", "act2"])
+def test_grad_cam_follows_the_chosen_stage(stage):
+    """Each stage's Grad-CAM words (largest cell and the input pixels it sees) are the core's,
+    and its size is stated."""
+    at = _with_input(PAGE)
+    model, trace = load_default_model(), _expected_trace()
+    _set(at, attr_compare=False, attr_stage=stage)
+    k = trace.prediction
+    assert _gradcam_words(model, k, stage) in _caption(at, f"Grad-CAM of class {k} at {stage},")
+    h, w = attribution.grad_cam(model, _image(), k, stage).shape
+    assert f"{stage} has **{h} x {w}** cells" in _text(at)
+
+
+@pytest.mark.parametrize(
+    "widget, value, args",
+    [("attr_patch", 30, {"patch": 30}), ("attr_stride", 40, {"stride": 40})],
+)
+def test_a_setting_the_core_refuses_gives_its_sentence(widget, value, args):
+    """A patch larger than the image, or a stride past it: the core's sentence, as a sentence,
+    and no occlusion map; the other methods still show theirs."""
+    at = _with_input(PAGE)
+    model, trace = load_default_model(), _expected_trace()
+    with pytest.raises(ValueError) as refused:
+        attribution.occlusion(model, _image(), trace.prediction, **args)
+    _set(at, **{widget: value})
+    words = str(refused.value)
+    assert [e.value for e in at.error] == [f"{words[0].upper()}{words[1:]}."]
+    charts = _charts(at)
+    assert not [c for c in charts if c.startswith("attr_occlusion") or c == "attr_masked"]
+    assert "attr_saliency_0" in charts and "attr_gradcam_0" in charts
+
+
+def test_a_link_with_a_patch_too_large_opens_on_the_sentence():
+    """A share link may carry a patch up to 64: the page opens and says why there is no
+    occlusion map, and the link itself is not reported as broken."""
+    at = _open(links.encode("attribution", _image(), {"attr_patch": 40}))
+    assert not at.exception, at.exception
+    assert at.title[0].value == "What it looks at"
+    assert [e.value for e in at.error] == ["The patch size must be from 1 to 28, got 40."]
+    assert not [w for w in at.warning if "could not be used" in w.value]
+
+
+def test_a_link_reopens_the_same_view_with_the_same_numbers():
+    """Settings made in one session, shared as a link and opened in a fresh one: the widgets
+    hold them and the numbers are the core's for them (class 3 beside 5, patch 6, stride 3,
+    half-grey fill, patch (2, 5), Grad-CAM of pool1)."""
+    chosen = {"attr_class": 3, "attr_other": 5, "attr_patch": 6, "attr_stride": 3}
+    chosen |= {"attr_fill": 0.5, "attr_occ_row": 2, "attr_occ_col": 5, "attr_stage": "pool1"}
+    first = _with_input(PAGE)
+    _set(first, **chosen)
+    shared = {key: first.session_state[key] for key in links.SETTINGS["attribution"]}
+    at = _open(links.encode("attribution", _image(), shared))
+    assert not at.exception, at.exception
+    assert not [w for w in at.warning if "could not be used" in w.value]
+    assert at.selectbox(key="attr_stage").value == "pool1"
+    assert at.slider(key="attr_occ_col").value == 5
+    model, p = load_default_model(), _expected_trace().probabilities
+    text = _text(at)
+    assert "rows 6–11 and columns 15–20" in text
+    for k in (3, 5):
+        drop = attribution.occlusion(model, _image(), k, patch=6, stride=3, fill=0.5)[2, 5]
+        assert f"class **{k}**: p = {p[k]:.2%} → **{p[k] - drop:.2%}**, a drop of" in text
+        assert f"a drop of **{drop:+.4f}**" in text
+        assert _gradcam_words(model, k, "pool1") in _caption(at, f"Grad-CAM of class {k} at")
+
+
+def test_maps_are_cached_across_reruns(monkeypatch):
+    """A rerun that changes only the Grad-CAM stage runs no new saliency or occlusion."""
+    calls = []
+    for name in ("saliency", "occlusion"):
+        real = getattr(attribution, name)
+        monkeypatch.setattr(
+            attribution, name, lambda *a, _f=real, _n=name, **kw: calls.append(_n) or _f(*a, **kw)
+        )
+    st.cache_data.clear()
+    at = _with_input(PAGE)
+    assert sorted(calls) == ["occlusion", "occlusion", "saliency", "saliency"]
+    _set(at, attr_stage="pool1")
+    at.run()
+    assert len(calls) == 4
+
+
+def test_figures_module_imports_neither_streamlit_nor_torch():
+    """ui/attribution_view.py builds figures from plain arrays, like ui/figures.py."""
+    from tests.test_architecture import _imported_roots
+
+    roots = _imported_roots(ROOT / "ui" / "attribution_view.py")
+    assert not roots & {"streamlit", "torch", "cnn_core"}
