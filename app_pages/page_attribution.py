@@ -98,8 +98,8 @@ def numbers(what: str, maps, titles) -> None:
 def _top_words(values, where: str, digits: str = ".4g") -> str:
     """'Largest value **v** at <where> (r, c); then v2 at (r, c) and v3 at (r, c).'"""
     (v, r, c), *rest = view.largest(values)
-    text = f"Largest value **{v:{digits}}** at {where} ({r}, {c})"
-    then = " and ".join(f"{x:{digits}} at ({i}, {j})" for x, i, j in rest)
+    text = f"Largest value **{view.number(v, digits)}** at {where} ({r}, {c})"
+    then = " and ".join(f"{view.number(x, digits)} at ({i}, {j})" for x, i, j in rest)
     return text + (f"; then {then}." if then else ".")
 
 
@@ -178,13 +178,13 @@ def occlusion_maps(trace, image, maps, chosen, names, where) -> None:
     zrange, scale = view.shared_range(maps, signed=True)
     bounds = view.patch_grid(n, patch, stride, size)  # (n, n, 4)
     hover = ("patch (%{customdata[0]}, %{customdata[1]}): rows %{customdata[2]}–%{customdata[4]}"
-             ", columns %{customdata[3]}–%{customdata[5]}<br>drop in p %{z:+.4f}"
+             ", columns %{customdata[3]}–%{customdata[5]}<br>drop in p %{customdata[7]:+.4f}"
              "<br>p with it covered %{customdata[6]:.2%}")  # fmt: skip
     figures, texts = [], []
     rows, cols = np.indices((n, n))
     for k, drop in zip(chosen, maps, strict=True):
-        after = trace.probabilities[k] - drop  # p with each patch covered
-        data = view.stack_data(rows, cols, *np.moveaxis(bounds, -1, 0), after)
+        after = view.tidy(trace.probabilities[k] - drop, 6)  # p with each patch covered
+        data = view.stack_data(rows, cols, *np.moveaxis(bounds, -1, 0), after, view.tidy(drop))
         figures.append(view.overlay(
             drop, image, view.Placement.patches(patch, stride), zrange, scale, hover=hover,
             title=f"occlusion for class {names[k]}", bar="drop in p", customdata=data,
@@ -217,8 +217,10 @@ def masked_view(trace, image, maps, chosen, names, where) -> None:
     lines = [f"Covering patch ({row}, {col}), {covered}, with {fill:g} ({fill_words}):"]
     for k, drop in zip(chosen, maps, strict=True):
         before, value = float(trace.probabilities[k]), float(drop[row, col])
-        lines.append(f"- class **{names[k]}**: p = {before:.2%} → **{before - value:.2%}**, "
-                     f"a drop of **{value:+.4f}** (the map's cell ({row}, {col}))")  # fmt: skip
+        after = view.number(before - value, ".2%")
+        lines.append(f"- class **{names[k]}**: p = {before:.2%} → **{after}**, "
+                     f"a drop of **{view.number(value, '+.4f')}** (the map's cell ({row}, "
+                     f"{col}))")  # fmt: skip
     right_col.markdown("\n".join(lines))
 
 

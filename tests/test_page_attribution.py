@@ -13,6 +13,7 @@ from cnn_core import attribution, load_default_model
 from cnn_core.data import load_bundled
 from tests.test_app import TEST_INDEX, _app, _expected_trace, _text, _with_input
 from ui import attribution_view, links
+from ui.attribution_view import number
 
 PAGE = "app_pages/page_attribution.py"
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def _charts(at: AppTest) -> list[str]:
 def _largest(values, digits: str = ".4g") -> str:
     """The words the page prints for a map's largest value, computed here from the core."""
     (v, r, c), *_ = attribution_view.largest(values, 1)
-    return f"Largest value **{v:{digits}}** at"
+    return f"Largest value **{number(v, digits)}** at"
 
 
 def _caption(at: AppTest, start: str) -> str:
@@ -133,9 +134,8 @@ def test_the_chosen_patch_shows_the_cores_drop_and_p_before_and_after():
     assert "**8 x 8** positions" in text
     before, value = float(trace.probabilities[k]), float(drop[2, 4])
     assert "rows 6–10 and columns 12–16" in text  # rows 2*3 .. 2*3+4, columns 4*3 .. 4*3+4
-    assert (
-        f"class **{k}**: p = {before:.2%} → **{before - value:.2%}**, a drop of **{value:+.4f}**"
-    ) in text
+    after, drop_text = number(before - value, ".2%"), number(value, "+.4f")
+    assert f"class **{k}**: p = {before:.2%} → **{after}**, a drop of **{drop_text}**" in text
     assert _largest(drop, "+.4f") in _caption(at, f"Occlusion for class {k}:")
 
 
@@ -200,8 +200,8 @@ def test_a_link_reopens_the_same_view_with_the_same_numbers():
     assert "rows 6–11 and columns 15–20" in text
     for k in (3, 5):
         drop = attribution.occlusion(model, _image(), k, patch=6, stride=3, fill=0.5)[2, 5]
-        assert f"class **{k}**: p = {p[k]:.2%} → **{p[k] - drop:.2%}**, a drop of" in text
-        assert f"a drop of **{drop:+.4f}**" in text
+        after, drop_text = number(p[k] - drop, ".2%"), number(drop, "+.4f")
+        assert f"class **{k}**: p = {p[k]:.2%} → **{after}**, a drop of **{drop_text}**" in text
         assert _gradcam_words(model, k, "pool1") in _caption(at, f"Grad-CAM of class {k} at")
 
 

@@ -159,6 +159,17 @@ def scale_words(zrange, signed: bool) -> str:
     return f"dark = 0 to bright = {zrange[1]:.3g}"
 
 
+def number(value: float, spec: str = ".4g") -> str:
+    """A value in the format ``spec``, never a negative zero ("-0.0000" is shown as 0)."""
+    text = f"{float(value):{spec}}"
+    return f"{0.0:{spec}}" if float(text.rstrip("%")) == 0 else text
+
+
+def tidy(values, decimals: int = 4) -> np.ndarray:
+    """Values rounded for hover text, without negative zeros (the map keeps its exact values)."""
+    return np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0
+
+
 def largest(values, count: int = 3) -> list[tuple[float, int, int]]:
     """The ``count`` largest values of a 2-D map as (value, row, col), largest first."""
     v = np.asarray(values)
