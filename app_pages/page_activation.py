@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import explain, toy
-from ui import figures, layout
+from ui import figures, grids, layout
 from ui import toy as toy_ui
 
 FUNCTIONS = {"relu": "ReLU", "leaky_relu": "Leaky ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
@@ -167,29 +167,7 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
         )
     else:
         st.markdown(f"Cell ({row}, {col}): before **{x:.5f}**, after **{y:.5f}**.")
-    small = e.before.shape[0] <= 14
-    px = 40 if small else 12
-    box = [figures.Box(row, col, row, col)]
-    c1, c2, c3 = st.columns(3)
-    for where, values, title, part in (
-        (c1, e.before, f"before ({source_name})", "before"),
-        (c2, e.after, f"after {FUNCTIONS[e.function]}", "after"),
-    ):
-        zrange, scale = ranges[part]
-        where.plotly_chart(
-            figures.annotated_grid(
-                values, title=title, cell_px=px, zrange=zrange, colorscale=scale,
-                show_scale=True, boxes=box,
-            ),
-            key=f"act_{part}",
-        )  # fmt: skip
-    c3.plotly_chart(
-        figures.annotated_grid(
-            e.changed.astype(np.float32), cell_px=px, title="changed cells (1 = changed)",
-            zrange=(0.0, 1.0), colorscale="Greys", digits=0, boxes=box,
-        ),
-        key="act_changed",
-    )  # fmt: skip
+    grids_of(e, ranges, source_name, [figures.Box(row, col, row, col)])
     changed = int(e.changed.sum())
     zeroed = f"; **{e.zeroed}** were set to 0" if e.function == "relu" else ""
     st.markdown(f"**{changed}** of {e.before.size} cells changed{zeroed}.")
@@ -200,6 +178,37 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
         marker={"size": 14, "symbol": "star", "color": "#ffb000", "line": {"width": 1}},
     )  # fmt: skip
     st.plotly_chart(fig, key="act_curve")
+
+
+def grids_of(e, ranges, source_name: str, box) -> None:
+    """The map before and after the activation, and which cells changed: side by side while
+    they fit with their numbers at full size (14x14 maps with numbers take a row each)."""
+    px = 40 if e.before.shape[0] <= 14 else 12
+    changed = e.changed.astype(np.float32)
+    where = grids.grid_columns(
+        [figures.grid_width_px(e.before, cell_px=px, show_scale=True),
+         figures.grid_width_px(e.after, cell_px=px, show_scale=True),
+         figures.grid_width_px(changed, digits=0, cell_px=px)]
+    )  # fmt: skip
+    for where_, values, title, part in (
+        (where[0], e.before, f"before ({source_name})", "before"),
+        (where[1], e.after, f"after {FUNCTIONS[e.function]}", "after"),
+    ):
+        zrange, scale = ranges[part]
+        where_.plotly_chart(
+            figures.annotated_grid(
+                values, title=title, cell_px=px, zrange=zrange, colorscale=scale,
+                show_scale=True, boxes=box,
+            ),
+            key=f"act_{part}",
+        )  # fmt: skip
+    where[2].plotly_chart(
+        figures.annotated_grid(
+            changed, cell_px=px, title="changed cells (1 = changed)", zrange=(0.0, 1.0),
+            colorscale="Greys", digits=0, boxes=box,
+        ),
+        key="act_changed",
+    )  # fmt: skip
 
 
 st.title("Activation")

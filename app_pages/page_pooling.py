@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import explain, toy
-from ui import figures, layout, state
+from ui import figures, grids, layout, state
 from ui import toy as toy_ui
 
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
@@ -116,18 +116,56 @@ def window_formula(view, row: int, col: int) -> str:
     """out[row, col] with the window's numbers substituted (LaTeX)."""
     top, left, bottom, right = view.window(row, col)
     values = view.before[top:bottom, left:right].ravel()
-    listed = ",\\,".join(f"{v:.3g}" for v in values)
     value = float(view.after[row, col])
     if view.mode == "max":
+        listed = r",\,".join(f"{v:.3g}" for v in values)
         return rf"\text{{out}}[{row},{col}] = \max({listed}) = {value:.4f}"
-    return (
-        rf"\text{{out}}[{row},{col}] = \tfrac{{1}}{{{values.size}}}({listed.replace(',', '+')})"
-        rf" = {value:.4f}"
-    )
+    terms = " + ".join(f"{v:.3g}" if v >= 0 else f"({v:.3g})" for v in values)
+    return rf"\text{{out}}[{row},{col}] = \tfrac{{1}}{{{values.size}}}({terms}) = {value:.4f}"
 
 
 def show(view, layer_maps, every) -> None:
     """Sizes, the chosen window with its formula, the maps with winners, partial windows."""
+    sizes(view)
+    row, col = chosen_cell(view)
+    cell_result(view, row, col)
+    layout.keep_bool("pool_all_winners", False)
+    show_all = st.toggle(
+        "Mark every window's winner", key="pool_all_winners", disabled=view.winners is None
+    )
+    marks = []
+    if view.winners is not None:
+        marks = view.decisive_winners() if show_all else [tuple(view.winners[row, col])]
+    colours = layout.color_range(
+        view.before, layout.color_mode("pool_color_mode"), layer_maps, every
+    )
+    maps(view, row, col, marks, colours)
+    window(view, row, col, colours)
+
+
+def cell_result(view, row: int, col: int) -> None:
+    """The chosen output cell: its formula with the window's numbers, PyTorch's value, and
+    (max pooling) the winner."""
+    st.latex(window_formula(view, row, col))
+    value = float(view.after[row, col])
+    verb = "largest value" if view.mode == "max" else "mean"
+    text = f"Output cell ({row}, {col}): the {verb} of its window is **{value:.5f}**"
+    if view.torch_after is not None:
+        text += (
+            f"; PyTorch computed **{float(view.torch_after[row, col]):.5f}** "
+            f"(|difference| over the whole map {view.difference:.1e})"
+        )
+    st.markdown(text + ".")
+    if view.winners is not None:
+        r, c = (int(v) for v in view.winners[row, col])
+        st.markdown(
+            f"The winner (from `return_indices`) is input cell **({r}, {c})** (star): only it "
+            "gets a gradient in training. Flat windows (all values equal) have no real winner."
+        )
+
+
+def sizes(view) -> None:
+    """The pooling formula, the output size with its rounding, and the partial windows."""
     h, w = view.before.shape
     h_out, w_out = view.after.shape
     k, s = view.kernel_size, view.stride
@@ -157,50 +195,38 @@ def show(view, layer_maps, every) -> None:
         )  # fmt: skip
     elif view.ceil_mode:
         st.markdown("ceil_mode changes nothing here: the windows fit the map exactly.")
-    row, col = chosen_cell(view)
-    top, left, bottom, right = view.window(row, col)
-    st.latex(window_formula(view, row, col))
-    value = float(view.after[row, col])
-    verb = "largest value" if view.mode == "max" else "mean"
-    text = f"Output cell ({row}, {col}): the {verb} of its window is **{value:.5f}**"
-    if view.torch_after is not None:
-        text += (
-            f"; PyTorch computed **{float(view.torch_after[row, col]):.5f}** "
-            f"(|difference| over the whole map {view.difference:.1e})"
-        )
-    st.markdown(text + ".")
-    if view.winners is not None:
-        r, c = (int(v) for v in view.winners[row, col])
-        st.markdown(
-            f"The winner (from `return_indices`) is input cell **({r}, {c})** (star): only it "
-            "gets a gradient in training. Flat windows (all values equal) have no real winner."
-        )
-    layout.keep_bool("pool_all_winners", False)
-    show_all = st.toggle(
-        "Mark every window's winner", key="pool_all_winners", disabled=view.winners is None
-    )
-    marks = []
-    if view.winners is not None:
-        marks = view.decisive_winners() if show_all else [tuple(view.winners[row, col])]
-    mode = layout.color_mode("pool_color_mode")
-    zrange, scale = layout.color_range(view.before, mode, layer_maps, every)
-    partial_here = view.is_partial(row, col)
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(
+
+
+def maps(view, row: int, col: int, marks, colours) -> None:
+    """The input map with the window outlined and the pooled map with the chosen cell: side by
+    side when both fit with their numbers at full size, else one under the other."""
+    (zrange, scale), (top, left, bottom, right) = colours, view.window(row, col)
+    before_px = 14 if view.before.shape[0] > 14 else 34
+    after_px = 34 if view.after.shape[0] <= 14 else 14
+    where = grids.grid_columns(
+        [figures.grid_width_px(view.before, cell_px=before_px, show_scale=True),
+         figures.grid_width_px(view.after, cell_px=after_px)]
+    )  # fmt: skip
+    where[0].plotly_chart(
         figures.annotated_grid(
             view.before, title="input map (window outlined)", zrange=zrange, colorscale=scale,
-            cell_px=14 if h > 14 else 34, boxes=[figures.Box(top, left, bottom - 1, right - 1)],
+            cell_px=before_px, boxes=[figures.Box(top, left, bottom - 1, right - 1)],
             marks=marks, show_scale=True,
         ),
         key="pool_before",
     )  # fmt: skip
-    c2.plotly_chart(
+    where[1].plotly_chart(
         figures.annotated_grid(
-            view.after, title="pooled map", zrange=zrange, colorscale=scale,
-            cell_px=34 if h_out <= 14 else 14, boxes=[figures.Box(row, col, row, col)],
+            view.after, title="pooled map", zrange=zrange, colorscale=scale, cell_px=after_px,
+            boxes=[figures.Box(row, col, row, col)],
         ),
         key="pool_after",
     )  # fmt: skip
+
+
+def window(view, row: int, col: int, colours) -> None:
+    """The chosen window's numbers and which input cells it covers."""
+    (zrange, scale), (top, left, bottom, right) = colours, view.window(row, col)
     c3, c4 = st.columns([1, 3])
     c3.plotly_chart(
         figures.annotated_grid(
@@ -209,11 +235,12 @@ def show(view, layer_maps, every) -> None:
         ),
         key="pool_window",
     )  # fmt: skip
-    cells = (bottom - top) * (right - left)
+    cells, k = (bottom - top) * (right - left), view.kernel_size
+    partial = f", a **partial** window (a full one has {k * k})."
     c4.markdown(
         f"The window of output cell ({row}, {col}) covers input rows {top}–{bottom - 1} and "
         f"columns {left}–{right - 1}: {cells} cells"
-        + (f", a **partial** window (a full one has {k * k})." if partial_here else ".")
+        + (partial if view.is_partial(row, col) else ".")
     )
 
 

@@ -16,7 +16,13 @@ import plotly.graph_objects as go
 from . import theme
 
 FONT = {"size": 12}
+GRID_FONT_PX = 14  # numbers in grid cells: readable on a projected screen
+TITLE_FONT_PX = 13  # a grid's title and the titles of the maps of a layer
 TEXT_CELLS_MAX = 14 * 14  # grids with more cells than this get no cell text
+MAP_TITLE_PX = 22  # room above each map of a heatmap_grid for its title
+MAP_GAP_PX = 8  # room below each map of a heatmap_grid
+COLORBAR_PX = 46  # room below a heatmap_grid for its horizontal colour bar and its ticks
+MIN_CHART_PX = 170  # Plotly draws no chart narrower than 150 px; a title needs some room too
 
 
 @dataclass(frozen=True)
@@ -37,64 +43,94 @@ def _axis_names(k: int) -> tuple[str, str, str, str]:
     return f"x{suffix}", f"y{suffix}", f"xaxis{suffix}", f"yaxis{suffix}"
 
 
-def _cell_domains(k: int, ncols: int, nrows: int, gap: float, title_space: float):
-    row, col = divmod(k, ncols)
-    x = [col / ncols + gap / 2, (col + 1) / ncols - gap / 2]
-    y = [1 - (row + 1) / nrows + gap / 2, 1 - row / nrows - title_space]
-    return x, y
+@dataclass(frozen=True)
+class _Cells:
+    """Where the maps of a heatmap_grid go. Rows are laid out in pixels (the figure's height is
+    fixed), so every title has its own strip above its map; columns in fractions of the width."""
+
+    ncols: int
+    nrows: int
+    cell_px: int
+
+    @property
+    def row_px(self) -> int:
+        return MAP_TITLE_PX + self.cell_px + MAP_GAP_PX
+
+    @property
+    def plot_px(self) -> int:
+        return self.nrows * self.row_px
+
+    def x(self, k: int, gap: float = 0.03) -> list[float]:
+        col = k % self.ncols
+        return [col / self.ncols + gap / 2, (col + 1) / self.ncols - gap / 2]
+
+    def y(self, k: int) -> list[float]:
+        """Paper fractions of the map's own square (below its title strip)."""
+        top = (k // self.ncols) * self.row_px + MAP_TITLE_PX  # pixels from the top
+        return [1 - (top + self.cell_px) / self.plot_px, 1 - top / self.plot_px]
+
+    def title_y(self, k: int) -> float:
+        """The top of the map's title strip, in paper fractions."""
+        return 1 - (k // self.ncols) * self.row_px / self.plot_px
 
 
 def heatmap_grid(
     maps, titles=None, ranges=None, colorscale=None, ncols=8, cell_px=90, hover_name="value"
 ) -> go.Figure:
-    """One figure showing every (H, W) map of a (C, H, W) stage as a small heatmap.
+    """One figure showing every (H, W) map of a (C, H, W) stage as a small heatmap, each under
+    its title; the figure's height follows from the rows.
 
-    ranges: one (zmin, zmax) per map (see theme.map_ranges); equal ranges share one colour bar.
+    ranges: one (zmin, zmax) per map (see theme.map_ranges); equal ranges share one colour bar,
+    drawn horizontally under the maps so that its ticks have room.
     """
     maps = np.asarray(maps, dtype=np.float32)  # (C, H, W)
     count = maps.shape[0]
     ncols = max(1, min(ncols, count))
-    nrows = math.ceil(count / ncols)
+    cells = _Cells(ncols, math.ceil(count / ncols), cell_px)
     titles = titles or [f"ch {c}" for c in range(count)]
     ranges = ranges or theme.map_ranges(maps, "per layer")
     colorscale = colorscale or theme.colorscale_for(maps)
     shared = len(set(ranges)) == 1
-    fig, layout = go.Figure(), {}
+    fig = go.Figure()
     for k in range(count):
-        xref, yref, xkey, ykey = _axis_names(k)
-        xd, yd = _cell_domains(k, ncols, nrows, 0.03, 0.12 / nrows)
+        xref, yref, _, _ = _axis_names(k)
         fig.add_trace(
             _map_trace(maps[k], xref, yref, titles[k], hover_name, shared, ranges[k], colorscale)
         )
-        layout[xkey] = {"domain": xd, "visible": False, "anchor": yref, "constrain": "domain"}
-        layout[ykey] = {
-            "domain": yd,
-            "visible": False,
-            "anchor": xref,
-            "autorange": "reversed",
-            "scaleanchor": xref,
-            "constrain": "domain",
-        }
-    annotations = [
-        _title(titles[k], *_cell_domains(k, ncols, nrows, 0.03, 0)) for k in range(count)
-    ]
+    bottom = COLORBAR_PX if shared else 4
     fig.update_layout(
-        layout,
-        annotations=annotations,
-        height=nrows * cell_px + 30,
-        margin={"l": 5, "r": 5, "t": 20, "b": 5},
+        _map_axes(cells, count),
+        annotations=[_title(titles[k], cells.x(k), cells.title_y(k)) for k in range(count)],
+        height=cells.plot_px + bottom + 4,
+        margin={"l": 5, "r": 5, "t": 4, "b": bottom, "autoexpand": False},  # rows in pixels
         font=FONT,
     )
     if shared:
-        fig.update_layout(
-            coloraxis={
-                "colorscale": colorscale,
-                "cmin": ranges[0][0],
-                "cmax": ranges[0][1],
-                "colorbar": {"thickness": 10},
-            }
-        )
+        fig.update_layout(coloraxis=_bar_below(colorscale, ranges[0], cells.plot_px))
     return fig
+
+
+def _map_axes(cells: _Cells, count: int) -> dict:
+    """Hidden axes for each map: square cells, the map at the top of its place (under its
+    title) when the width, not the height, limits its size."""
+    layout = {}
+    for k in range(count):
+        xref, yref, xkey, ykey = _axis_names(k)
+        layout[xkey] = {"domain": cells.x(k), "visible": False, "anchor": yref,
+                        "constrain": "domain"}  # fmt: skip
+        layout[ykey] = {
+            "domain": cells.y(k), "visible": False, "anchor": xref, "autorange": "reversed",
+            "scaleanchor": xref, "constrain": "domain", "constraintoward": "top",
+        }  # fmt: skip
+    return layout
+
+
+def _bar_below(colorscale, zrange, plot_px: int) -> dict:
+    """A shared colour axis whose bar lies under the maps, half the figure's width long."""
+    bar = {"orientation": "h", "thickness": 12, "len": 0.5, "lenmode": "fraction",
+           "x": 0.5, "xanchor": "center", "y": -6 / plot_px, "yanchor": "top", "ypad": 0,
+           "ticks": "outside", "ticklen": 3}  # fmt: skip
+    return {"colorscale": colorscale, "cmin": zrange[0], "cmax": zrange[1], "colorbar": bar}
 
 
 def _map_trace(z, xref, yref, title, hover_name, shared, zrange, colorscale) -> go.Heatmap:
@@ -114,16 +150,18 @@ def _map_trace(z, xref, yref, title, hover_name, shared, zrange, colorscale) -> 
     )
 
 
-def _title(text, xd, yd) -> dict:
+def _title(text, xd, y) -> dict:
+    """A map's title, centred over its column, hanging from ``y`` (paper fractions)."""
     return {
         "text": text,
         "x": sum(xd) / 2,
-        "y": yd[1],
+        "y": y,
         "xref": "paper",
         "yref": "paper",
         "showarrow": False,
-        "yanchor": "bottom",
-        "font": {"size": 11},
+        "xanchor": "center",
+        "yanchor": "top",
+        "font": {"size": TITLE_FONT_PX},
     }
 
 
@@ -144,13 +182,18 @@ def annotated_grid(
 
     boxes: Box outlines (a receptive field, a pooling window); marks: (row, col) cells to flag
     (a max-pool winner: a star when there are few, a dot when there are many).
+    cell_px: the size of a cell; grids with numbers get cells wide enough for them, printed at
+    GRID_FONT_PX. Below 22 px a grid is a map and gets no numbers.
     square: keep cells square (maps); False lets a wide matrix fill the width (weights).
     """
     z = np.asarray(values, dtype=np.float32)
     z = z[None, :] if z.ndim == 1 else z
     zrange = zrange or theme.value_range(z)
     colorscale = colorscale or theme.colorscale_for(z)
-    fig = go.Figure(_grid_trace(z, zrange, colorscale, digits, cell_px, show_scale, x_labels))
+    text = _cell_texts(z, digits, cell_px)
+    if text is not None and square:
+        cell_px = max(cell_px, text_cell_px(text))
+    fig = go.Figure(_grid_trace(z, zrange, colorscale, text, show_scale, x_labels))
     for b in boxes:
         fig.add_shape(
             type="rect",
@@ -162,32 +205,68 @@ def annotated_grid(
         )
     if marks:
         fig.add_trace(_marks_trace(marks))
-    height, width = z.shape
-    top = 70 if title else 30
-    axis = {"showgrid": False, "zeroline": False}
-    fig.update_layout(
-        title={"text": title, "y": 0.99, "yanchor": "top", "font": {"size": 13}} if title else None,
-        height=max(120, height * cell_px + top + 10) if square else max(160, height * 22 + top),
-        margin={"l": 30, "r": 10, "t": top, "b": 10},
-        font=FONT,
-        showlegend=False,
-        xaxis={**axis, "side": "top", "dtick": 1 if width <= 14 else None, "constrain": "domain"},
-        yaxis={
-            **axis,
-            "autorange": "reversed",
-            "dtick": 1 if height <= 14 else None,
-            **({"scaleanchor": "x", "constrain": "domain"} if square else {}),
-        },
-    )
+    fig.update_layout(_grid_layout(z.shape, title, cell_px, show_scale, square))
     if x_labels is not None:
         fig.update_xaxes(type="category")
     return fig
 
 
-def _grid_trace(z, zrange, colorscale, digits, cell_px, show_scale, x_labels) -> go.Heatmap:
-    """The heatmap of a grid, with fixed-decimal cell text when the cells are big enough."""
-    fits = z.size <= TEXT_CELLS_MAX and cell_px >= 22
-    text = [[theme.cell_text(v, digits) for v in row] for row in z] if fits else None
+def _cell_texts(z, digits: int, cell_px: int):
+    """The numbers printed in the cells, or None for a map too large (or drawn too small)."""
+    if z.size > TEXT_CELLS_MAX or cell_px < 22:
+        return None
+    return [[theme.cell_text(v, digits) for v in row] for row in z]
+
+
+def text_cell_px(text) -> int:
+    """The size of a square cell that holds the longest of these numbers at GRID_FONT_PX (a
+    digit is about half the font size wide, a point or a minus a third), 5 px either side."""
+    width = max(sum(0.5 if ch.isdigit() else 0.33 for ch in t) for row in text for t in row)
+    return math.ceil(width * GRID_FONT_PX) + 10
+
+
+def grid_width_px(values, digits=2, cell_px=34, show_scale=False) -> int:
+    """About how wide annotated_grid draws these values with their numbers at full size (row
+    numbers and colour bar included; at least MIN_CHART_PX). Pages put grids side by side only
+    while these widths fit (ui/grids.py)."""
+    z = np.asarray(values, dtype=np.float32)
+    z = z[None, :] if z.ndim == 1 else z
+    text = _cell_texts(z, digits, cell_px)
+    cell = cell_px if text is None else max(cell_px, text_cell_px(text))
+    return max(z.shape[1] * cell + 40 + (60 if show_scale else 0), MIN_CHART_PX)
+
+
+def _grid_layout(shape, title, cell_px: int, show_scale: bool, square: bool) -> dict:
+    """Height from the rows, the title over the grid's left edge, column numbers on top, row
+    numbers on the left; square grids sit at the left of their chart, under their title."""
+    rows, cols = shape
+    top = 60 if title else 30
+    plot_px = rows * cell_px if square else rows * max(cell_px, 22)
+    plot_px = max(plot_px, 140 if show_scale else 60)  # a colour bar needs room for its ticks
+    axis = {"showgrid": False, "zeroline": False, "dtick": 1}
+    keep = {"scaleanchor": "x", "constrain": "domain", "constraintoward": "top"} if square else {}
+    return {
+        "title": _grid_title(title) if title else None,
+        "height": plot_px + top + 10,
+        "margin": {"l": 30, "r": 10, "t": top, "b": 10},
+        "font": FONT,
+        "showlegend": False,
+        "xaxis": {**axis, "side": "top", "constrain": "domain", "constraintoward": "left"}
+        | ({} if cols <= 14 else {"dtick": None}),
+        "yaxis": {**axis, "autorange": "reversed", **keep}
+        | ({} if rows <= 14 else {"dtick": None}),
+    }
+
+
+def _grid_title(text: str) -> dict:
+    """A grid's title at the top left of its chart, above the column numbers."""
+    return {"text": text, "x": 0, "xref": "paper", "xanchor": "left", "y": 1,
+            "yref": "container", "yanchor": "top", "pad": {"t": 8},
+            "font": {"size": TITLE_FONT_PX}}  # fmt: skip
+
+
+def _grid_trace(z, zrange, colorscale, text, show_scale, x_labels) -> go.Heatmap:
+    """The heatmap of a grid, with its cell text (fixed decimals) when it has any."""
     return go.Heatmap(
         z=z,
         x=x_labels,
@@ -195,9 +274,10 @@ def _grid_trace(z, zrange, colorscale, digits, cell_px, show_scale, x_labels) ->
         zmax=zrange[1],
         colorscale=colorscale,
         showscale=show_scale,
+        colorbar={"thickness": 14},
         text=text,
         texttemplate="%{text}" if text else None,
-        textfont={"size": 11 if cell_px >= 30 else 9},
+        textfont={"size": GRID_FONT_PX},
         xgap=1,
         ygap=1,
         hovertemplate="row %{y}, col %{x}<br>value %{z:.5f}<extra></extra>",
@@ -266,7 +346,7 @@ def probability_bars(probabilities, class_names, highlight=None, title=None) -> 
     return fig
 
 
-def vector_strip(vector, title=None, boundaries=None, height=90) -> go.Figure:
+def vector_strip(vector, title=None, boundaries=None, height=100) -> go.Figure:
     """A long 1-D vector as a one-row heatmap; boundaries draws lines between channel blocks."""
     v = np.asarray(vector, dtype=np.float32)[None, :]  # (1, N)
     fig = go.Figure(
@@ -284,7 +364,7 @@ def vector_strip(vector, title=None, boundaries=None, height=90) -> go.Figure:
     fig.update_layout(
         title=title,
         height=height,
-        margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 20},
+        margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 30},  # b: the index ticks
         yaxis={"visible": False},
         font=FONT,
     )
@@ -318,10 +398,10 @@ def training_curves(rows, previous=None, compact=False, live=(), lr_marks=()) ->
     stacked = {"x": [0, 1], "x2": [0, 1], "y": [0.6, 1], "y2": [0, 0.4]}
     d = stacked if compact else side
     fig.update_layout(
-        height=360 if compact else 280,
+        height=360 if compact else 340,
         font=FONT,
         showlegend=not compact,
-        margin={"l": 40, "r": 10, "t": 20, "b": 30 if compact else 40},
+        margin={"l": 40, "r": 10, "t": 20, "b": 30 if compact else 110},  # b: axis title, legend
         xaxis={"domain": d["x"], "title": None if compact else "epoch", "dtick": 1, "anchor": "y"},
         xaxis2={"domain": d["x2"], "title": "epoch", "dtick": 1, "anchor": "y2"},
         yaxis={"domain": d["y"], "title": "loss", "rangemode": "tozero", "anchor": "x"},
@@ -332,10 +412,11 @@ def training_curves(rows, previous=None, compact=False, live=(), lr_marks=()) ->
             "anchor": "x2",
             "range": [0, 1.02],
         },
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"},
     )
     _lr_mark_shapes(fig, lr_marks)
-    if live:  # fractions of an epoch: let Plotly choose the ticks
+    last = max((r["epoch"] for r in [*rows, *(previous or [])]), default=0)
+    if live or last > 15:  # fractions of an epoch, or too many epochs to number each one
         fig.update_layout(xaxis={"dtick": None}, xaxis2={"dtick": None})
     if compact:
         fig.add_annotation(
@@ -394,6 +475,7 @@ def confusion_figure(matrix, class_names) -> go.Figure:
             colorscale="Blues",
             text=m,
             texttemplate="%{text}",
+            textfont={"size": GRID_FONT_PX},
             hovertemplate="true %{y}, predicted %{x}<br>%{z} examples<extra></extra>",
             showscale=False,
         )
@@ -501,9 +583,10 @@ def channel_vector(vector, block: int, index=None, title=None, height=220) -> go
     )
     if index is not None:
         fig.add_vline(x=index, line={"color": "black", "width": 2, "dash": "dot"})
-        fig.add_annotation(
-            x=index, y=float(v[index]), text=f"i = {index}", showarrow=True, arrowhead=2, ay=-30
-        )
+        fig.add_annotation(  # at the top of the plot, on a white ground: never among the bars
+            x=index, y=1, yref="paper", yanchor="top", xanchor="left" if index < v.size / 2 else
+            "right", text=f" i = {index} ", showarrow=False, bgcolor="rgba(255,255,255,0.9)",
+        )  # fmt: skip
     fig.update_layout(
         title={"text": title, "font": {"size": 13}} if title else None,
         height=height,
