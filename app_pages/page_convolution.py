@@ -10,7 +10,7 @@ switching layer) are clamped.
 import streamlit as st
 
 from cnn_core import conv_lab, explain, toy
-from ui import figures, layout, links, state, theme
+from ui import figures, grids, layout, links, state, theme
 from ui.toy import grid_editor, set_grid, toy_image
 
 PLAY_SECONDS = 0.8  # one output position per tick while Play is on
@@ -72,9 +72,10 @@ def _filter_weights(stage, channel: int) -> None:
         f"**Filter {channel}**: {len(weight)} input channel(s) x {weight.shape[1]}x"
         f"{weight.shape[2]} weights · bias **{stage.params['bias'][channel]:.4f}**"
     )
-    rng, cols = theme.value_range(weight), st.columns(min(shown, 8))
+    rng = theme.value_range(weight)  # each grid in a column of its own width, 4 to a row for 3x3
+    cols = grids.grid_columns([figures.grid_width_px(weight[0], digits=3)] * shown)
     for c in range(shown):
-        cols[c % 8].plotly_chart(
+        cols[c].plotly_chart(
             figures.annotated_grid(weight[c], title=f"in ch {c}", zrange=rng, digits=3),
             key=f"conv_weights_{c}",
         )

@@ -92,7 +92,7 @@ def _overview(trace) -> None:
     mode = layout.color_mode("draw_color_mode")
     global_values = layout.map_values(trace)
     for stage in trace.stages:
-        left, right = st.columns([1, 4])
+        left, right = st.columns([1.25, 4])  # the left one holds "Explain: Dense & softmax"
         path, title = layout.STAGE_PAGES[stage.kind]
         left.markdown(f"**{stage.name}** · {stage.kind}  \n`{layout.shape_text(stage.shape)}`")
         left.page_link(path, label=f"Explain: {title}", icon=":material/arrow_forward:")
