@@ -9,7 +9,7 @@ switching layer) are clamped.
 
 import streamlit as st
 
-from cnn_core import conv_lab, explain, toy
+from cnn_core import attribution, conv_lab, explain, toy
 from ui import figures, grids, layout, links, state, theme
 from ui.toy import grid_editor, set_grid, toy_image
 
@@ -217,6 +217,34 @@ def model_section() -> None:
     st.fragment(_step_through, run_every=run_every)(trace, name, channel, mode, playing)
     st.subheader("Every output channel of this layer")
     layout.stage_maps(stage.output, mode, layout.map_values(trace))
+    field_growth(state.current_model().model.config, name)
+
+
+def field_growth(config, chosen: str) -> None:
+    """How the receptive field grows, layer by layer, for the model in use."""
+    st.subheader("How much of the input each layer sees")
+    row, col = (int(st.session_state[k]) for k in ("conv_row", "conv_col"))
+    top, left, bottom, right = attribution.receptive_field(config, chosen, row, col)
+    sees = (
+        f"input rows {top}-{bottom} and columns {left}-{right}"
+        if top <= bottom and left <= right
+        else "only padding, no pixel of the input"
+    )
+    st.markdown(
+        "A unit of the first conv layer sees one k x k patch of the input. A unit one layer "
+        "deeper sees k x k units of the layer before, each of which saw a patch of its own, "
+        "overlapping, so together a larger patch; every stride and pooling window spreads the "
+        f"next layer's kernel wider still. Output cell ({row}, {col}) of {chosen} sees {sees}."
+    )
+    shapes = {name: shape for name, _, shape in attribution.spatial_stages(config)}
+    st.dataframe(
+        [
+            {"stage": name, "output": layout.shape_text(shapes[name]), "sees (pixels)": f"{n}x{n}"}
+            for name, n in attribution.field_sizes(config)
+        ],
+        hide_index=True,
+        key="conv_field_growth",
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import share
 from cnn_core.data import load_bundled
+from tests.test_app import PAGES, _text, _with_input
 from ui import links, state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -124,3 +125,15 @@ def test_every_note_of_a_bad_link_is_a_sentence():
         "editor, toy. The link has unknown parameters, which were ignored: `zoom`."
     ]
     assert _open_tab(at) == MODEL
+
+
+def test_the_model_tab_shows_how_the_receptive_field_grows():
+    """For the default model: 3x3 after conv1, 4x4 after pool1, 8x8 after conv2, 10x10 after
+    pool2 (cnn_core.attribution.field_sizes), and the chosen cell's field on the input."""
+    at = _with_input(PAGES[1])
+    at.slider(key="conv_row").set_value(10).run()
+    at.slider(key="conv_col").set_value(12).run()
+    table = next(d.value for d in at.dataframe if "sees (pixels)" in d.value.columns)
+    assert list(table["stage"]) == ["conv1", "act1", "pool1", "conv2", "act2", "pool2"]
+    assert list(table["sees (pixels)"]) == ["3x3", "3x3", "4x4", "8x8", "8x8", "10x10"]
+    assert "Output cell (10, 12) of conv1 sees input rows 9-11 and columns 11-13." in _text(at)
