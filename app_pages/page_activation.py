@@ -47,14 +47,16 @@ def function_picker(own: str | None) -> tuple[str, float]:
     """Function and leaky slope widgets; own is the model's function (None for the toy)."""
     layout.keep_choice("act_function", FUNCTIONS, own or "relu")
     cols = st.columns(2)
+    # The labels stay the same in model and toy mode: a select box whose labels change under
+    # the same key keeps showing the old label in the browser; what the model uses is said below.
     function = cols[0].selectbox(
-        "Function",
-        list(FUNCTIONS),
-        format_func=lambda f: (
-            FUNCTIONS[f] + ("" if own is None else " (the model's)" if f == own else " (what if)")
-        ),
-        key="act_function",
+        "Function", list(FUNCTIONS), format_func=FUNCTIONS.get, key="act_function"
     )
+    if own is not None:
+        whose = (
+            "the model's own" if function == own else f"what if (the model uses {FUNCTIONS[own]})"
+        )
+        cols[0].caption(f"{FUNCTIONS[function]}: {whose}.")
     slope = 0.01
     if function == "leaky_relu":
         layout.keep_float("act_slope", 0.0, 0.5, 0.01)

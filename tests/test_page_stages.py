@@ -249,3 +249,17 @@ def test_dense_clamps_a_label_beyond_the_toy_classes():
     """A label preset for 10 classes is clamped to the toy's 3 classes."""
     at = _open(DENSE, with_input=False, softmax_label=9, dense_class=9)
     assert at.session_state["softmax_label"] == 2 and at.session_state["dense_class"] == 2
+
+
+def test_activation_function_labels_are_the_same_in_model_and_toy_mode():
+    """The select box's labels never change with the mode (a browser kept showing "Sigmoid (what
+    if)" in toy mode when they did); in model mode a caption says whose function it is."""
+    labels = ["ReLU", "Leaky ReLU", "Sigmoid", "Tanh"]
+    at = _open(ACT)
+    assert list(at.selectbox(key="act_function").options) == labels
+    assert "ReLU: the model's own." in [c.value for c in at.caption]
+    at.selectbox(key="act_function").set_value("sigmoid").run()
+    assert "Sigmoid: what if (the model uses ReLU)." in [c.value for c in at.caption]
+    at.radio(key="act_source").set_value("toy").run()
+    assert list(at.selectbox(key="act_function").options) == labels
+    assert not [c for c in at.caption if "the model uses" in c.value]
