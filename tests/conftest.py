@@ -45,3 +45,15 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A new browser session at 1400x900 on the home page, its canvas ready (a module may
+    define its own ``page``, e.g. test_browser.py at 1400x1000)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.goto(app_url)
+    pg.locator("canvas").first.wait_for(timeout=60_000)
+    yield pg
+    context.close()

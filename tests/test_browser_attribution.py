@@ -22,16 +22,6 @@ SETTLED_JS = """() => {
 }"""
 
 
-@pytest.fixture
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.goto(app_url)
-    pg.locator("canvas").first.wait_for(timeout=WAIT)
-    yield pg
-    context.close()
-
-
 def _heatmap(page, key: str):
     """The drawn heatmap of the Plotly chart with this key (Plotly paints it as an <image>)."""
     return page.locator(f".st-key-{key} .js-plotly-plot g.hm image").first

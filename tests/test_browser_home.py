@@ -6,20 +6,10 @@ import pytest
 from tests.test_browser import _draw, _one, _prediction
 
 pytestmark = pytest.mark.browser
-WIDTH, HEIGHT = 1400, 900
+HEIGHT = 900  # the viewport of conftest's page fixture: 1400x900
 WAIT = 60_000
 SCROLLED = """() => Math.max(window.scrollY, ...[...document.querySelectorAll(
     '[data-testid="stMain"], [data-testid="stAppViewContainer"]')].map(e => e.scrollTop))"""
-
-
-@pytest.fixture
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    pg = context.new_page()
-    pg.goto(app_url)
-    pg.locator("canvas").first.wait_for(timeout=WAIT)
-    yield pg
-    context.close()
 
 
 def _on_first_screen(locator) -> None:

@@ -23,16 +23,6 @@ SCROLLED = """() => Math.max(window.scrollY, ...[...document.querySelectorAll('*
   .filter((e) => e.scrollHeight > e.clientHeight).map((e) => e.scrollTop))"""
 
 
-@pytest.fixture
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.goto(app_url)
-    pg.locator("canvas").first.wait_for(timeout=WAIT)
-    yield pg
-    context.close()
-
-
 def _goto(page, link: str, heading: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
     page.get_by_role("heading", name=heading).first.wait_for(timeout=WAIT)

@@ -5,37 +5,15 @@ numbers on a stage page prints them at 14 px or more."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import explain, load_default_model, toy
-from cnn_core.data import load_bundled
-from ui import state
+from tests.test_page_stages import _image, _open
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-TIMEOUT = 120
-INDEX = 7  # a held-out digit
 POOL = "app_pages/page_pooling.py"
-
-
-def _image():
-    return load_bundled().test.images[INDEX] / np.float32(255)
-
-
-def _open(page: str, **preset) -> AppTest:
-    """A session on ``page`` with the held-out digit as input, widget keys pre-set."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[state.INPUT] = _image()
-    at.session_state[state.INPUT_SOURCE] = f"held-out digit #{INDEX}"
-    at.run()
-    for key, value in preset.items():
-        at.session_state[key] = value
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _mean_formula(at: AppTest) -> str:
