@@ -121,6 +121,15 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size of a process in MB (its private pages plus its share of pages it
+    shares, e.g. torch's libraries with the server), from /proc/<pid>/smaps_rollup."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024  # the value is in kB
+    raise RuntimeError(f"no Pss for process {pid}")
+
+
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -172,6 +181,21 @@ def descendants(pid: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
+
+
+def find_processes(parent: int, needle: str) -> list[int]:
+    """Living processes below ``parent`` whose command line contains ``needle``, oldest first
+    (e.g. the training worker processes of a server: "cnn_core.job_worker")."""
+    found = []
+    for pid in descendants(parent):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = _stat_fields(f"/proc/{pid}/stat")
+        except (OSError, UnicodeDecodeError):  # it has ended
+            continue
+        if needle in command and fields[0] != "Z":  # not a zombie waiting to be reaped
+            found.append((int(fields[19]), pid))  # field 22: start time, in clock ticks
+    return [pid for _, pid in sorted(found)]
 
 
 def tree_cpu_seconds(pids) -> float:

@@ -11,7 +11,13 @@ a class's would (the report says how far the queue grew); then the benchmark wai
 same order, until each session shows "Training finished" -- so every session holds its own
 trained model, its finished job and its history; the peak column of that row covers the whole
 training. The server's VmRSS (from /proc, no psutil needed) is read at each checkpoint and
-sampled every 0.25 s for the peak. Then every session is closed and memory is read again
+sampled every 0.25 s for the peak. A run trains in a worker process of its own by default
+(`python -m cnn_core.job_worker`, a child of the server, one per run while it lasts; see
+CONVSCOPE_TRAINING_WORKER), whose memory is not in the server's RSS: the worker processes
+below the server are sampled every 0.25 s too, and each row gives the peak RSS and PSS of one
+worker process since the previous row (PSS counts pages shared with other processes, such as
+torch's libraries, in proportion, so server RSS + worker PSS does not count them twice) and how
+many worker processes were seen. Then every session is closed and memory is read again
 after --after-close seconds. With --reopen N, N fresh sessions then draw and train again (one
 after the other): if RSS hardly grows, the memory of the closed sessions was freed inside the
 process (and reused), not leaked.
@@ -32,7 +38,7 @@ import time
 from functools import partial
 
 import live_ui as ui
-from common import chromium, load_average, print_table, rss_mb, serve
+from common import chromium, find_processes, load_average, print_table, pss_mb, rss_mb, serve
 from draw_latency import one_stroke, open_page, timed_stroke
 
 
@@ -59,6 +65,35 @@ class Sampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class WorkerSampler(Sampler):
+    """Samples the training worker processes below a server (a new one for every run): the
+    peak RSS and PSS of one of them, and which ones were seen, since the last reset."""
+
+    def __init__(self, server_pid: int, every: float = 0.25):
+        self.peak_pss, self.seen = 0.0, set()
+        super().__init__(server_pid, every)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                workers = find_processes(self.pid, "cnn_core.job_worker")
+            except OSError:
+                return  # the server has gone
+            for pid in workers:
+                try:
+                    rss, pss = rss_mb(pid), pss_mb(pid)
+                except (OSError, RuntimeError):  # it has just ended
+                    continue
+                self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
+                self.seen.add(pid)
+
+    def take(self) -> tuple[float, float, int]:
+        """(peak RSS MB, peak PSS MB, worker processes seen) since the last call."""
+        taken = (self.peak, self.peak_pss, len(self.seen))
+        self.peak, self.peak_pss, self.seen = 0.0, 0.0, set()
+        return taken
 
 
 def draw(page, timeout_ms: int) -> None:
@@ -112,13 +147,13 @@ class Bounded:
         if not self.ok:
             return False
         if time.monotonic() > self.deadline:
-            self.rows.append([f"time bound hit before {what} {n}", "", "", ""])
+            self.rows.append([f"time bound hit before {what} {n}", "", "", "", "", "", ""])
             self.ok = False
             return False
         try:
             step()
         except Exception as err:  # report what was measured so far, and why this loop ended
-            self.rows.append([f"{what} {n} failed: {type(err).__name__}", "", "", ""])
+            self.rows.append([f"{what} {n} failed: {type(err).__name__}", "", "", "", "", "", ""])
             return False
         return True
 
@@ -140,19 +175,22 @@ def main() -> None:
     rows = []
     bounded = Bounded(deadline, rows)
     with serve("app.py", env) as (url, proc), chromium() as browser:
-        sampler = Sampler(proc.pid)
+        sampler, workers = Sampler(proc.pid), WorkerSampler(proc.pid)
         started = time.monotonic()
 
         def checkpoint(text: str) -> None:
             rss = rss_mb(proc.pid)
             peak = max(rss, sampler.take_peak())
-            rows.append([text, f"{rss:.0f}", f"{peak:.0f}", f"{time.monotonic() - started:.0f}"])
+            w_rss, w_pss, w_seen = workers.take()
+            w_rss, w_pss = (f"{w_rss:.0f}", f"{w_pss:.0f}") if w_seen else ("", "")
+            rows.append([text, f"{rss:.0f}", f"{peak:.0f}", w_rss, w_pss, str(w_seen),
+                         f"{time.monotonic() - started:.0f}"])  # fmt: skip
 
         def press(page, places: list) -> None:
             places.append(press_train(page, timeout_ms))
 
         ms = timeout_ms
-        rows.append(["server started, no session", f"{rss_mb(proc.pid):.0f}", "", ""])
+        rows.append(["server started, no session", f"{rss_mb(proc.pid):.0f}", "", "", "", "", ""])
         pages = []
         for n in range(1, max(args.checkpoints) + 1):
 
@@ -199,9 +237,13 @@ def main() -> None:
                 f"then {what} open, " + ("each " if len(fresh) > 1 else "") + "drew and trained"
             )
         sampler.stop()
+        workers.stop()
     ttl = args.session_ttl if args.session_ttl is not None else "default"
     print(f"Server memory, MB (disconnectedSessionTTL {ttl}; {load_average()} at the end)")
-    print_table(["moment", "RSS MB", "peak MB since previous row", "elapsed s"], rows)
+    headers = ["moment", "server RSS MB", "server peak MB since previous row",
+               "worker process peak RSS MB", "worker process peak PSS MB",
+               "worker processes seen", "elapsed s"]  # fmt: skip
+    print_table(headers, rows)
 
 
 if __name__ == "__main__":
