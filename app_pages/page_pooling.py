@@ -233,7 +233,8 @@ def window(view, row: int, col: int, colours) -> None:
             view.before[top:bottom, left:right], zrange=zrange, colorscale=scale, digits=3,
             title="the window",
         ),
-        key="pool_window",
+        key=f"pool_window_{view.mode}_{int(view.ceil_mode)}",  # a fresh chart per setting: an
+        # updated one was drawn with 15 px cells after ceil_mode, then Max (issue 10.4's test)
     )  # fmt: skip
     cells, k = (bottom - top) * (right - left), view.kernel_size
     partial = f", a **partial** window (a full one has {k * k})."
