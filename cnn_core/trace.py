@@ -57,9 +57,13 @@ class Trace:
             raise ValueError(f"unknown stage kind {kind!r}; kinds are {', '.join(STAGE_KINDS)}")
         return [s for s in self.stages if s.kind == kind]
 
-    def input_of(self, name: str) -> np.ndarray:
-        """The output of the stage just before the one called name (what it received)."""
+    def previous(self, name: str) -> str:
+        """The name of the stage just before the one called name (the one it receives from)."""
         position = self.names.index(self.stage(name).name)
         if position == 0:
             raise ValueError("the input stage has no input of its own")
-        return self.stages[position - 1].output
+        return self.names[position - 1]
+
+    def input_of(self, name: str) -> np.ndarray:
+        """The output of the stage just before the one called name (what it received)."""
+        return self.stage(self.previous(name)).output

@@ -489,6 +489,21 @@ def test_trace_stage_by_kind_and_input_of():
         trace.input_of("hidden")
 
 
+def test_trace_previous_names_the_stage_before():
+    """previous() names the stage a stage receives from (the input for conv1, the activation
+    for a pooling stage), follows the model's own order, and refuses the input and unknown names."""
+    trace = CNN(seed=0).trace(_image(7))
+    assert trace.previous("conv1") == "input"
+    assert trace.previous("pool1") == "act1"
+    assert trace.previous("conv2") == "pool1"
+    assert trace.previous("softmax") == "dense"
+    assert [trace.previous(n) for n in trace.names[1:]] == trace.names[:-1]
+    with pytest.raises(ValueError, match="the input stage has no input of its own"):
+        trace.previous("input")
+    with pytest.raises(ValueError, match="no stage called 'conv9'"):
+        trace.previous("conv9")
+
+
 def test_stage_params(config):
     """Each stage's params describe its module: conv weight/bias equal the module's and
     stride/padding/kernel the config's; pool mode/kernel/stride; activation function name;
