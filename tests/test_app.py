@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import load_default_model, ops
+from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 from cnn_core.data import load_bundled
 from ui import state
 
@@ -68,8 +69,13 @@ def test_every_page_renders_with_an_input(page):
     """Each page runs without an exception on a held-out digit and names the prediction."""
     at = _with_input(page)
     assert not at.exception, at.exception
-    if page != PAGES[-1]:
-        assert f"prediction **{_expected_trace().prediction}**" in _text(at) or page == PAGES[0]
+    trace = _expected_trace()
+    if page == PAGES[0]:  # the home page: the class in large type, then its probability
+        p = trace.probabilities[trace.prediction]
+        assert f"'>{trace.prediction}</div>" in _text(at)
+        assert f"predicted with probability **{p:.1%}**" in _text(at)
+    elif page != PAGES[-1]:
+        assert f"prediction **{trace.prediction}**" in _text(at)
 
 
 def test_gallery_pick_gives_a_prediction():
@@ -148,9 +154,10 @@ def test_two_sessions_are_isolated():
     assert np.array_equal(other.session_state[state.INPUT], before)
     p = _expected_trace().probabilities
     assert f"predicted with probability **{p.max():.1%}**" in _text(other)
-    default = load_default_model()
     assert state.MODEL not in other.session_state or other.session_state[state.MODEL] is None
-    assert default.fingerprint() == load_default_model().fingerprint()
+    # the shared default model still holds the weights of its file (training worked on a copy)
+    on_disk, _ = load_checkpoint(DEFAULT_MODEL_PATH)
+    assert load_default_model().fingerprint() == on_disk.fingerprint()
 
 
 def test_diverging_learning_rate_is_reported_and_rolled_back():
