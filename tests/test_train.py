@@ -25,10 +25,12 @@ from cnn_core.train import (
     augment_batch,
     confusion_matrix,
     evaluate,
+    gradient_norm,
     learning_rate_at,
     make_optimizer,
     train,
     train_step,
+    weights_finite,
 )
 
 
@@ -342,3 +344,37 @@ def test_a_control_changes_the_learning_rate_and_paused_time_is_not_counted(smal
     assert step.learning_rate == 0.02
     assert isinstance(rest[-1], DoneEvent)  # 0.001 s of training time: only the paused time
     # (reported as far longer than the run took) keeps this from being a StoppedEvent
+
+
+def test_gradient_norm_is_the_l2_norm_of_all_gradients_and_survives_float32_overflow():
+    """The fused float32 norm equals a float64 sum of squares; a finite gradient too large for
+    float32 squares still gives its true norm, an infinite or NaN gradient gives inf or NaN."""
+    model = CNN(ModelConfig(), seed=0)
+    generator = torch.Generator().manual_seed(1)
+    for p in model.parameters():
+        p.grad = torch.randn(p.shape, generator=generator)
+    exact = math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in model.parameters()))
+    assert gradient_norm(model) == pytest.approx(exact, rel=1e-6)
+    first = next(model.parameters())
+    first.grad.view(-1)[0] = 3e30  # its square overflows float32, not float64
+    assert gradient_norm(model) == pytest.approx(3e30, rel=1e-6)
+    first.grad.view(-1)[0] = math.inf
+    assert gradient_norm(model) == math.inf
+    first.grad.view(-1)[0] = math.nan
+    assert math.isnan(gradient_norm(model))
+    assert gradient_norm(CNN(ModelConfig(), seed=0)) == 0.0  # no gradients yet
+
+
+def test_weights_finite_finds_one_bad_weight_and_accepts_huge_finite_ones():
+    """weights_finite is False for one NaN or infinite weight anywhere, True for finite weights
+    whose float32 norm overflows."""
+    model = CNN(ModelConfig(), seed=0)
+    assert weights_finite(model)
+    last = list(model.parameters())[-1]
+    with torch.no_grad():
+        last.view(-1)[-1] = 3e30
+    assert weights_finite(model)
+    for bad in (math.inf, -math.inf, math.nan):
+        with torch.no_grad():
+            last.view(-1)[-1] = bad
+        assert not weights_finite(model)
