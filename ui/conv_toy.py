@@ -1,0 +1,114 @@
+"""Convolution page, tab "Toy playground": kernel size, stride, padding and dilation on a 7x7
+grid of 0s and 1s, one output cell worked out by hand."""
+
+import streamlit as st
+
+from cnn_core import conv_lab
+from ui import figures, layout
+from ui.conv_widgets import PADDING_FRAME, position, size_latex
+from ui.toy import grid_editor, set_grid, toy_image
+
+
+def _reset_toy_kernel() -> None:
+    set_grid("conv_toy_kernel", conv_lab.toy_kernel(int(st.session_state["conv_toy_k"])))
+
+
+def _toy_settings() -> tuple[int, int, int, int]:
+    """Kernel size, stride, padding and dilation (each clamped to a small range)."""
+    cols = st.columns(4)
+    specs = [
+        ("Kernel size", "conv_toy_k", 1, 9, 3, _reset_toy_kernel),
+        ("Stride", "conv_toy_stride", 1, 4, 1, None),
+        ("Padding", "conv_toy_padding", 0, 3, 0, None),
+        ("Dilation", "conv_toy_dilation", 1, 3, 1, None),
+    ]
+    values = []
+    for col, (label, key, low, high, default, callback) in zip(cols, specs, strict=True):
+        layout.keep_int(key, low, high, default)
+        values.append(int(col.number_input(label, low, high, key=key, on_change=callback)))
+    return tuple(values)
+
+
+def _toy_result(pg: conv_lab.Playground) -> None:
+    """The formula, the padded input with the chosen window, the output, one cell by hand."""
+    st.latex(size_latex(pg.rows, "H", "H"))
+    if pg.cols.size != pg.rows.size or pg.cols.kernel_size != pg.rows.kernel_size:
+        st.latex(size_latex(pg.cols, "W", "W"))
+    h, w = pg.output.shape
+    st.markdown(
+        f"The output is **{h}x{w}** (input {pg.image.shape[0]}x{pg.image.shape[1]}, kernel "
+        f"{pg.kernel.shape[0]}x{pg.kernel.shape[1]}, stride {pg.stride}, padding {pg.padding}, "
+        f"dilation {pg.dilation}) · {pg.kernel.size} weights, no bias"
+    )
+    st.code(
+        f"F.conv2d(x, w, stride={pg.stride}, padding={pg.padding}, dilation={pg.dilation})"
+        f"  # x {layout.shape_text((1, 1, *pg.image.shape))} -> "
+        f"{layout.shape_text((1, 1, h, w))}",
+        language="python",
+    )
+    for s, axis in ((pg.rows, "row"), (pg.cols, "column")):
+        if s.leftover:
+            st.warning(
+                f"Stride {s.stride} does not fit evenly along the {axis}s: {s.numerator} "
+                f"(= {s.size} + 2x{s.padding} - {s.span}) is not a multiple of {s.stride}, so "
+                f"the last {s.leftover} {axis}(s) of the padded input are never under the "
+                "kernel. PyTorch rounds down and drops them."
+            )
+    cols = st.columns(2)
+    i = position("Toy output row", "conv_toy_row", h, 0, cols[0])
+    j = position("Toy output column", "conv_toy_col", w, 0, cols[1])
+    _toy_step(pg, i, j)
+
+
+def _digits(values) -> int:
+    """No decimals for grids of whole numbers (the 0/1 toy), two otherwise."""
+    return 0 if all(float(v).is_integer() for v in values.ravel()) else 2
+
+
+def _toy_step(pg: conv_lab.Playground, i: int, j: int) -> None:
+    """The padded toy with the window of output cell (i, j), the products and the sum."""
+    step, p = pg.step(i, j), pg.padding
+    h, w = pg.image.shape
+    frame = figures.Box(p, p, p + h - 1, p + w - 1, PADDING_FRAME, 2)
+    top, left, bottom, right = step.window
+    marks = [(int(r) + p, int(c) + p) for r in step.rows for c in step.cols]
+    cols = st.columns([3, 2, 2])
+    boxes = ([frame] if p else []) + [figures.Box(top + p, left + p, bottom + p, right + p)]
+    cols[0].plotly_chart(
+        figures.annotated_grid(pg.padded, "padded input", marks=marks, boxes=boxes,
+                               digits=_digits(pg.padded), cell_px=26),
+        key="conv_toy_padded",
+    )  # fmt: skip
+    cols[1].plotly_chart(
+        figures.annotated_grid(step.products[0], "patch x kernel", digits=_digits(step.products)),
+        key="conv_toy_products",
+    )
+    cols[2].plotly_chart(
+        figures.annotated_grid(
+            pg.output, "output", boxes=[figures.Box(i, j, i, j)], digits=_digits(pg.output)
+        ),
+        key="conv_toy_output",
+    )
+    pairs = zip(step.patch[0].ravel(), step.kernel[0].ravel(), strict=True)
+    terms = " + ".join(f"{a:g}\\cdot{b:g}" for a, b in pairs)
+    st.latex(rf"\text{{out}}[{i},{j}] = {terms} = {step.value:g}")
+    if p:
+        st.caption("Cyan frame: the toy image; cells outside it are the zero padding.")
+
+
+def toy_section() -> None:
+    k, stride, padding, dilation = _toy_settings()
+    cols = st.columns(2)
+    image = toy_image("conv_toy_image", container=cols[0])
+    kernel = grid_editor(
+        "Toy kernel", "conv_toy_kernel", conv_lab.toy_kernel(k), name="toy kernel",
+        max_size=9, shape=(k, k), container=cols[1],
+    )  # fmt: skip
+    if image is None or kernel is None:
+        return
+    try:
+        pg = conv_lab.playground(image, kernel, stride, padding, dilation)
+    except ValueError as err:
+        st.error(f"This choice does not work: {err}.")
+        return
+    _toy_result(pg)
