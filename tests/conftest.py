@@ -1,13 +1,124 @@
-"""Shared fixtures: a real ConvScope server on 127.0.0.1 and Debian's Chromium via Playwright."""
+"""Shared test helpers: AppTest sessions of app.py opened on a page with an input and preset
+settings, polling for a state a background job reaches, and for the browser tests a real
+ConvScope server on 127.0.0.1 and Debian's Chromium via Playwright."""
+
+from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import time
+from pathlib import Path
 
+import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 # One definition of the Chromium flags and of starting a server, shared with the benchmarks.
 from bench.common import CHROMIUM, CHROMIUM_ARGS, serve
+
+# ----------------------------------------------------------------------------------------------
+# AppTest sessions
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP_TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
+HELD_OUT_INDEX = 7  # the held-out digit most tests use as the current input
+
+
+def held_out_digit(index: int = HELD_OUT_INDEX) -> np.ndarray:
+    """Held-out digit ``index`` of the bundled test set as the app takes it: 28x28 float32 in
+    [0, 1]."""
+    from cnn_core.data import load_bundled
+
+    return load_bundled().test.images[index] / np.float32(255)
+
+
+def app_session(
+    *,
+    digit: int | None = None,
+    image: np.ndarray | None = None,
+    source: str | None = None,
+    model=None,
+    settings: dict | None = None,
+    query: dict[str, str] | None = None,
+) -> AppTest:
+    """A fresh AppTest session of app.py, not run yet. ``digit`` makes held-out digit #digit the
+    input (``image`` any other array, described by ``source``); ``model`` a ui.state.ModelInfo
+    becomes the session's model; ``settings`` are widget values by key, set before the first
+    run as a learner's earlier choices; ``query`` are the URL's query parameters (a link)."""
+    from ui import state
+
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
+    if digit is not None:
+        image = held_out_digit(digit)
+        source = source or f"held-out digit #{digit}"
+    if image is not None:
+        at.session_state[state.INPUT] = image
+        at.session_state[state.INPUT_SOURCE] = source or "a held-out digit"
+    if model is not None:
+        at.session_state[state.MODEL] = model
+    for key, value in (settings or {}).items():
+        at.session_state[key] = value
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at
+
+
+def open_page(page: str | None = None, *, check: bool = True, **session) -> AppTest:
+    """app_session(**session) run on the home page, then switched to ``page`` (a file such as
+    "app_pages/page_pooling.py"; None stays on the home page). With ``check`` (the default) the
+    page must have run without an exception."""
+    at = app_session(**session).run()
+    if page is not None:
+        at.switch_page(page).run()
+    if check:
+        assert not at.exception, at.exception
+    return at
+
+
+def open_link(params: dict[str, str], *, check: bool = False) -> AppTest:
+    """A fresh session opened from a share link with these query parameters, run once."""
+    return open_page(query=params, check=check)
+
+
+def start_training(page: str | None = None, **settings) -> AppTest:
+    """A session (on ``page``) with the sidebar's training settings (a short run by default:
+    200 digits, 1 epoch, batch 64) overridden by ``settings``, Train pressed; the run goes on
+    in its background job, ``at.session_state[ui.state.TRAINING]``."""
+    defaults = {"cfg_images_digits": 200, "cfg_epochs": 1, "cfg_batch": 64}
+    at = open_page(page, settings=defaults | settings)
+    at.sidebar.button(key="train_button").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def train_to_end(page: str | None = None, **settings) -> AppTest:
+    """start_training, then wait for the run's job to end and run the script again (AppTest
+    never fires the polling fragment's timer; this run adopts the model)."""
+    from ui import state
+
+    at = start_training(page, **settings)
+    assert at.session_state[state.TRAINING].join(120)
+    return at.run()
+
+
+def page_text(at: AppTest) -> str:
+    """The text of the page's markdown, captions, info and warning boxes, one per line."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    return "\n".join(parts + [i.value for i in at.info] + [w.value for w in at.warning])
+
+
+def wait_until(condition, seconds: float = 120, poll: float = 0.01) -> None:
+    """Poll until condition() holds (a state a job reaches at any speed); fail after
+    ``seconds``, which only a hang reaches."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"the expected state never came in {seconds} s"
+        time.sleep(poll)
+
+
+# ----------------------------------------------------------------------------------------------
+# A real server and a browser
 
 
 @contextlib.contextmanager
@@ -47,13 +158,23 @@ def browser():
         b.close()
 
 
+@contextlib.contextmanager
+def browser_page(browser, url: str, width: int = 1400, height: int = 900):
+    """A new browser session of ``width`` x ``height`` at ``url``, its canvas ready; closed
+    after."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        pg = context.new_page()
+        pg.goto(url)
+        pg.locator("canvas").first.wait_for(timeout=60_000)
+        yield pg
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, app_url):
     """A new browser session at 1400x900 on the home page, its canvas ready (a module may
     define its own ``page``, e.g. test_browser.py at 1400x1000)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.goto(app_url)
-    pg.locator("canvas").first.wait_for(timeout=60_000)
-    yield pg
-    context.close()
+    with browser_page(browser, app_url) as pg:
+        yield pg

@@ -12,7 +12,6 @@ import io
 import pickle
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,10 +31,10 @@ from cnn_core.checkpoint import (
 from cnn_core.data import load_bundled
 from cnn_core.limits import ModelTooLargeError, check_model_size
 from cnn_core.train import TrainConfig
+from tests.conftest import open_page
 from ui import links, state
 
 pytestmark = pytest.mark.timeout(120)
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -292,13 +291,7 @@ QUERY = {
 @pytest.mark.parametrize("name", sorted(QUERY))
 def test_query_params_are_ignored_with_a_visible_note(name):
     params, words = QUERY[name]
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state[state.INPUT] = DIGIT
-    at.session_state[state.INPUT_SOURCE] = "a held-out digit"
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
+    at = open_page(image=DIGIT, query=params)
     notes = "\n".join(w.value for w in at.warning)
     assert "could not be used" in notes and words in notes
     assert "<script>" not in notes and "<img" not in notes and "onerror=" not in notes
@@ -317,14 +310,8 @@ def test_the_link_reader_never_trusts_a_value_type():
 
 
 def _conv_page(**preset) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state[state.INPUT] = DIGIT
-    at.session_state[state.INPUT_SOURCE] = "a held-out digit"
-    for key, value in preset.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page("app_pages/page_convolution.py").run()
-    return at
+    """The Convolution page with DIGIT as input and these widget values preset."""
+    return open_page("app_pages/page_convolution.py", image=DIGIT, settings=preset, check=False)
 
 
 PAGE_CASES = {
@@ -352,10 +339,27 @@ def test_bad_values_in_the_convolution_page_give_a_message(name):
     assert state.MODEL not in at.session_state or at.session_state[state.MODEL] is None
 
 
-def test_use_in_the_model_with_a_broken_kernel_changes_nothing():
+def test_a_broken_kernel_offers_no_use_in_the_model_button():
+    """While the editor's kernel does not parse, the page says why and draws no 'Use in the
+    model' button, so the session's model cannot be replaced by it."""
     at = _conv_page(conv_kernel="1 nan 1\n0 1 0\n0 0 0")
-    buttons = [b for b in at.button if b.key == "conv_use" and not b.disabled]
-    if buttons:  # shown disabled, or absent; pressing must not change the model either way
-        buttons[0].click().run()
     assert not at.exception, at.exception
+    assert "NaN" in "\n".join(e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "conv_use"]
     assert state.MODEL not in at.session_state or at.session_state[state.MODEL] is None
+
+
+def test_use_in_the_model_pressed_as_the_kernel_breaks_changes_nothing():
+    """The kernel is broken in the same rerun as 'Use in the model' is pressed (the browser
+    sends the text and the click together): the callback refuses with the parser's reason,
+    and the session's model and input stay as they were."""
+    at = _conv_page(conv_kernel="1 0 1\n0 1 0\n0 0 0")
+    assert not at.exception, at.exception
+    at.text_area(key="conv_kernel").input("1 nan 1\n0 1 0\n0 0 0")
+    at.button(key="conv_use").click().run()
+    assert not at.exception, at.exception
+    shown = "\n".join(e.value for e in at.error)
+    assert "The kernel was not put into the model" in shown and "NaN" in shown, shown
+    assert state.MODEL not in at.session_state or at.session_state[state.MODEL] is None
+    assert state.FILTER_EDIT not in at.session_state
+    np.testing.assert_array_equal(at.session_state[state.INPUT], DIGIT)

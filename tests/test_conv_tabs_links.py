@@ -3,25 +3,20 @@ Acting on the Kernel editor tab leaves the learner on that tab; a share link car
 reopens on it; a bad tab in a link is named in a note of whole sentences and the page opens on
 its first tab. The browser side (what Chromium shows) is tests/test_browser_conv_tabs_share.py."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import share
-from cnn_core.data import load_bundled
-from tests.test_app import PAGES, _text, _with_input
+from tests.conftest import held_out_digit, open_link, open_page, page_text
 from ui import links, state
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/page_convolution.py"
-TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
 MODEL, EDITOR, TOY = links.CONV_TABS.values()
 
 
 def _digit() -> np.ndarray:
-    return load_bundled().test.images[7] / np.float32(255)
+    return held_out_digit(7)
 
 
 def _open_tab(at: AppTest) -> str:
@@ -34,24 +29,11 @@ def _open_tab(at: AppTest) -> str:
 def _on_tab(tab: str) -> AppTest:
     """A session with a digit as input, on the Convolution page, on ``tab`` (as a click on the
     tab in the browser leaves it)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[state.INPUT] = _digit()
-    at.session_state[state.INPUT_SOURCE] = "a held-out digit"
-    at.run()
-    at.switch_page(PAGE).run()
+    at = open_page(PAGE, digit=7)
     at.session_state["conv_tab"] = tab
     at.run()
     assert not at.exception, at.exception
     assert _open_tab(at) == tab
-    return at
-
-
-def _link(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
     return at
 
 
@@ -91,7 +73,7 @@ def test_a_link_made_on_a_tab_reopens_on_it(tab, word):
     is on that tab, without a note."""
     params = links.encode("convolution", _digit(), {"conv_tab": tab, "conv_toy_stride": 2})
     assert params["conv_tab"] == word
-    at = _link(params)
+    at = open_link(params, check=True)
     assert at.title[0].value == "Convolution"
     assert _open_tab(at) == tab and at.session_state["conv_tab"] == tab
     assert not _notes(at)
@@ -106,7 +88,7 @@ def test_the_share_box_holds_the_open_tab():
 
 @pytest.mark.parametrize("bad", ["kernel", "Toy playground", "3", "<b>toy</b>"])
 def test_a_bad_tab_in_a_link_is_named_and_the_first_tab_opens(bad):
-    at = _link({"page": "convolution", "conv_tab": bad})
+    at = open_link({"page": "convolution", "conv_tab": bad}, check=True)
     shown = share.safe_name(bad)
     assert _notes(at) == [
         "Some of this link could not be used. `conv_tab` was ignored: "
@@ -118,7 +100,10 @@ def test_a_bad_tab_in_a_link_is_named_and_the_first_tab_opens(bad):
 def test_every_note_of_a_bad_link_is_a_sentence():
     """A bad kernel grid, a bad tab and an unknown parameter: one note, each part a sentence
     (the grid's reason used to end in "number.;")."""
-    at = _link({"page": "convolution", "conv_kernel": "1,x;0,1", "conv_tab": "side", "zoom": "2"})
+    at = open_link(
+        {"page": "convolution", "conv_kernel": "1,x;0,1", "conv_tab": "side", "zoom": "2"},
+        check=True,
+    )
     assert _notes(at) == [
         "Some of this link could not be used. `conv_kernel` was ignored: row 1, column 2 of the "
         "grid is 'x', which is not a number. `conv_tab` was ignored: 'side' is not one of model, "
@@ -130,10 +115,10 @@ def test_every_note_of_a_bad_link_is_a_sentence():
 def test_the_model_tab_shows_how_the_receptive_field_grows():
     """For the default model: 3x3 after conv1, 4x4 after pool1, 8x8 after conv2, 10x10 after
     pool2 (cnn_core.attribution.field_sizes), and the chosen cell's field on the input."""
-    at = _with_input(PAGES[1])
+    at = open_page(PAGE, digit=7)
     at.slider(key="conv_row").set_value(10).run()
     at.slider(key="conv_col").set_value(12).run()
     table = next(d.value for d in at.dataframe if "sees (pixels)" in d.value.columns)
     assert list(table["stage"]) == ["conv1", "act1", "pool1", "conv2", "act2", "pool2"]
     assert list(table["sees (pixels)"]) == ["3x3", "3x3", "4x4", "8x8", "8x8", "10x10"]
-    assert "Output cell (10, 12) of conv1 sees input rows 9-11 and columns 11-13." in _text(at)
+    assert "Output cell (10, 12) of conv1 sees input rows 9-11 and columns 11-13." in page_text(at)

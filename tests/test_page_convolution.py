@@ -3,38 +3,26 @@ toy playground; the kernel editor; a filter put into the model and restored."""
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import load_default_model, ops, toy
-from cnn_core.data import load_bundled
+from tests.conftest import held_out_digit, open_page
 from ui import state
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/page_convolution.py"
-TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
 INDEX = 7  # a held-out digit used as the current input
 
 
 def _image(index: int = INDEX) -> np.ndarray:
-    return load_bundled().test.images[index] / np.float32(255)
+    return held_out_digit(index)
 
 
 def _page(with_input: bool = True, **preset) -> AppTest:
     """The conv page in a fresh session; preset widget values are set before the first run."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if with_input:
-        at.session_state[state.INPUT] = _image()
-        at.session_state[state.INPUT_SOURCE] = f"held-out digit #{INDEX}"
-    for key, value in preset.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(PAGE, digit=INDEX if with_input else None, settings=preset)
 
 
 def _text(at: AppTest) -> str:

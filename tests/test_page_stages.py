@@ -2,26 +2,21 @@
 equal the Trace, the toy examples give the hand-checkable numbers, widgets change them, and
 pre-set (share-link) values that do not fit are clamped instead of failing."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import explain, load_default_model, ops, toy
-from cnn_core.data import load_bundled
-from ui import state
+from tests.conftest import HELD_OUT_INDEX as INDEX
+from tests.conftest import held_out_digit, open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-TIMEOUT = 120
-INDEX = 7  # a held-out digit
 ACT, POOL, FLAT, DENSE = (
     f"app_pages/page_{n}.py" for n in ("activation", "pooling", "flatten", "dense")
 )
 
 
 def _image():
-    return load_bundled().test.images[INDEX] / np.float32(255)
+    return held_out_digit(INDEX)
 
 
 def _trace():
@@ -30,16 +25,7 @@ def _trace():
 
 def _open(page: str, with_input: bool = True, **preset) -> AppTest:
     """A session on ``page`` (with the held-out digit as input), widget keys pre-set."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if with_input:
-        at.session_state[state.INPUT] = _image()
-        at.session_state[state.INPUT_SOURCE] = f"held-out digit #{INDEX}"
-    at.run()
-    for key, value in preset.items():
-        at.session_state[key] = value
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page, digit=INDEX if with_input else None, settings=preset)
 
 
 def _text(at: AppTest) -> str:
