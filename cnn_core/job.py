@@ -486,7 +486,7 @@ class TrainingJob:
     def _on_message(self, kind: str, values: tuple) -> None:
         """Publish one progress message of the worker process."""
         if kind == "batch":
-            self._record_batch(values[0])
+            self._record_batch(values[0], steps=values[1])
         elif kind == "weights":
             self._store_weights(arrays_to_weights(values[1]), values[0])
         elif kind == "epoch":
@@ -524,13 +524,15 @@ class TrainingJob:
             return now
         return last_publish
 
-    def _record_batch(self, event: BatchEvent) -> bool:
-        """Record one step's progress and the curve; True for the run's first step."""
+    def _record_batch(self, event: BatchEvent, steps: int = 1) -> bool:
+        """Record the progress of the latest step (``steps`` steps since the last record: the
+        worker process sends its progress at most every BATCH_EVERY s) and the curve; True for
+        the run's first record."""
         done = event.epoch - 1 + event.batch / event.num_batches
         with self.lock:
             first = self._pub.event is None
             self._pub.event = event
-            self._steps_done += 1  # report_every is 1 for a job: one event per step
+            self._steps_done += steps  # report_every is 1 for a job: one event per step
             curve = self._pub.curve
             if first or time.monotonic() - self._curve_time >= CURVE_EVERY:
                 self._curve_time = time.monotonic()

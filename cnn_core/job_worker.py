@@ -15,7 +15,8 @@ through multiprocessing's Connection. The job sends, in order:
 and this process answers, as it trains:
 
     ("status", "running" | "paused", steps honoured)   # when it starts or stops holding
-    ("batch", BatchEvent)                                # after every step
+    ("batch", BatchEvent, steps)                         # the latest step's progress and the
+                                                         # steps since the last such message
     ("weights", "epoch E, batch B", {name: ndarray})     # about once a second, and while paused
     ("step", StepEvent)                                  # a step asked for with Step one batch
     ("epoch", EpochEvent, {name: ndarray})               # the weights just evaluated (snapshot)
@@ -23,6 +24,9 @@ and this process answers, as it trains:
     ("final", held-out accuracy or None, {name: ndarray}) # the final weights; then it exits
     ("error", exception type name, message)              # instead, if training raised
 
+Progress goes out at most every BATCH_EVERY s while the run goes on (a step takes a few ms:
+one message each would cost the server an unpickling and a lock 100 times a second), and always
+before any other message, so the job sees the steps in order and the last one before a pause.
 The controls are read without waiting between two steps, and waited for while paused. When the
 job's end of the socket closes (its server went away) the process stops at the next step.
 """
@@ -52,6 +56,7 @@ from .train import (
 )
 
 PUBLISH_EVERY = 1.0  # seconds between two published copies of the weights (either worker)
+BATCH_EVERY = 0.1  # seconds between two progress messages of this process while it runs
 
 
 def weights_to_arrays(model: CNN) -> dict[str, np.ndarray]:
@@ -86,6 +91,9 @@ class _Run:
         self.paused, self.tokens, self.stop = False, 0, False
         self.honoured = 0  # step tokens used
         self.status = "running"
+        self.pending: BatchEvent | None = None  # the latest step's progress, not yet sent
+        self.pending_steps = 0  # steps taken since the last progress message
+        self.progress_sent = -math.inf  # time.monotonic() of the last progress message
 
     # -- controls -------------------------------------------------------------------------------
 
@@ -107,10 +115,30 @@ class _Run:
         except (EOFError, OSError):
             self.stop = True
 
+    # -- messages ---------------------------------------------------------------------------------
+
+    def send(self, message: tuple) -> None:
+        """Send one message, the progress not yet sent first (the job sees events in order)."""
+        self.flush()
+        self.conn.send(message)
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            self.conn.send(("batch", self.pending, self.pending_steps))
+            self.pending, self.pending_steps = None, 0
+            self.progress_sent = time.monotonic()
+
+    def progress(self, event: BatchEvent) -> None:
+        """One step done: say so now if BATCH_EVERY s have passed, else with the next message."""
+        self.pending = event
+        self.pending_steps += 1
+        if time.monotonic() - self.progress_sent >= BATCH_EVERY:
+            self.flush()
+
     def set_status(self, status: str) -> None:
         if status != self.status:
             self.status = status
-            self.conn.send(("status", status, self.honoured))
+            self.send(("status", status, self.honoured))
 
     def hold(self) -> bool:
         """Between two steps: wait while paused (one step token lets one step through).
@@ -119,7 +147,7 @@ class _Run:
         held = time.monotonic()
         if self.paused and self.honoured == self.tokens and not self.stop:
             self.status = "paused"  # said after every step taken while paused: the job lets
-            self.conn.send(("status", "paused", self.honoured))  # the next Step through then
+            self.send(("status", "paused", self.honoured))  # the next Step through then
         while self.paused and self.honoured == self.tokens and not self.stop:
             self.read_controls(wait=True)
         self.control.paused_seconds += time.monotonic() - held
@@ -143,15 +171,15 @@ class _Run:
             for event in events:
                 if isinstance(event, BatchEvent):
                     has_event = True
-                    self.conn.send(("batch", event))
+                    self.progress(event)
                     last_publish = self.publish(event, last_publish)
                     if not self.hold():
                         break
                 elif isinstance(event, EpochEvent):
                     has_rows = True
-                    self.conn.send(("epoch", event, weights_to_arrays(self.model)))
+                    self.send(("epoch", event, weights_to_arrays(self.model)))
                 elif isinstance(event, StepEvent):
-                    self.conn.send(("step", event))
+                    self.send(("step", event))
                 elif isinstance(event, DoneEvent):
                     outcome = "done"
                 elif isinstance(event, (DivergedEvent, StoppedEvent)):
@@ -159,7 +187,7 @@ class _Run:
                     reason = event.reason
         finally:
             events.close()  # the model keeps the last finished step's weights, in eval mode
-        self.conn.send(("trained", outcome, reason))
+        self.send(("trained", outcome, reason))
         measure = needs_measuring(outcome, has_rows, has_event)
         accuracy = evaluate(self.model, self.split.test).accuracy if measure else None
         self.conn.send(("final", accuracy, weights_to_arrays(self.model)))
@@ -169,7 +197,7 @@ class _Run:
         now = time.monotonic()
         if now - last >= PUBLISH_EVERY or self.paused:
             label = f"epoch {event.epoch}, batch {event.batch}"
-            self.conn.send(("weights", label, weights_to_arrays(self.model)))
+            self.send(("weights", label, weights_to_arrays(self.model)))
             return now
         return last
 

@@ -21,6 +21,7 @@ from cnn_core.data import Split, load_bundled
 from cnn_core.job import TrainingJob
 from cnn_core.limits import TrainingSlots
 from cnn_core.runtime import configure_torch
+from cnn_core.train import BatchEvent
 
 from .test_job import finish, paused_job, request, wait_until
 
@@ -158,3 +159,35 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+class _Recorder:
+    """A stand-in for the worker's end of the socket: keeps what is sent."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, message) -> None:
+        self.sent.append(message)
+
+
+def test_the_worker_sends_progress_at_most_every_batch_every_and_before_anything_else():
+    """Steps in quick succession make one progress message with their count; any other message
+    (here a status) first sends the progress held back, so the job sees every step in order."""
+    run = job_worker._Run.__new__(job_worker._Run)  # only the message half of a run
+    run.conn, run.pending, run.pending_steps = _Recorder(), None, 0
+    run.progress_sent = -np.inf
+
+    def event(batch: int) -> BatchEvent:
+        return BatchEvent(epoch=1, batch=batch, num_batches=9, loss=1.0, accuracy=0.5,
+                          images_per_second=10.0, images_seen=64 * batch)  # fmt: skip
+
+    run.progress(event(1))  # the first step is said at once
+    for batch in range(2, 6):
+        run.progress(event(batch))  # well within BATCH_EVERY of the first
+    assert [m[0] for m in run.conn.sent] == ["batch"]
+    run.send(("status", "paused", 0))
+    assert run.conn.sent[1][0] == "batch" and run.conn.sent[1][1].batch == 5
+    assert run.conn.sent[1][2] == 4  # steps 2..5
+    assert run.conn.sent[2] == ("status", "paused", 0)
+    assert sum(m[2] for m in run.conn.sent if m[0] == "batch") == 5
