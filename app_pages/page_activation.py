@@ -4,43 +4,11 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import explain, toy
+from cnn_core.ops import ACTIVATIONS
 from ui import figures, grids, layout
 from ui import toy as toy_ui
 
-FUNCTIONS = {"relu": "ReLU", "leaky_relu": "Leaky ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-FORMULAS = {
-    "relu": r"\mathrm{ReLU}(x) = \max(0, x)",
-    "leaky_relu": r"\mathrm{LeakyReLU}(x) = \begin{cases} x & x \ge 0 \\ a\,x & x < 0 \end{cases}",
-    "sigmoid": r"\sigma(x) = \frac{1}{1 + e^{-x}}",
-    "tanh": r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}",
-}
-
-
-def module_text(function: str, slope: float) -> str:
-    """The PyTorch module of an activation."""
-    return {
-        "relu": "nn.ReLU()",
-        "leaky_relu": f"nn.LeakyReLU(negative_slope={slope:g})",
-        "sigmoid": "nn.Sigmoid()",
-        "tanh": "nn.Tanh()",
-    }[function]
-
-
-def cell_formula(function: str, x: float, y: float, slope: float, where: str) -> str:
-    """The activation of one cell with its number substituted (LaTeX)."""
-    xs = f"{x:.4f}"
-    if function == "relu":
-        return rf"\mathrm{{ReLU}}({where}) = \max(0,\; {xs}) = {y:.4f}"
-    if function == "leaky_relu":
-        rule = rf"{xs}" if x >= 0 else rf"{slope:g} \times ({xs})"
-        case = r"x \ge 0" if x >= 0 else r"x < 0"
-        return rf"\mathrm{{LeakyReLU}}({where}) \overset{{{case}}}{{=}} {rule} = {y:.4f}"
-    if function == "sigmoid":
-        return rf"\sigma({where}) = \frac{{1}}{{1 + e^{{{-x:.4f}}}}} = {y:.4f}"
-    return (
-        rf"\tanh({where}) = \frac{{e^{{{xs}}} - e^{{{-x:.4f}}}}}"
-        rf"{{e^{{{xs}}} + e^{{{-x:.4f}}}}} = {y:.4f}"
-    )
+FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
 
 
 def function_picker(own: str | None) -> tuple[str, float]:
@@ -59,8 +27,8 @@ def function_picker(own: str | None) -> tuple[str, float]:
         cols[0].caption(f"{FUNCTIONS[function]}: {whose}.")
     slope = 0.01
     if function == "leaky_relu":
-        layout.keep_float("act_slope", 0.0, 0.5, 0.01)
-        slope = cols[1].slider("Leaky slope a", 0.0, 0.5, step=0.01, key="act_slope")
+        a = layout.keep("act_slope")
+        slope = cols[1].slider("Leaky slope a", a.lo, a.hi, step=0.01, key="act_slope")
     return function, float(slope)
 
 
@@ -82,7 +50,10 @@ def model_view(trace):
         f"changes the shape) · **0 parameters** · map of channel {channel} of `{name}`, which "
         f"receives the output of `{trace.names[trace.names.index(name) - 1]}`."
     )
-    st.code(f"x = {module_text(function, slope)}(x)  # applied to every value", language="python")
+    st.code(
+        f"x = {ACTIVATIONS[function].module_text(slope)}(x)  # applied to every value",
+        language="python",
+    )
     if e.is_model_function:
         st.markdown(
             f"This is the model's own activation: largest |difference| between these numbers "
@@ -117,8 +88,8 @@ def toy_view():
         "Toy kernel", "act_toy_kernel", toy.TOY_KERNEL, name="toy kernel", max_size=7,
         container=cols[1],
     )  # fmt: skip
-    layout.keep_float("act_toy_bias", -10.0, 10.0, -2.0)
-    bias = cols[2].number_input("Bias b", -10.0, 10.0, step=0.5, key="act_toy_bias")
+    b = layout.keep("act_toy_bias")
+    bias = cols[2].number_input("Bias b", b.lo, b.hi, step=0.5, key="act_toy_bias")
     function, slope = function_picker(None)
     if image is None or kernel is None:
         return None, None, None
@@ -135,7 +106,7 @@ def toy_view():
     )
     st.code(
         f"z = F.conv2d(image[None, None], kernel[None, None], bias=torch.tensor([{bias:g}]))\n"
-        f"a = {module_text(function, slope)}(z)",
+        f"a = {ACTIVATIONS[function].module_text(slope)}(z)",
         language="python",
     )
     mode = layout.color_mode("act_color_mode")
@@ -160,8 +131,9 @@ def chosen_cell(e) -> tuple[int, int]:
 def show(e, ranges, source_name: str, row: int, col: int) -> None:
     """The formula with the chosen cell's numbers, the maps, the changes and the curve."""
     x, y = float(e.before[row, col]), float(e.after[row, col])
-    st.latex(FORMULAS[e.function])
-    st.latex(cell_formula(e.function, x, y, e.negative_slope, rf"x_{{{row},{col}}}"))
+    act = ACTIVATIONS[e.function]
+    st.latex(act.formula)
+    st.latex(act.cell_formula(x, y, e.negative_slope, rf"x_{{{row},{col}}}"))
     if e.torch_after is not None:
         st.markdown(
             f"Cell ({row}, {col}): before **{x:.5f}**, after **{y:.5f}**; "

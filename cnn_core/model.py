@@ -18,16 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ops import ACTIVATIONS, conv_output_size
+from .ops import ACTIVATIONS, activation_named, conv_output_size
 from .trace import Stage, Trace
 
 POOLINGS = ("max", "avg", "none")
-ACTIVATION_LABELS = {
-    "relu": "ReLU",
-    "leaky_relu": "LeakyReLU",
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-}
 
 # ----------------------------------------------------------------------------------------------
 # Configuration
@@ -81,7 +75,7 @@ class ModelConfig:
                 raise ValueError(f"block {b}: kernel size must be odd (1, 3, 5 or 7), got {k}")
             _check_range(f"block {b}: stride", s, 1, 2)
             _check_range(f"block {b}: padding", p, 0, 3)
-        if self.activation not in ACTIVATIONS:
+        if self.activation not in ACTIVATIONS:  # the table in ops.py
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
@@ -136,7 +130,7 @@ class ModelConfig:
 
     def describe(self) -> str:
         """The architecture in one line, e.g. 'conv 8@3x3 -> ReLU -> max 2x2 -> ... -> dense 10'."""
-        act, parts = ACTIVATION_LABELS[self.activation], []
+        act, parts = ACTIVATIONS[self.activation].torch_module, []
         for f, k, s, p in self.blocks():
             extra = "".join([f" s{s}" if s != 1 else "", f" p{p}" if p else ""])
             parts += [f"conv {f}@{k}x{k}{extra}", act]
@@ -168,12 +162,10 @@ class ModelConfig:
 
 
 def _activation_module(config: ModelConfig) -> nn.Module:
-    return {
-        "relu": nn.ReLU,
-        "leaky_relu": lambda: nn.LeakyReLU(config.negative_slope),
-        "sigmoid": nn.Sigmoid,
-        "tanh": nn.Tanh,
-    }[config.activation]()
+    """The torch.nn module of the configured activation (ops.ACTIVATIONS names its class)."""
+    act = activation_named(config.activation)
+    module = getattr(nn, act.torch_module)
+    return module(config.negative_slope) if act.uses_slope else module()
 
 
 def _build_stages(config: ModelConfig) -> tuple[nn.ModuleDict, dict[str, str]]:
@@ -318,8 +310,8 @@ def _stage_params(module: nn.Module, in_shape: tuple[int, ...]) -> dict:
         }
     if isinstance(module, nn.Flatten):
         return {"input_shape": in_shape}
-    names = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-    params = {"function": names[type(module)]}
-    if isinstance(module, nn.LeakyReLU):
+    act = next(a for a in ACTIVATIONS.values() if type(module).__name__ == a.torch_module)
+    params = {"function": act.name}
+    if act.uses_slope:
         params["negative_slope"] = module.negative_slope
     return params

@@ -409,6 +409,27 @@ def test_activation_dispatches_by_name(name):
     np.testing.assert_array_equal(ops.activation(name, x, 0.3), expected)
 
 
+@pytest.mark.parametrize("name", ops.ACTIVATIONS)
+def test_activation_table_row_matches_its_torch_module(name):
+    """Each row of the activation table: its NumPy op equals the torch.nn module it names (built
+    from its PyTorch line), and its cell formula substitutes that cell's numbers."""
+    act, slope = ops.ACTIVATIONS[name], 0.3
+    module = eval(act.module_text(slope), {"nn": torch.nn})  # e.g. nn.LeakyReLU(negative_slope=0.3)
+    assert type(module).__name__ == act.torch_module
+    x = ACT_VALUES.astype(np.float32)
+    expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(act(x, slope), expected, rtol=1e-6, atol=1e-7)
+    y = float(act(np.float64(-1.5), slope))
+    cell = act.cell_formula(-1.5, y, slope, "x_{0,0}")
+    assert "x_{0,0}" in cell and "1.5000" in cell and cell.endswith(f"= {y:.4f}")
+
+
+def test_unknown_activation_names_the_choices():
+    """An unknown name is refused with a sentence listing the table's names."""
+    with pytest.raises(ValueError, match="choose one of relu, leaky_relu, sigmoid, tanh"):
+        ops.activation("gelu", ACT_VALUES)
+
+
 # ----------------------------------------------------------------------------------------------
 # Flatten
 

@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from cnn_core import toy
+from cnn_core.ops import ACTIVATIONS
 from cnn_core.share import LinkError, Setting, decode_image, encode_image, safe_name
 
 from . import state, theme
@@ -61,7 +62,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "act_source": _SOURCE,
         "act_layer": Setting("choice", choices=("act1", "act2", "act3")),
         "act_channel": _INDEX,
-        "act_function": Setting("choice", choices=("relu", "leaky_relu", "sigmoid", "tanh")),
+        "act_function": Setting("choice", choices=tuple(ACTIVATIONS)),
         "act_slope": Setting("float", 0.0, 0.5),
         "act_row": _INDEX,
         "act_col": _INDEX,

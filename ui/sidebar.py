@@ -15,6 +15,7 @@ from cnn_core import data as datasets
 from cnn_core.data import DATASET_LABELS
 from cnn_core.job import TrainRequest, estimate_seconds
 from cnn_core.limits import ModelTooLargeError, check_model_size, limit_train_config, load_limits
+from cnn_core.ops import ACTIVATIONS
 from cnn_core.train import LR_SCHEDULES, TrainConfig
 
 from . import figures, live, model_files, state
@@ -92,9 +93,7 @@ def _architecture_widgets() -> dict:
         fields["padding"].append(
             cols[3].selectbox(f"Pad {b + 1}", (0, 1, 2, 3), index=1, key=f"cfg_padding_{b}")
         )
-    fields["activation"] = st.selectbox(
-        "Activation", ("relu", "leaky_relu", "sigmoid", "tanh"), key="cfg_activation"
-    )
+    fields["activation"] = st.selectbox("Activation", tuple(ACTIVATIONS), key="cfg_activation")
     cols = st.columns(3)
     fields["pooling"] = cols[0].selectbox("Pooling", ("max", "avg", "none"), key="cfg_pooling")
     fields["pool_size"] = cols[1].selectbox("Pool size", (2, 3, 4, 1), key="cfg_pool_size")
