@@ -9,7 +9,7 @@ shows the current input through the newest published weights.
 import streamlit as st
 
 from cnn_core.runtime import configure_torch
-from ui import links, live, sidebar, state
+from ui import links, live, pages, sidebar, state
 
 configure_torch()  # CONVSCOPE_THREADS (default 1); per script thread, so on every run
 
@@ -19,54 +19,23 @@ st.set_page_config(page_title="ConvScope", page_icon=":material/grid_on:", layou
 # Streamlit run its old auto-discovery on the first request to a fresh server, before app.py has
 # called st.navigation. A deep link such as /training then showed a "Page not found" dialog (or,
 # if a file name matched the URL, ran that page alone without this sidebar). Tested in Chromium.
-PAGES = [
-    st.Page("app_pages/page_draw.py", title="Draw & predict", icon=":material/draw:", default=True),
-    st.Page(
-        "app_pages/page_convolution.py",
-        title="Convolution",
-        url_path="convolution",
-        icon=":material/filter_center_focus:",
-    ),
-    st.Page(
-        "app_pages/page_activation.py",
-        title="Activation",
-        url_path="activation",
-        icon=":material/show_chart:",
-    ),
-    st.Page(
-        "app_pages/page_pooling.py",
-        title="Pooling",
-        url_path="pooling",
-        icon=":material/grid_view:",
-    ),
-    st.Page(
-        "app_pages/page_flatten.py",
-        title="Flatten",
-        url_path="flatten",
-        icon=":material/view_stream:",
-    ),
-    st.Page(
-        "app_pages/page_dense.py", title="Dense & softmax", url_path="dense", icon=":material/hub:"
-    ),
-    st.Page(
-        "app_pages/page_attribution.py",
-        title="What it looks at",
-        url_path="attribution",
-        icon=":material/visibility:",
-    ),
-    st.Page(
-        "app_pages/page_training.py",
-        title="Training",
-        url_path="training",
-        icon=":material/monitoring:",
-    ),
-]
+# One st.Page per row of the page registry (ui/pages.py); its first page is the home page, at /.
+ROUTES = {  # slug -> st.Page
+    page.slug: st.Page(
+        page.file,
+        title=page.title,
+        icon=page.icon,
+        url_path=page.url_path or None,
+        default=page is pages.HOME,
+    )
+    for page in pages.PAGES
+}
 
-page = st.navigation(PAGES)
-slug = page.url_path or "draw"
+current = st.navigation(list(ROUTES.values()))
+slug = pages.BY_URL[current.url_path].slug
 target = links.apply(slug)  # a share link, on the session's first run only
 if target is not None:
-    st.switch_page(next(p for p in PAGES if (p.url_path or "draw") == target))
+    st.switch_page(ROUTES[target])
 share_slot = st.sidebar.container()  # "Share this view" first: in sight at 1400x900 everywhere
 sidebar.render(teacher=links.teacher_mode())
 with share_slot:
@@ -78,5 +47,5 @@ with st.container():
     for kind, text in state.pop_notices():
         getattr(st, kind)(text)
     live.live_banner()
-page.run()
+current.run()
 live.page_done()  # the page is complete: a live rerun may now redraw it

@@ -9,7 +9,6 @@ from cnn_core import attribution
 from ui import attribution_view as view
 from ui import layout, state
 
-MAX_SIDE = 64  # the patch and stride inputs: the core refuses what does not fit, with a sentence
 METHODS = {
     "saliency": attribution.saliency,
     "occlusion": attribution.occlusion,
@@ -129,14 +128,12 @@ def saliency_section(image, chosen, names) -> None:
 
 def occlusion_settings() -> tuple[int, int, float]:
     """Patch size, stride and fill widgets (the core checks them against the image)."""
-    layout.keep_int("attr_patch", 1, MAX_SIDE, 4)
-    layout.keep_int("attr_stride", 1, MAX_SIDE, 2)
-    layout.keep_float("attr_fill", 0.0, 1.0, 0.0)
+    p, s, f = (layout.keep(key) for key in ("attr_patch", "attr_stride", "attr_fill"))
     cols = st.columns(3)
-    patch = cols[0].number_input("Patch size (pixels)", 1, MAX_SIDE, step=1, key="attr_patch")
-    stride = cols[1].number_input("Patch stride (pixels)", 1, MAX_SIDE, step=1, key="attr_stride")
+    patch = cols[0].number_input("Patch size (pixels)", p.lo, p.hi, step=1, key="attr_patch")
+    stride = cols[1].number_input("Patch stride (pixels)", s.lo, s.hi, step=1, key="attr_stride")
     fill = cols[2].slider(
-        "Fill of the patch", 0.0, 1.0, step=0.05, key="attr_fill",
+        "Fill of the patch", f.lo, f.hi, step=0.05, key="attr_fill",
         help="0 is black (no ink, like the background), 1 is white (full ink).",
     )  # fmt: skip
     return int(patch), int(stride), float(fill)

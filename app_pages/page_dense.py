@@ -136,8 +136,8 @@ def softmax_part(logits, names) -> None:
     st.subheader("Softmax, step by step")
     st.latex(r"p_k = \frac{e^{z_k / T}}{\sum_j e^{z_j / T}}")
     cols = st.columns(2)
-    layout.keep_float("softmax_temperature", 0.1, 10.0, 1.0)
-    temperature = cols[0].slider("Temperature T", 0.1, 10.0, step=0.1, key="softmax_temperature")
+    t = layout.keep("softmax_temperature")
+    temperature = cols[0].slider("Temperature T", t.lo, t.hi, step=0.1, key="softmax_temperature")
     layout.keep_int("softmax_label", 0, len(names) - 1, int(np.argmax(logits)))
     label = cols[1].selectbox(
         "True label (for the loss)", range(len(names)), format_func=lambda c: names[c],

@@ -9,10 +9,8 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, figures, images, layout, samples, state
+from ui import canvas, figures, images, layout, pages, samples, state
 
-LAST_PRE = "draw_last_preprocessed"  # the Preprocessed of the last drawing (for the steps row)
-UPLOAD_SEEN = "draw_upload_seen"  # digest of the last uploaded file turned into the input
 TABS = ("Draw", "Pick a sample", "Upload a photo")  # the three ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
 
@@ -51,7 +49,7 @@ def _take_drawing(rgba, center: bool) -> None:
         return  # nothing new: keep whatever the current input is (a drawing or a sample)
     st.session_state[state.CANVAS_SEEN] = seen
     pre = preprocess_canvas(rgba, center=center)
-    st.session_state[LAST_PRE] = pre
+    st.session_state[state.DRAW_PREPROCESSED] = pre
     state.set_input(None if pre.is_empty else pre.image, "your drawing")
 
 
@@ -84,18 +82,22 @@ def _prediction(trace) -> None:
 def _overview(trace) -> None:
     """Every stage in order: its output, its shape and a link to the page that explains it."""
     st.subheader("Every stage for this input")
+    attribution = pages.BY_SLUG["attribution"]
     st.page_link(
-        "app_pages/page_attribution.py",
-        label="Why this prediction? What it looks at: saliency, occlusion and Grad-CAM",
-        icon=":material/visibility:",
+        attribution.file,
+        label=f"Why this prediction? {attribution.title}: saliency, occlusion and Grad-CAM",
+        icon=attribution.icon,
     )
     mode = layout.color_mode("draw_color_mode")
     global_values = layout.map_values(trace)
     for stage in trace.stages:
         left, right = st.columns([1.25, 4])  # the left one holds "Explain: Dense & softmax"
-        path, title = layout.STAGE_PAGES[stage.kind]
+        page = pages.for_kind(stage.kind)
         left.markdown(f"**{stage.name}** · {stage.kind}  \n`{layout.shape_text(stage.shape)}`")
-        left.page_link(path, label=f"Explain: {title}", icon=":material/arrow_forward:")
+        if page is not None:
+            left.page_link(
+                page.file, label=f"Explain: {page.title}", icon=":material/arrow_forward:"
+            )
         with right:
             _stage_view(stage, trace, mode, global_values)
 
@@ -132,10 +134,11 @@ def _enter_canvas() -> None:
 
 def draw_input() -> None:
     """The Draw tab: brush, centring switch and the canvas; a new stroke becomes the input."""
-    brush = st.slider("Brush width", 8, 40, 20, key="draw_brush")
+    width = layout.keep("draw_brush")  # bounds and default in ui/pages.py
+    brush = st.slider("Brush width", width.lo, width.hi, key="draw_brush")
+    layout.keep("draw_center")
     center = st.toggle(
         "Centre by mass, as MNIST did",
-        True,
         key="draw_center",
         help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
     )
@@ -157,7 +160,7 @@ def draw_input() -> None:
 
 def _result(trace, subject: samples.Subject) -> None:
     """Beside the inputs: the preprocessing steps of a drawing or photo, and the prediction."""
-    pre = st.session_state.get(LAST_PRE)
+    pre = st.session_state.get(state.DRAW_PREPROCESSED)
     if pre is not None and state.input_source().startswith("your "):
         _steps_row(pre)
     if trace is None:
@@ -214,9 +217,9 @@ def gallery(subject: samples.Subject) -> None:
     )
     if cols[1].button(f"Random {subject.noun}", key="gallery_random"):
         pool = np.arange(len(test)) if label == "any" else np.flatnonzero(test.labels == label)
-        st.session_state["gallery_pick"] = int(np.random.default_rng().choice(pool))
+        st.session_state[state.GALLERY_PICK] = int(np.random.default_rng().choice(pool))
     _thumbnails(subject, test, _shown(test, label), example=label != "any")
-    pick = st.session_state.pop("gallery_pick", None)
+    pick = st.session_state.pop(state.GALLERY_PICK, None)
     if pick is not None:
         state.set_input(
             test.images[pick] / np.float32(255),
@@ -236,7 +239,7 @@ def _thumbnails(subject, test, shown, example: bool) -> None:
             )
             cols[2 * k].image(images.grayscale(test.images[index] / 255, 2))
             if cols[2 * k + 1].button(name, key=f"gallery_use_{index}", wrap=True):
-                st.session_state["gallery_pick"] = index
+                st.session_state[state.GALLERY_PICK] = index
 
 
 def _no_samples(subject: samples.Subject) -> str:
@@ -263,9 +266,9 @@ def upload(subject: samples.Subject) -> None:
         return
     raw = file.getvalue()
     seen = state.digest(np.frombuffer(raw, np.uint8)) + str(st.session_state.get("draw_center"))
-    if seen == st.session_state.get(UPLOAD_SEEN):
+    if seen == st.session_state.get(state.UPLOAD_SEEN):
         return
-    st.session_state[UPLOAD_SEEN] = seen
+    st.session_state[state.UPLOAD_SEEN] = seen
     name = safe_name(file.name)
     try:
         rgba = imagefile.read_image(raw)
@@ -276,7 +279,7 @@ def upload(subject: samples.Subject) -> None:
     if pre.is_empty:
         st.warning(f"Nothing was found in '{name}': the picture looks blank.")
         return
-    st.session_state[LAST_PRE] = pre
+    st.session_state[state.DRAW_PREPROCESSED] = pre
     state.set_input(pre.image, f"your photo '{name}'")
     st.rerun()
 

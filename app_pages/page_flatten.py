@@ -4,13 +4,12 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import explain, ops, toy
-from ui import figures, layout, theme
+from ui import figures, layout, state, theme
 from ui import toy as toy_ui
 
 TOY_KERNELS = "the toy kernel and a vertical-edge kernel"
 
 
-REFUSED = "flat_refused"  # the note about a typed value that was put back (shown once)
 FIELDS = {"flat_index": "Index i", "flat_c": "Channel c", "flat_h": "Row h", "flat_w": "Column w"}
 CELL_KEYS = ("flat_c", "flat_h", "flat_w")
 
@@ -28,7 +27,7 @@ def _refuse(key: str, size: int, in_use: int) -> None:
     typed = st.session_state.get(key)
     shown = f"{typed:g}" if isinstance(typed, float) else str(typed)
     st.session_state[key] = in_use
-    st.session_state[REFUSED] = (
+    st.session_state[state.FLAT_REFUSED] = (
         f"{FIELDS[key]} = {shown} is outside 0 to {size - 1}, so it was not used; "
         f"{FIELDS[key]} stays {in_use}."
     )
@@ -100,7 +99,7 @@ def index_widgets(shape) -> None:
     )
     for col, key in zip(right.columns(3), CELL_KEYS, strict=True):
         col.number_input(FIELDS[key], step=1, key=key, on_change=cell_changed, args=(shape, key))
-    note = st.session_state.pop(REFUSED, None)
+    note = st.session_state.pop(state.FLAT_REFUSED, None)
     if note:
         st.warning(note, icon=":material/undo:")
 

@@ -15,13 +15,13 @@ DIRECTIONS = list(explain.SHIFTS)
 def settings(own: dict) -> tuple[str, int, int, bool]:
     """Mode, window, stride and ceil-mode widgets; defaults are ``own`` (the model's)."""
     layout.keep_choice("pool_mode", MODES, own["mode"])
-    layout.keep_int("pool_size", 1, 5, own["kernel_size"])
-    layout.keep_int("pool_stride", 1, 5, own["stride"])
+    size = layout.keep("pool_size", own["kernel_size"])  # bounds in ui/pages.py
+    stride = layout.keep("pool_stride", own["stride"])
     layout.keep_bool("pool_ceil", own["ceil_mode"])
     cols = st.columns(4)
     mode = cols[0].radio("Mode", list(MODES), format_func=MODES.get, key="pool_mode")
-    k = cols[1].number_input("Window size k", 1, 5, step=1, key="pool_size")
-    s = cols[2].number_input("Stride s", 1, 5, step=1, key="pool_stride")
+    k = cols[1].number_input("Window size k", size.lo, size.hi, step=1, key="pool_size")
+    s = cols[2].number_input("Stride s", stride.lo, stride.hi, step=1, key="pool_stride")
     ceil = cols[3].toggle(
         "ceil_mode", key="pool_ceil", help="Keep the partial windows at the right and bottom edges."
     )

@@ -3,11 +3,10 @@
 
 import streamlit as st
 
-from ui import figures, images, layout, state, step_view
+from ui import figures, images, layout, pages, state, step_view
 from ui import training_view as tv
 
 EXAMPLES_PER_ROW = 6
-OPENED = "train_opened"  # what "Open" did, said once beside the examples
 
 
 def curves(view: tv.RunView | None, info) -> None:
@@ -35,10 +34,10 @@ def curves(view: tv.RunView | None, info) -> None:
 def _epoch_slider(view: tv.RunView) -> int:
     """The epoch scrubber over the recorded snapshots; starts at the last epoch of a new run."""
     epochs = view.snapshots.epochs
-    if st.session_state.get("train_epoch_run") != view.key or (
+    if st.session_state.get(state.TRAIN_EPOCH_RUN) != view.key or (
         st.session_state.get("train_epoch") not in epochs
     ):
-        st.session_state["train_epoch_run"] = view.key
+        st.session_state[state.TRAIN_EPOCH_RUN] = view.key
         st.session_state["train_epoch"] = epochs[-1]
     return st.select_slider(
         "Epoch (0 = the random weights before training)", epochs, key="train_epoch"
@@ -116,8 +115,8 @@ def _apply_selection(event, names) -> None:
     """A newly clicked confusion-matrix cell sets the true / predicted pickers."""
     points = (event or {}).get("selection", {}).get("points", [])  # PlotlyState is a dict
     cell = _clicked_cell(points[0], [str(n) for n in names]) if points else None
-    if cell is not None and st.session_state.get("train_cell_seen") != cell:
-        st.session_state["train_cell_seen"] = cell
+    if cell is not None and st.session_state.get(state.TRAIN_CELL_SEEN) != cell:
+        st.session_state[state.TRAIN_CELL_SEEN] = cell
         st.session_state["train_true"], st.session_state["train_pred"] = cell
 
 
@@ -169,12 +168,12 @@ def examples(held: tv.HeldOut, t: int, p: int, names) -> None:
         f"**{count}** held-out image(s) of class **{names[t]}** predicted as **{names[p]}** "
         f"({kind}){f'; the {len(found)} most confident shown' if count > len(found) else ''}."
     )
-    opened = st.session_state.pop(OPENED, None)
+    opened = st.session_state.pop(state.TRAIN_OPENED, None)
     if opened:  # said here, where the learner pressed Open, not at the top of the page
         st.success(opened, icon=":material/check_circle:")
         links = st.columns(3)
-        links[0].page_link("app_pages/page_draw.py", label="See its prediction")
-        links[1].page_link("app_pages/page_convolution.py", label="Follow it through the stages")
+        links[0].page_link(pages.HOME.file, label="See its prediction")
+        links[1].page_link(pages.BY_SLUG["convolution"].file, label="Follow it through the stages")
     probs = held.evaluation.probabilities
     for start in range(0, len(found), EXAMPLES_PER_ROW):
         row = found[start : start + EXAMPLES_PER_ROW]
@@ -193,7 +192,7 @@ def _open(held: tv.HeldOut, i: int, names) -> None:
         tv.held_out_image(held, i),
         f"{where} #{i} (label {names[label]}, predicted {names[predicted]})",
     )
-    st.session_state[OPENED] = (
+    st.session_state[state.TRAIN_OPENED] = (
         f"{where.capitalize()} #{i} is now the current input: open the stage pages "
         "(Convolution, ..., Dense & softmax) to see how the model reached its answer."
     )

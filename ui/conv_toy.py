@@ -16,16 +16,16 @@ def _reset_toy_kernel() -> None:
 def _toy_settings() -> tuple[int, int, int, int]:
     """Kernel size, stride, padding and dilation (each clamped to a small range)."""
     cols = st.columns(4)
-    specs = [
-        ("Kernel size", "conv_toy_k", 1, 9, 3, _reset_toy_kernel),
-        ("Stride", "conv_toy_stride", 1, 4, 1, None),
-        ("Padding", "conv_toy_padding", 0, 3, 0, None),
-        ("Dilation", "conv_toy_dilation", 1, 3, 1, None),
+    specs = [  # bounds and defaults in ui/pages.py
+        ("Kernel size", "conv_toy_k", _reset_toy_kernel),
+        ("Stride", "conv_toy_stride", None),
+        ("Padding", "conv_toy_padding", None),
+        ("Dilation", "conv_toy_dilation", None),
     ]
     values = []
-    for col, (label, key, low, high, default, callback) in zip(cols, specs, strict=True):
-        layout.keep_int(key, low, high, default)
-        values.append(int(col.number_input(label, low, high, key=key, on_change=callback)))
+    for col, (label, key, callback) in zip(cols, specs, strict=True):
+        n = layout.keep(key)
+        values.append(int(col.number_input(label, n.lo, n.hi, key=key, on_change=callback)))
     return tuple(values)
 
 

@@ -9,18 +9,9 @@ import streamlit as st
 
 from cnn_core import Trace
 
-from . import images, state, theme
+from . import images, pages, state, theme
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-STAGE_PAGES = {
-    "input": ("app_pages/page_draw.py", "Draw & predict"),
-    "conv": ("app_pages/page_convolution.py", "Convolution"),
-    "activation": ("app_pages/page_activation.py", "Activation"),
-    "pool": ("app_pages/page_pooling.py", "Pooling"),
-    "flatten": ("app_pages/page_flatten.py", "Flatten"),
-    "dense": ("app_pages/page_dense.py", "Dense & softmax"),
-    "softmax": ("app_pages/page_dense.py", "Dense & softmax"),
-}
 
 
 @st.cache_data(show_spinner=False)
@@ -56,7 +47,8 @@ def input_trace() -> Trace | None:
     trace = state.current_trace()
     if trace is None:
         st.info("There is no input yet: draw a digit or pick one from the data set first.")
-        st.page_link("app_pages/page_draw.py", label="Go to Draw & predict", icon=":material/draw:")
+        home = pages.HOME
+        st.page_link(home.file, label=f"Go to {home.title}", icon=home.icon)
     else:
         st.caption(
             f"Current input: {state.input_source()} · prediction "
@@ -90,6 +82,23 @@ def shape_text(shape) -> str:
 # Widget values that may have been pre-set (a share link) or left over from another model: each
 # helper puts a valid value under ``key`` before the widget is drawn, and the page then draws the
 # widget without value=/index= so session state is the only source of its value.
+
+
+def keep(key: str, default=None) -> pages.Widget:
+    """Put a valid value under the shareable widget key ``key``, within its bounds or choices in
+    the page registry, and return its Widget: the widget takes ``lo`` and ``hi`` from there.
+    ``default`` is for a default that depends on the model (else the registry's)."""
+    widget = pages.WIDGETS[key]
+    default = widget.default if default is None else default
+    if widget.kind == "int":
+        keep_int(key, widget.lo, widget.hi, default)
+    elif widget.kind == "float":
+        keep_float(key, widget.lo, widget.hi, default)
+    elif widget.kind == "bool":
+        keep_bool(key, default)
+    elif widget.kind == "choice":
+        keep_choice(key, widget.choices, default)
+    return widget
 
 
 def keep_choice(key: str, options, default) -> None:
@@ -139,8 +148,8 @@ SOURCES = {"model": "Your input through the model", "toy": "Toy example (by hand
 def source_switch(key: str, trace) -> str:
     """The stage pages' "Work on" radio: "model" (the current input through the model) or "toy".
     Without an input the toy is shown, and the page says so."""
-    keep_choice(key, SOURCES, "model")
-    source = st.radio("Work on", list(SOURCES), format_func=SOURCES.get, horizontal=True, key=key)
+    options = keep(key).choices  # "model", "toy"
+    source = st.radio("Work on", options, format_func=SOURCES.get, horizontal=True, key=key)
     if source == "model" and trace is None:
         st.caption("No input yet, so the toy example is shown.")
         return "toy"

@@ -7,7 +7,7 @@ draws the link for the current view. Query values are untrusted (cnn_core.share 
 
 Parameters: ``page`` (a page slug), ``img`` (the 28x28 input, cnn_core.share.encode_image),
 ``mode=class`` (teacher mode: the default model, no training panel, no model upload), and the
-stage settings below, each named after the widget key it sets.
+page's settings in the page registry (ui/pages.py), each named after the widget key it sets.
 """
 
 from __future__ import annotations
@@ -16,124 +16,16 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from cnn_core import toy
-from cnn_core.ops import ACTIVATIONS
 from cnn_core.share import LinkError, Setting, decode_image, encode_image, safe_name
 
-from . import state, theme
+from . import pages, state
 
-APPLIED = "link_applied"  # session flag: the link of this session was read
-TEACHER = "teacher_mode"  # session flag: opened with mode=class
-
-PAGE_SLUGS = (
-    "draw", "convolution", "activation", "pooling", "flatten", "dense", "attribution", "training"
-)  # fmt: skip
-# The Convolution page's tabs (its st.tabs key is "conv_tab"): the word a link uses -> the label.
-CONV_TABS = {"model": "Your input and model", "editor": "Kernel editor", "toy": "Toy playground"}
-
-_INDEX = Setting("int", 0, 64)  # row / column / channel indices: every model map fits in 0..64
-_COLOR = Setting("choice", choices=theme.COLOR_MODES)
-_SOURCE = Setting("choice", choices=("model", "toy"))  # the pages' "Work on" switch
-
-# Shareable settings per page, keyed by the widget key they set. Pages clamp what depends on the
-# model (a channel beyond this model's filters, a position outside this map).
-SETTINGS: dict[str, dict[str, Setting]] = {
-    "draw": {"draw_center": Setting("bool"), "draw_brush": Setting("int", 8, 40)},
-    "convolution": {
-        "conv_tab": Setting("choice", choices=tuple(CONV_TABS.values()), names=tuple(CONV_TABS)),
-        "conv_layer": Setting("choice", choices=("conv1", "conv2", "conv3")),
-        "conv_channel": _INDEX,
-        "conv_row": _INDEX,
-        "conv_col": _INDEX,
-        "conv_color_mode": _COLOR,
-        "conv_preset": Setting("choice", choices=tuple(toy.KERNEL_PRESETS)),
-        "conv_kernel": Setting("grid", max_size=7),
-        "conv_target": _INDEX,
-        "conv_toy_image": Setting("grid", max_size=14),
-        "conv_toy_kernel": Setting("grid", max_size=9),
-        "conv_toy_k": Setting("int", 1, 9),
-        "conv_toy_stride": Setting("int", 1, 4),
-        "conv_toy_padding": Setting("int", 0, 3),
-        "conv_toy_dilation": Setting("int", 1, 3),
-        "conv_toy_row": _INDEX,
-        "conv_toy_col": _INDEX,
-    },
-    "activation": {
-        "act_source": _SOURCE,
-        "act_layer": Setting("choice", choices=("act1", "act2", "act3")),
-        "act_channel": _INDEX,
-        "act_function": Setting("choice", choices=tuple(ACTIVATIONS)),
-        "act_slope": Setting("float", 0.0, 0.5),
-        "act_row": _INDEX,
-        "act_col": _INDEX,
-        "act_color_mode": _COLOR,
-        "act_toy_bias": Setting("float", -10.0, 10.0),
-        "act_toy_image": Setting("grid", max_size=14),
-        "act_toy_kernel": Setting("grid", max_size=7),
-    },
-    "pooling": {
-        "pool_source": _SOURCE,
-        "pool_layer": Setting("choice", choices=("pool1", "pool2", "pool3")),
-        "pool_channel": _INDEX,
-        "pool_mode": Setting("choice", choices=("max", "avg")),
-        "pool_size": Setting("int", 1, 5),
-        "pool_stride": Setting("int", 1, 5),
-        "pool_ceil": Setting("bool"),
-        "pool_row": _INDEX,
-        "pool_col": _INDEX,
-        "pool_all_winners": Setting("bool"),
-        "pool_shift": Setting("choice", choices=("up", "down", "left", "right")),
-        "pool_color_mode": _COLOR,
-        "pool_toy_input": Setting("choice", choices=("conv", "image")),
-        "pool_toy_image": Setting("grid", max_size=14),
-        "pool_toy_kernel": Setting("grid", max_size=7),
-    },
-    "flatten": {
-        "flat_source": _SOURCE,
-        "flat_index": Setting("int", 0, 64 * 28 * 28),
-        "flat_c": _INDEX,
-        "flat_h": _INDEX,
-        "flat_w": _INDEX,
-        "flat_color_mode": _COLOR,
-        "flat_toy_image": Setting("grid", max_size=14),
-        "flat_toy_kernel": Setting("grid", max_size=3),
-    },
-    "dense": {
-        "dense_source": _SOURCE,
-        "dense_class": _INDEX,
-        "softmax_temperature": Setting("float", 0.1, 10.0),
-        "softmax_label": _INDEX,
-        "dense_toy_x": Setting("grid", max_size=14),
-        "dense_toy_w": Setting("grid", max_size=14),
-        "dense_toy_b": Setting("grid", max_size=14),
-    },
-    "attribution": {
-        "attr_class": _INDEX,
-        "attr_compare": Setting("bool"),
-        "attr_other": _INDEX,
-        "attr_patch": Setting("int", 1, 64),  # the core refuses a patch larger than the image
-        "attr_stride": Setting("int", 1, 64),
-        "attr_fill": Setting("float", 0.0, 1.0),
-        "attr_occ_row": _INDEX,
-        "attr_occ_col": _INDEX,
-        "attr_stage": Setting(
-            "choice", choices=tuple(f"{s}{b}" for b in (1, 2, 3) for s in ("conv", "act", "pool"))
-        ),
-    },
-    "training": {
-        "train_true": Setting("int", 0, 9),
-        "train_pred": Setting("int", 0, 9),
-    },
-}
+PAGE_SLUGS = tuple(pages.BY_SLUG)
+CONV_TABS = pages.CONV_TABS  # the Convolution page's tabs (the page and the tests read it here)
+# Shareable settings per page slug, keyed by the widget key they set (the page registry's).
+SETTINGS: dict[str, dict[str, Setting]] = {page.slug: page.settings for page in pages.PAGES}
 RESERVED = {"page", "img", "mode"}
 MAX_PARAMS = 40  # a link with more parameters than this is not one of ours
-
-
-def _all_settings() -> dict[str, Setting]:
-    merged: dict[str, Setting] = {}
-    for settings in SETTINGS.values():
-        merged.update(settings)
-    return merged
 
 
 def _reason(text: str) -> str:
@@ -171,7 +63,7 @@ def read(params: dict[str, str]) -> tuple[dict, list[str]]:
             f"The link has {len(items)} parameters; only the first {MAX_PARAMS} were read."
         )
         items = items[:MAX_PARAMS]
-    known = _all_settings()
+    known = pages.WIDGETS
     unknown = []
     for name, raw in items:
         text = raw[-1] if isinstance(raw, list) and raw else raw
@@ -193,9 +85,9 @@ def read(params: dict[str, str]) -> tuple[dict, list[str]]:
 def apply(current_slug: str) -> str | None:
     """On a session's first run: apply the link in st.query_params. Returns the slug of the page
     the link asks for when that is not the page being shown (the caller switches to it)."""
-    if st.session_state.get(APPLIED):
+    if st.session_state.get(state.LINK_APPLIED):
         return None
-    st.session_state[APPLIED] = True
+    st.session_state[state.LINK_APPLIED] = True
     raw = {name: st.query_params.get_all(name) for name in st.query_params}
     if not raw:
         return None
@@ -203,7 +95,7 @@ def apply(current_slug: str) -> str | None:
     if "img" in values:
         state.set_input(values.pop("img"), "the image from the shared link")
     if values.pop("mode", None) == "class":
-        st.session_state[TEACHER] = True
+        st.session_state[state.TEACHER] = True
         state.set_session_model(None)
     target = values.pop("page", None)
     for key, value in values.items():
@@ -214,7 +106,7 @@ def apply(current_slug: str) -> str | None:
 
 
 def teacher_mode() -> bool:
-    return bool(st.session_state.get(TEACHER))
+    return bool(st.session_state.get(state.TEACHER))
 
 
 def encode(slug: str, image, values: dict, teacher: bool = False) -> dict[str, str]:
@@ -240,7 +132,7 @@ def link_for(slug: str, params: dict[str, str]) -> str:
     if url:
         parts = urlsplit(url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-    return f"/{'' if slug == 'draw' else slug}?{query}"
+    return f"/{pages.BY_SLUG[slug].url_path}?{query}"
 
 
 def share_box(slug: str) -> None:

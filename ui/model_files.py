@@ -27,7 +27,6 @@ from . import state
 
 UPLOAD_KEY = "model_upload"  # the st.file_uploader
 DOWNLOAD_KEY = "model_download"  # the st.download_button
-_DOWNLOAD_CACHE = "model_download_bytes"  # (model version, bytes) of the last file prepared
 _SAFE_NAME = re.compile(r"[^\w.\- ]+")
 _SAFE_CLASS = re.compile(r"^[\w\-/ ]{1,24}$")  # "T-shirt/top"; no markdown
 
@@ -78,10 +77,10 @@ def model_from_upload(data: bytes, name: str) -> state.ModelInfo:
 
 def _download_data(info: state.ModelInfo) -> bytes:
     """model_bytes(info), remembered for the model version (not rebuilt on every rerun)."""
-    cached = st.session_state.get(_DOWNLOAD_CACHE)
+    cached = st.session_state.get(state.DOWNLOAD_CACHE)
     if cached is None or cached[0] != info.version:
         cached = (info.version, model_bytes(info))
-        st.session_state[_DOWNLOAD_CACHE] = cached
+        st.session_state[state.DOWNLOAD_CACHE] = cached
     return cached[1]
 
 

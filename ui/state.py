@@ -17,7 +17,8 @@ from cnn_core import CNN, Trace
 from cnn_core.checkpoint import DEFAULT_MODEL_PATH, check_safe_environment, load_checkpoint
 from cnn_core.data import Split, load_bundled, load_dataset
 
-# Session-state keys (every key the app uses is named here).
+# Session-state keys: every key that is not a widget's is named here (a widget's key is the
+# key= of its widget; the shareable ones are listed in ui/pages.py).
 INPUT = "current_input"  # np.ndarray (28, 28) float32 in [0, 1], or None before any input
 INPUT_SOURCE = "input_source"  # what the current input is, in words ("your drawing", ...)
 MODEL = "session_model"  # ModelInfo of this session's own model, or None for the default
@@ -38,12 +39,38 @@ CANVAS_INITIAL = "canvas_initial"  # the drawing this page visit's canvas starte
 CANVAS_SHOWED_INK = "canvas_showed_ink"  # True once this visit's canvas reported a stroke
 FILTER_EDIT = "filter_edit"  # conv page: (session model before the first filter edit, or
 #   None for the default; version of the edited model), while an edited filter is in use
+UPLOADED_MODEL = "uploaded_model"  # (file id, sha256) of the last model file handled
+LINK_APPLIED = "link_applied"  # True once this session's share link was read (ui/links.py)
+TEACHER = "teacher_mode"  # True when the session was opened with a class link (mode=class)
+DOWNLOAD_CACHE = "model_download_bytes"  # (model version, bytes) of the last model file made
+# Pages
+DRAW_PREPROCESSED = "draw_last_preprocessed"  # Preprocessed of the last drawing (steps row)
+UPLOAD_SEEN = "draw_upload_seen"  # digest of the last uploaded photo turned into the input
+GALLERY_PICK = "gallery_pick"  # index of the sample picked in the gallery, for the next run
+FLAT_REFUSED = "flat_refused"  # flatten: the note about a typed value that was put back
+TRAIN_OPENED = "train_opened"  # training: what "Open" did, said once beside the examples
+TRAIN_EPOCH_RUN = "train_epoch_run"  # training: the run the epoch scrubber was last set for
+TRAIN_CELL_SEEN = "train_cell_seen"  # training: the last confusion-matrix cell clicked
+
 TRACE_CACHE_SIZE = 4
+
+
+# Where a model came from: the first part of ModelInfo.version, written only by model_version.
+ORIGINS = ("default", "own", "upload", "edited", "live")
+
+
+def model_version(origin: str, model: CNN, tag: str = "") -> str:
+    """'<origin>:[<tag>:]<fingerprint>' (origin one of ORIGINS): changes whenever the weights
+    do, so it keys every per-model cache; ModelInfo.origin and .fingerprint read it back."""
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown model origin {origin!r}; choose one of {', '.join(ORIGINS)}")
+    return ":".join([origin, *([tag] if tag else []), model.fingerprint()])
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model and what the model card says about it."""
+    """A model and what the model card says about it. Made by the named constructors below (one
+    per origin), which stamp ``version`` with model_version."""
 
     model: CNN
     version: str  # changes whenever the weights change (trace cache key)
@@ -54,15 +81,42 @@ class ModelInfo:
     live: str = ""  # "epoch E, batch B" when these are a run's weights while it trains
 
     @classmethod
+    def default(cls, model: CNN, trained_on: str, accuracy: float | None) -> ModelInfo:
+        """The shipped model (digits 0-9)."""
+        return cls(model, model_version("default", model), True, trained_on, accuracy)
+
+    @classmethod
     def own(cls, model: CNN, trained_on: str, accuracy, class_names) -> ModelInfo:
         """A model this session trained."""
-        return cls(model, "own:" + model.fingerprint(), False, trained_on, accuracy, class_names)
+        version = model_version("own", model)
+        return cls(model, version, False, trained_on, accuracy, class_names)
+
+    @classmethod
+    def uploaded(cls, model: CNN, file_name: str, accuracy, class_names) -> ModelInfo:
+        """A model read from a file the learner uploaded (file_name already made safe)."""
+        version = model_version("upload", model)
+        return cls(model, version, False, f"uploaded file {file_name}", accuracy, class_names)
+
+    @classmethod
+    def edited(cls, model: CNN, trained_on: str, class_names) -> ModelInfo:
+        """A model with a hand-edited filter (its held-out accuracy is not measured)."""
+        return cls(model, model_version("edited", model), False, trained_on, None, class_names)
 
     @classmethod
     def live_copy(cls, model: CNN, publication: str, label: str, class_names) -> ModelInfo:
         """A published copy of the weights of a run still under way."""
-        version = f"live:{publication}:{model.fingerprint()}"  # the card shows the fingerprint
+        version = model_version("live", model, publication)  # the card shows the fingerprint
         return cls(model, version, False, "training now", None, class_names, label)
+
+    @property
+    def origin(self) -> str:
+        """Where the model came from: one of ORIGINS (the first part of version)."""
+        return self.version.split(":", 1)[0]
+
+    @property
+    def fingerprint(self) -> str:
+        """The digest of the weights (the last part of version)."""
+        return self.version.rsplit(":", 1)[-1]
 
 
 @st.cache_resource(show_spinner="Loading the default model…")
@@ -72,13 +126,8 @@ def default_model_info() -> ModelInfo:
     model, meta = load_checkpoint(DEFAULT_MODEL_PATH)
     model.eval()
     accuracy = meta.get("test_accuracy")
-    return ModelInfo(
-        model,
-        "default:" + model.fingerprint(),
-        True,
-        meta.get("trained_on", "bundled MNIST digits"),
-        float(accuracy) if accuracy is not None else None,
-    )
+    accuracy = float(accuracy) if accuracy is not None else None
+    return ModelInfo.default(model, meta.get("trained_on", "bundled MNIST digits"), accuracy)
 
 
 @st.cache_resource(show_spinner="Loading the bundled digits…")
@@ -128,34 +177,40 @@ def digest(array: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
-def current_trace() -> Trace | None:
-    """The current model's trace of the current input, cached per (model version, input)."""
-    image = current_input()
-    if image is None:
-        return None
-    info = current_model()
-    key = (info.version, digest(image))
+def cached_trace(version: str, model: CNN, image: np.ndarray) -> Trace:
+    """``model``'s trace of ``image`` from the session's one trace cache, keyed by (version,
+    input digest): ``version`` must change whenever the weights do (ModelInfo.version, or a
+    snapshot's fingerprint). When full, the least recently used entry goes."""
+    key = (version, digest(image))
     cache = st.session_state.setdefault(TRACES, {})
-    if key not in cache:
+    if key in cache:
+        cache[key] = cache.pop(key)  # now the most recently used
+    else:
         if len(cache) >= TRACE_CACHE_SIZE:
-            cache.pop(next(iter(cache)))  # drop the oldest entry
-        cache[key] = info.model.trace(image)
+            cache.pop(next(iter(cache)))  # drop the least recently used entry
+        cache[key] = model.trace(image)
     return cache[key]
 
 
-def trace_for(info: ModelInfo) -> Trace | None:
-    """Another model's trace of the current input (e.g. the model before a filter edit), from
-    the same small cache as current_trace."""
+def current_trace(info: ModelInfo | None = None) -> Trace | None:
+    """The current input's trace by the model in use, or by ``info`` (e.g. the model before a
+    filter edit); None before any input."""
     image = current_input()
     if image is None:
         return None
-    key = (info.version, digest(image))
-    cache = st.session_state.setdefault(TRACES, {})
-    if key not in cache:
-        if len(cache) >= TRACE_CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        cache[key] = info.model.trace(image)
-    return cache[key]
+    info = info or current_model()
+    return cached_trace(info.version, info.model, image)
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """A model whose trace() goes through the trace cache, for code that takes a model and
+    traces several inputs (explain.shift_experiment traces the input and the input moved)."""
+
+    info: ModelInfo
+
+    def trace(self, image) -> Trace:
+        return cached_trace(self.info.version, self.info.model, image)
 
 
 def notify(kind: str, text: str) -> None:
@@ -176,6 +231,3 @@ def add_history(rows: list[dict]) -> None:
 
 def history() -> list[list[dict]]:
     return st.session_state.get(HISTORY, [])
-
-
-UPLOADED_MODEL = "uploaded_model"  # (file id, sha256) of the last model file handled
