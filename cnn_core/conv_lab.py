@@ -25,7 +25,8 @@ from .trace import Trace
 
 @dataclass(frozen=True)
 class OutputSize:
-    """floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1 along one axis."""
+    """floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1 along one axis
+    (ceil instead of floor with ceil_mode, as pooling may use)."""
 
     size: int
     kernel_size: int
@@ -34,19 +35,26 @@ class OutputSize:
     dilation: int
     span: int  # dilation * (kernel_size - 1) + 1: input cells one window covers
     numerator: int  # size + 2*padding - span
-    out: int  # numerator // stride + 1
+    out: int  # PyTorch's output length: numerator // stride + 1 (rounded up with ceil_mode)
     leftover: int  # padded cells after the last window that no window reaches (numerator % stride)
+    ceil_mode: bool = False  # round up: keep a last window that hangs past the edge
+    by_formula: int = 0  # the formula's value: with ceil_mode one more than out when the last
+    #   window would start past the input (PyTorch drops that window)
 
 
-def output_size(size: int, kernel_size: int, stride=1, padding=0, dilation=1) -> OutputSize:
+def output_size(
+    size: int, kernel_size: int, stride=1, padding=0, dilation=1, ceil_mode=False
+) -> OutputSize:
     """The output length along one axis and the terms of the formula; ValueError (from
     ops.conv_output_size) when the kernel does not fit in the padded input."""
-    out = ops.conv_output_size(size, kernel_size, stride, padding, dilation)
+    out = ops.conv_output_size(size, kernel_size, stride, padding, dilation, ceil_mode)
     span = dilation * (kernel_size - 1) + 1
     numerator = size + 2 * padding - span
+    by_formula = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1
     return OutputSize(
-        size, kernel_size, stride, padding, dilation, span, numerator, out, numerator % stride
-    )
+        size, kernel_size, stride, padding, dilation, span, numerator, out, numerator % stride,
+        bool(ceil_mode), by_formula,
+    )  # fmt: skip
 
 
 def pad_map(x, padding: int) -> np.ndarray:

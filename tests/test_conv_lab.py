@@ -1,5 +1,7 @@
 """cnn_core.conv_lab: the convolution page's playground, kernel preview and filter edit."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +31,25 @@ def test_output_size_with_dilation_and_padding_matches_torch():
         got = conv_lab.output_size(size, k, s, p, d).out
         out = F.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), None, s, p, d)
         assert got == out.shape[-1]
+
+
+def test_output_size_with_ceil_mode_matches_torch_pooling_and_keeps_the_formula_value():
+    """With ceil_mode, out is the length of torch's max pooling output; by_formula is the
+    rounded-up formula, one more than out exactly when torch drops a window that would start
+    past the input (size 5, window 1, stride 3: ceil(4/3) + 1 = 3, torch keeps 2)."""
+    for size in range(1, 10):
+        for k in range(1, min(size, 4) + 1):
+            for s in range(1, 5):
+                got = conv_lab.output_size(size, k, s, ceil_mode=True)
+                x = torch.zeros(1, 1, size, size)
+                want = F.max_pool2d(x, k, s, ceil_mode=True).shape[-1]
+                assert got.out == want, (size, k, s)
+                assert got.by_formula - got.out in (0, 1)
+                assert got.by_formula == math.ceil((size - k) / s) + 1
+    dropped = conv_lab.output_size(5, 1, 3, ceil_mode=True)
+    assert (dropped.out, dropped.by_formula) == (2, 3)
+    floor = conv_lab.output_size(5, 2, 2)
+    assert (floor.out, floor.by_formula, floor.ceil_mode) == (2, 2, False)
 
 
 def test_output_size_refuses_a_kernel_larger_than_the_padded_input():
