@@ -2,17 +2,15 @@
 input are tabs named in the text, gallery buttons say what they do, and the wording and samples
 follow the data set of the model in use (digits, Fashion-MNIST, or classes of its own)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import load_default_model
 from cnn_core.data import CLASS_NAMES, DataError, load_bundled, load_dataset
+from tests.conftest import open_page
 from ui import samples, state
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TABS = ["Draw", "Pick a sample", "Upload a photo"]
 FASHION_TRAINED_ON = "Fashion-MNIST (70,000): 60,000 images"
 
@@ -20,13 +18,10 @@ FASHION_TRAINED_ON = "Fashion-MNIST (70,000): 60,000 images"
 def _home(class_names=None) -> AppTest:
     """The home page of a fresh session; with ``class_names``, the session's own model is the
     default model's weights under those class names (what a run on another data set gives)."""
-    at = AppTest.from_file(APP, default_timeout=120)
+    info = None
     if class_names is not None:
         info = state.ModelInfo.own(load_default_model(), FASHION_TRAINED_ON, 0.85, class_names)
-        at.session_state[state.MODEL] = info
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(model=info)
 
 
 def _use_buttons(at: AppTest) -> list[str]:

@@ -5,8 +5,6 @@ One tiny training run (200 digits, 2 epochs) is shared by the module's tests."""
 import base64
 import json
 import re
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,21 +21,16 @@ from cnn_core.snapshots import (
     load_history,
     save_history,
 )
+from tests.conftest import open_page, wait_until
 from ui import state
 from ui import training_view as tv
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/page_training.py"
-TIMEOUT = 120
 INPUT_INDEX = 3  # a held-out digit used as the current input
 NO_HISTORY = pytest.mark.skipif(
     not DEFAULT_HISTORY_PATH.is_file(),
     reason="assets/default_history.safetensors is not built: run scripts/train_default_model.py",
 )
-
-
-def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
 def _chart(at: AppTest, key: str) -> dict:
@@ -76,14 +69,8 @@ def _scrubbed(at: AppTest, epoch: int) -> tuple[str, np.ndarray]:
 def trained() -> AppTest:
     """A session with a held-out digit as input that trained 2 epochs on 200 digits, on the
     Training page."""
-    at = _app()
     settings = {"cfg_images_digits": 200, "cfg_epochs": 2, "cfg_batch": 32, "cfg_lr": 3e-3}
-    for key, value in settings.items():
-        at.session_state[key] = value
-    at.session_state[state.INPUT] = load_bundled().test.images[INPUT_INDEX] / np.float32(255)
-    at.session_state[state.INPUT_SOURCE] = f"held-out digit #{INPUT_INDEX}"
-    at.run()
-    at.switch_page(PAGE).run()
+    at = open_page(PAGE, digit=INPUT_INDEX, settings=settings)
     at.sidebar.button(key="train_button").click().run()
     assert not at.exception, at.exception
     assert at.session_state[state.TRAINING].join(120)  # the run's background job has ended
@@ -92,30 +79,19 @@ def trained() -> AppTest:
     return at
 
 
-def _wait(condition, seconds: float = 120) -> None:
-    """Poll until condition() holds (a state the job reaches at any speed)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_a_stepped_batch_is_shown_with_its_numbers():
     """A long run, paused, then Step one batch: the page's step section shows that step's loss
     before and after, and the conv1 filter grids hold exactly the step's weights, gradient,
     update and new weights (float32, as the job published them)."""
-    at = _app()
-    at.session_state["cfg_epochs"] = 20
-    at.run()
-    at.switch_page(PAGE).run()
+    at = open_page(PAGE, settings={"cfg_epochs": 20})
     at.sidebar.button(key="train_button").click().run()
     job = at.session_state[state.TRAINING]
     try:
         job.pause()
-        _wait(lambda: job.status == "paused")
+        wait_until(lambda: job.status == "paused")
         at.run()
         at.sidebar.button(key="step_button").click().run()
-        _wait(lambda: job.last_step is not None and job.status == "paused")
+        wait_until(lambda: job.last_step is not None and job.status == "paused")
         at.run()
         assert not at.exception, at.exception
         step = job.last_step
@@ -211,9 +187,7 @@ def test_clicking_a_confusion_cell_sets_the_picker(trained, point):
 def test_default_model_page_without_training():
     """Without a run the page still shows the default model's confusion matrix (as many right
     as the accuracy its file claims), per-class accuracy and the filters of both conv layers."""
-    at = _app().run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
+    at = open_page(PAGE)
     z = _array(_chart(at, "train_confusion")["data"][0]["z"])
     accuracy = metadata_accuracy(load_checkpoint(DEFAULT_MODEL_PATH)[1])
     assert z.sum() == 1000 and np.trace(z) == round(accuracy * 1000)
@@ -228,15 +202,7 @@ def test_default_model_page_without_training():
 def _fresh_session(model_info=None) -> AppTest:
     """A new session on the Training page, a held-out digit as its input, and optionally its
     own model instead of the default."""
-    at = _app()
-    at.session_state[state.INPUT] = load_bundled().test.images[INPUT_INDEX] / np.float32(255)
-    at.session_state[state.INPUT_SOURCE] = f"held-out digit #{INPUT_INDEX}"
-    if model_info is not None:
-        at.session_state[state.MODEL] = model_info
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(PAGE, digit=INPUT_INDEX, model=model_info)
 
 
 def _assert_shows_history(at: AppTest, history) -> None:

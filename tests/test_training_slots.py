@@ -2,15 +2,13 @@
 the queue, says where it stands, and leaves the queue with Stop. (Two real sessions training
 through one slot are in tests/test_concurrency.py.)"""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import limits
+from tests.conftest import app_session
 from ui import state
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -29,7 +27,7 @@ def test_a_queued_run_shows_its_place_and_stop_leaves_the_queue(monkeypatch):
     monkeypatch.setattr(limits, "_shared", pool)
     holder = pool.ticket()
     try:
-        at = AppTest.from_file(APP, default_timeout=120).run()
+        at = app_session().run()
         at.sidebar.button(key="train_button").click().run()
         job = at.session_state[state.TRAINING]
         assert job.status == "queued" and pool.waiting == 1
