@@ -5,43 +5,25 @@ every run that must still be under way is long by its settings and held with Pau
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
-import numpy as np
 import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.data import load_bundled
+from tests.conftest import app_session, wait_until
 from ui import live, state
 from ui.sidebar import RUN_DEFAULTS, RUN_KEYS
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.timeout(300)
-
-
-def _wait(condition, seconds: float = 120) -> None:
-    """Poll until condition() holds (a state the job reaches at any speed)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def _paused_session(**widgets) -> tuple[AppTest, object]:
     """A session with a held-out digit as input and a long run (20 epochs) started, then paused
     and the script run again; returns (app, job). The caller stops the job."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state[state.INPUT] = load_bundled().test.images[0] / np.float32(255)
-    at.session_state[state.INPUT_SOURCE] = "held-out digit #0"
-    for key, value in ({"cfg_epochs": 20} | widgets).items():
-        at.session_state[key] = value
-    at.run()
+    at = app_session(digit=0, settings={"cfg_epochs": 20} | widgets).run()
     at.sidebar.button(key="train_button").click().run()
     job = at.session_state[state.TRAINING]
     job.pause()
-    _wait(lambda: job.status == "paused")
+    wait_until(lambda: job.status == "paused")
     at.run()
     assert not at.exception, at.exception
     return at, job
@@ -59,7 +41,7 @@ def _text(at: AppTest) -> str:
 def test_changing_the_data_set_puts_its_defaults_into_the_widgets():
     """Picking Fashion-MNIST sets its default epochs, batch size, learning rate, schedule and
     augmentation; going back to the bundled digits restores theirs."""
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = app_session().run()
     for name in ("fashion-mnist", "digits"):
         at.sidebar.selectbox(key="cfg_dataset").select(name).run()
         for field, key in RUN_KEYS.items():

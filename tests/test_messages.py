@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from cnn_core import ops
-from tests.test_app import PAGES, _app, _start, _text, _train, _wait, _with_input
+from tests.conftest import app_session, open_page, start_training, train_to_end, wait_until
+from tests.conftest import page_text as _text
 from ui import state
 from ui.live import sentence
 
@@ -28,7 +29,7 @@ def _ended(at, level: str) -> list[str]:
 def test_a_diverged_run_says_what_happened_in_sentences():
     """Adam at learning rate 10: "Training diverged: <what went wrong>. Nothing was learned
     ...": the reason names the loss, where, and the advice, and ends with a full stop."""
-    at = _train(cfg_optimizer="adam", cfg_lr=10.0)
+    at = train_to_end(cfg_optimizer="adam", cfg_lr=10.0)
     view = at.session_state[state.TRAINING].view()
     assert view.status == "diverged"
     assert re.fullmatch(
@@ -45,12 +46,12 @@ def test_a_diverged_run_says_what_happened_in_sentences():
 
 def test_a_stopped_run_says_where_once():
     """Stop while paused: one sentence says where, one what the model keeps."""
-    at = _app().run()
+    at = app_session().run()
     at.session_state["cfg_epochs"] = 20
     at.sidebar.button(key="train_button").click().run()
     job = at.session_state[state.TRAINING]
     job.pause()
-    _wait(lambda: job.status == "paused")
+    wait_until(lambda: job.status == "paused")
     at.run()
     at.sidebar.button(key="stop_button").click().run()
     assert job.join(120)
@@ -67,7 +68,7 @@ def test_the_time_limit_is_said_once_with_one_batch_number(monkeypatch):
     """A run cut by CONVSCOPE_MAX_TRAIN_SECONDS (1 s of training; its settings need far more
     on any machine: 20 epochs of 4,000 digits) says where and why in one sentence."""
     monkeypatch.setenv("CONVSCOPE_MAX_TRAIN_SECONDS", "1")
-    at = _start(cfg_images_digits=4000, cfg_epochs=20, cfg_batch=16)
+    at = start_training(cfg_images_digits=4000, cfg_epochs=20, cfg_batch=16)
     job = at.session_state[state.TRAINING]
     assert job.join(120)
     at.run()
@@ -100,7 +101,7 @@ def test_a_certain_answer_has_a_loss_and_an_entropy_of_0_not_minus_0():
 
 def test_the_dense_page_at_the_lowest_temperature_shows_no_minus_0():
     """At T = 0.1 the predicted class is certain: its cross-entropy and the entropy show 0."""
-    at = _with_input(PAGES[5])
+    at = open_page("app_pages/page_dense.py", digit=7)
     at.slider(key="softmax_temperature").set_value(0.1).run()
     text = _text(at) + "\n".join(m.value for m in at.latex)
     assert not at.exception, at.exception

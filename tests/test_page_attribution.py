@@ -10,8 +10,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import attribution, load_default_model
-from cnn_core.data import load_bundled
-from tests.test_app import TEST_INDEX, _app, _expected_trace, _text, _with_input
+from tests.conftest import HELD_OUT_INDEX, held_out_digit, open_link, open_page
+from tests.conftest import page_text as _text
 from ui import attribution_view, links
 from ui.attribution_view import number
 
@@ -19,8 +19,13 @@ PAGE = "app_pages/page_attribution.py"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _image(index: int = TEST_INDEX) -> np.ndarray:
-    return load_bundled().test.images[index] / np.float32(255)
+def _image(index: int = HELD_OUT_INDEX) -> np.ndarray:
+    return held_out_digit(index)
+
+
+def _expected_trace():
+    """The default model's trace of the held-out digit the sessions use as input."""
+    return load_default_model().trace(_image())
 
 
 def _set(at: AppTest, **values) -> AppTest:
@@ -50,23 +55,13 @@ def _caption(at: AppTest, start: str) -> str:
     return found
 
 
-def _open(params: dict[str, str]) -> AppTest:
-    """A fresh session opened with these query parameters (a share link)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
 def _runner_up(trace) -> int:
     return int(np.argsort(trace.probabilities)[-2])
 
 
 def test_without_an_input_the_page_asks_for_one_and_draws_no_map():
     """No input yet: the prompt every page gives, and no chart."""
-    at = _app().run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
+    at = open_page(PAGE)
     assert "There is no input yet" in _text(at)
     assert not _charts(at)
 
@@ -74,7 +69,7 @@ def test_without_an_input_the_page_asks_for_one_and_draws_no_map():
 def test_by_default_the_prediction_and_the_runner_up_are_explained_side_by_side():
     """The page opens on the predicted class beside the runner-up; its saliency numbers (the
     largest value and its pixel, for both) are the core's."""
-    at = _with_input(PAGE)
+    at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
     k, other = trace.prediction, _runner_up(trace)
     assert at.selectbox(key="attr_class").value == k
@@ -92,7 +87,7 @@ def test_by_default_the_prediction_and_the_runner_up_are_explained_side_by_side(
 def test_another_class_alone_changes_every_number():
     """'Why not 4?': class 4 alone (no comparison) gives the core's saliency, occlusion and
     Grad-CAM numbers for class 4, and the page shows one map per method."""
-    at = _with_input(PAGE)
+    at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
     k = 4 if trace.prediction != 4 else 5
     _set(at, attr_compare=False, attr_class=k)
@@ -123,7 +118,7 @@ def _gradcam_words(model, k: int, stage: str) -> str:
 def test_the_chosen_patch_shows_the_cores_drop_and_p_before_and_after():
     """Patch 5, stride 3, fill 1 (white), cell (2, 4): the page's count of positions, its drop
     and p with the patch covered are the core's occlusion map at that cell."""
-    at = _with_input(PAGE)
+    at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
     k = trace.prediction
     _set(at, attr_compare=False, attr_patch=5, attr_stride=3, attr_fill=1.0)
@@ -143,7 +138,7 @@ def test_the_chosen_patch_shows_the_cores_drop_and_p_before_and_after():
 def test_grad_cam_follows_the_chosen_stage(stage):
     """Each stage's Grad-CAM words (largest cell and the input pixels it sees) are the core's,
     and its size is stated."""
-    at = _with_input(PAGE)
+    at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
     _set(at, attr_compare=False, attr_stage=stage)
     k = trace.prediction
@@ -159,7 +154,7 @@ def test_grad_cam_follows_the_chosen_stage(stage):
 def test_a_setting_the_core_refuses_gives_its_sentence(widget, value, args):
     """A patch larger than the image, or a stride past it: the core's sentence, as a sentence,
     and no occlusion map; the other methods still show theirs."""
-    at = _with_input(PAGE)
+    at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
     with pytest.raises(ValueError) as refused:
         attribution.occlusion(model, _image(), trace.prediction, **args)
@@ -174,7 +169,7 @@ def test_a_setting_the_core_refuses_gives_its_sentence(widget, value, args):
 def test_a_link_with_a_patch_too_large_opens_on_the_sentence():
     """A share link may carry a patch up to 64: the page opens and says why there is no
     occlusion map, and the link itself is not reported as broken."""
-    at = _open(links.encode("attribution", _image(), {"attr_patch": 40}))
+    at = open_link(links.encode("attribution", _image(), {"attr_patch": 40}))
     assert not at.exception, at.exception
     assert at.title[0].value == "What it looks at"
     assert [e.value for e in at.error] == ["The patch size must be from 1 to 28, got 40."]
@@ -187,10 +182,10 @@ def test_a_link_reopens_the_same_view_with_the_same_numbers():
     half-grey fill, patch (2, 5), Grad-CAM of pool1)."""
     chosen = {"attr_class": 3, "attr_other": 5, "attr_patch": 6, "attr_stride": 3}
     chosen |= {"attr_fill": 0.5, "attr_occ_row": 2, "attr_occ_col": 5, "attr_stage": "pool1"}
-    first = _with_input(PAGE)
+    first = open_page(PAGE, digit=HELD_OUT_INDEX)
     _set(first, **chosen)
     shared = {key: first.session_state[key] for key in links.SETTINGS["attribution"]}
-    at = _open(links.encode("attribution", _image(), shared))
+    at = open_link(links.encode("attribution", _image(), shared))
     assert not at.exception, at.exception
     assert not [w for w in at.warning if "could not be used" in w.value]
     assert at.selectbox(key="attr_stage").value == "pool1"
@@ -214,7 +209,7 @@ def test_maps_are_cached_across_reruns(monkeypatch):
             attribution, name, lambda *a, _f=real, _n=name, **kw: calls.append(_n) or _f(*a, **kw)
         )
     st.cache_data.clear()
-    at = _with_input(PAGE)
+    at = open_page(PAGE, digit=HELD_OUT_INDEX)
     assert sorted(calls) == ["occlusion", "occlusion", "saliency", "saliency"]
     _set(at, attr_stage="pool1")
     at.run()
