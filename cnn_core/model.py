@@ -18,20 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ops import ACTIVATIONS, activation_named, conv_output_size
+from .ops import ACTIVATIONS, activation_named, check_number, conv_output_size
 from .trace import Stage, Trace
 
 POOLINGS = ("max", "avg", "none")
 
 # ----------------------------------------------------------------------------------------------
 # Configuration
-
-
-def _check_range(name: str, value, low, high, kind=int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-        raise ValueError(f"{name} must be a {'number' if kind is float else 'whole number'}")
-    if not (low <= value <= high) or (kind is float and not math.isfinite(value)):
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -69,24 +62,24 @@ class ModelConfig:
 
     def _validate(self) -> None:
         for b, (f, k, s, p) in enumerate(self.blocks(), start=1):
-            _check_range(f"block {b}: filters", f, 1, 64)
-            _check_range(f"block {b}: kernel size", k, 1, 7)
+            check_number(f"block {b}: filters", f, 1, 64)
+            check_number(f"block {b}: kernel size", k, 1, 7)
             if k % 2 == 0:
                 raise ValueError(f"block {b}: kernel size must be odd (1, 3, 5 or 7), got {k}")
-            _check_range(f"block {b}: stride", s, 1, 2)
-            _check_range(f"block {b}: padding", p, 0, 3)
+            check_number(f"block {b}: stride", s, 1, 2)
+            check_number(f"block {b}: padding", p, 0, 3)
         if self.activation not in ACTIVATIONS:  # the table in ops.py
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
-        _check_range("negative slope", self.negative_slope, 0.0, 1.0, float)
-        _check_range("pool size", self.pool_size, 1, 4)
-        _check_range("pool stride", self.pool_stride, 1, 4)
-        _check_range("hidden units", self.hidden_units, 0, 256)
-        _check_range("dropout", self.dropout, 0.0, 0.5, float)
-        _check_range("number of classes", self.num_classes, 2, 100)
-        _check_range("input channels", self.in_channels, 1, 3)
-        _check_range("input size", self.input_size, 8, 64)
+        check_number("negative slope", self.negative_slope, 0.0, 1.0, whole=False)
+        check_number("pool size", self.pool_size, 1, 4)
+        check_number("pool stride", self.pool_stride, 1, 4)
+        check_number("hidden units", self.hidden_units, 0, 256)
+        check_number("dropout", self.dropout, 0.0, 0.5, whole=False)
+        check_number("number of classes", self.num_classes, 2, 100)
+        check_number("input channels", self.in_channels, 1, 3)
+        check_number("input size", self.input_size, 8, 64)
         self.shapes()  # raises, naming the block, if a block's output would be empty
 
     def blocks(self) -> list[tuple[int, int, int, int]]:

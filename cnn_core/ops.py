@@ -13,6 +13,7 @@ validated; a bad one raises ``ValueError`` with a sentence that says what to cha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -49,6 +50,19 @@ def _as_image(x, name: str = "x") -> np.ndarray:
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
     return x.astype(np.result_type(x.dtype, np.float32), copy=False)
+
+
+def check_number(name: str, value, low, high, *, whole: bool = True, low_open: bool = False):
+    """ValueError unless value is a (whole) finite number with low <= value <= high (low < value
+    when low_open). The range check of every config field (ModelConfig, TrainConfig)."""
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        raise ValueError(f"{name} must be a {'whole number' if whole else 'number'}, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if low_open and not low < value <= high:
+        raise ValueError(f"{name} must be more than {low} and at most {high}, got {value}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
 
 
 def _check_finite(name: str, a: np.ndarray) -> None:

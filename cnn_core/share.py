@@ -136,13 +136,13 @@ class Setting:
             try:
                 value = int(text.strip())
             except ValueError:
-                raise LinkError(f"'{_short(text)}' is not a whole number") from None
+                raise LinkError(f"'{safe_name(text, 24)}' is not a whole number") from None
             return self._in_range(value)
         if self.kind == "float":
             try:
                 value = float(text.strip())
             except ValueError:
-                raise LinkError(f"'{_short(text)}' is not a number") from None
+                raise LinkError(f"'{safe_name(text, 24)}' is not a number") from None
             if not math.isfinite(value):
                 raise LinkError("the number is not finite")
             return self._in_range(value)
@@ -152,12 +152,12 @@ class Setting:
                 return True
             if lowered in ("0", "false", "no", "off"):
                 return False
-            raise LinkError(f"'{_short(text)}' is not true or false")
+            raise LinkError(f"'{safe_name(text, 24)}' is not true or false")
         if self.kind == "choice":
             words = self._words()
             if text in words:
                 return self.choices[words.index(text)]
-            raise LinkError(f"'{_short(text)}' is not one of {', '.join(words)}")
+            raise LinkError(f"'{safe_name(text, 24)}' is not one of {', '.join(words)}")
         if self.kind == "grid":
             rows = text.replace(";", "\n").replace(",", " ")
             try:
@@ -189,12 +189,10 @@ class Setting:
         return str(value)
 
 
-def _short(text: str, n: int = 24) -> str:
-    """A piece of untrusted text safe to quote in a message (no markup, bounded)."""
-    cleaned = "".join(ch if ch.isalnum() or ch in " .-_+" else "?" for ch in text[:n])
-    return cleaned + ("…" if len(text) > n else "")
-
-
-def safe_name(text: str) -> str:
-    """An untrusted parameter name, made safe to print."""
-    return _short(str(text), 30)
+def safe_name(text: str, limit: int = 30) -> str:
+    """Untrusted text (a link's value or parameter name, an uploaded file's name) made safe to
+    show in markdown: letters, digits and ' .-_+' kept, anything else '?', at most ``limit``
+    characters (then '…'). The one sanitiser of the app."""
+    text = str(text)
+    cleaned = "".join(ch if ch.isalnum() or ch in " .-_+" else "?" for ch in text[:limit])
+    return cleaned + ("…" if len(text) > limit else "")

@@ -36,24 +36,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .ops import check_number
+
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 
 # ----------------------------------------------------------------------------------------------
 # Configuration
-
-
-def _check_number(name: str, value, low, high, *, whole: bool, low_open: bool = False) -> None:
-    """ValueError unless value is a (whole) number in [low, high] (or (low, high])."""
-    kinds = int if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise ValueError(f"{name} must be a {'whole number' if whole else 'number'}, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    too_low = value <= low if low_open else value < low
-    if too_low or value > high:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
 
 
 @dataclass(frozen=True)
@@ -82,21 +71,21 @@ class TrainConfig:
             raise ValueError(
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
             )
-        _check_number("learning rate", self.learning_rate, 0, 10, whole=False, low_open=True)
-        _check_number("momentum", self.momentum, 0, 0.99, whole=False)
-        _check_number("batch size", self.batch_size, 1, 1024, whole=True)
-        _check_number("epochs", self.epochs, 1, 100, whole=True)
-        _check_number("seed", self.seed, 0, 2**63 - 1, whole=True)
-        _check_number("report_every", self.report_every, 1, 10_000, whole=True)
-        _check_number(
+        check_number("learning rate", self.learning_rate, 0, 10, whole=False, low_open=True)
+        check_number("momentum", self.momentum, 0, 0.99, whole=False)
+        check_number("batch size", self.batch_size, 1, 1024, whole=True)
+        check_number("epochs", self.epochs, 1, 100, whole=True)
+        check_number("seed", self.seed, 0, 2**63 - 1, whole=True)
+        check_number("report_every", self.report_every, 1, 10_000, whole=True)
+        check_number(
             "divergence threshold", self.divergence_threshold, 0, 1e30, whole=False, low_open=True
         )
         if not isinstance(self.augment, bool):
             raise ValueError(f"augment must be True or False, got {self.augment!r}")
         if self.max_images is not None:
-            _check_number("max_images", self.max_images, 1, 10_000_000, whole=True)
+            check_number("max_images", self.max_images, 1, 10_000_000, whole=True)
         if self.max_seconds is not None:
-            _check_number("max_seconds", self.max_seconds, 0, 1e6, whole=False, low_open=True)
+            check_number("max_seconds", self.max_seconds, 0, 1e6, whole=False, low_open=True)
 
 
 # ----------------------------------------------------------------------------------------------

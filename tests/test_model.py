@@ -145,7 +145,7 @@ INVALID_CONFIGS = {
     ),
     "unknown pooling": (dict(pooling="min"), "pooling must be one of max, avg, none"),
     "dropout 0.6": (dict(dropout=0.6), "dropout must be between 0.0 and 0.5, got 0.6"),
-    "dropout NaN": (dict(dropout=float("nan")), "dropout must be between"),
+    "dropout NaN": (dict(dropout=float("nan")), "dropout must be a finite number"),
     "hidden 300": (dict(hidden_units=300), "hidden units must be between 0 and 256, got 300"),
     "negative slope 2": (dict(negative_slope=2.0), "negative slope must be between 0.0 and 1.0"),
     "pool size 5": (dict(pool_size=5), "pool size must be between 1 and 4, got 5"),

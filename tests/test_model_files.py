@@ -36,7 +36,7 @@ def small_model() -> CNN:
 
 
 def _info(model: CNN, accuracy=0.5) -> state.ModelInfo:
-    return state.ModelInfo(model, "own:" + model.fingerprint(), False, "a test", accuracy)
+    return state.ModelInfo.own(model, "a test", accuracy, tuple(str(d) for d in range(10)))
 
 
 def _wrong_shapes() -> bytes:
@@ -118,8 +118,32 @@ def test_valid_file_round_trips(small_model):
     np.testing.assert_array_equal(info.model.trace(image).logits, small_model.trace(image).logits)
     assert info.test_accuracy == pytest.approx(0.625)
     assert info.class_names == tuple("0123456789")
-    assert info.trained_on == "uploaded file my _model_http_x_.safetensors"
+    # One sanitiser for every untrusted name (share.safe_name): a markdown character becomes '?'
+    # (it was '_' for file names, runs of them one '_'), so the card shows the same as a link note.
+    assert info.trained_on == "uploaded file my ?model??http???x?.safetensors"
     assert info.model is not small_model
+
+
+def test_model_records_name_their_origin(small_model):
+    """Each ModelInfo constructor stamps its origin into the version; origin and fingerprint read
+    it back (the model card's fingerprint is the weights' digest); an unknown origin is refused."""
+    m, names = small_model, tuple("0123456789")
+    made = {
+        "default": state.ModelInfo.default(m, "digits", 0.9),
+        "own": state.ModelInfo.own(m, "digits", 0.9, names),
+        "upload": state.ModelInfo.uploaded(m, "f.safetensors", 0.9, names),
+        "edited": state.ModelInfo.edited(m, "digits; conv1 filter 0 replaced", names),
+        "live": state.ModelInfo.live_copy(m, "7:3", "epoch 1, batch 3", names),
+    }
+    assert tuple(made) == state.ORIGINS
+    for origin, info in made.items():
+        assert (info.origin, info.fingerprint) == (origin, m.fingerprint())
+        assert info.is_default == (origin == "default")
+    assert made["upload"].trained_on == "uploaded file f.safetensors"
+    assert made["edited"].test_accuracy is None and made["live"].live == "epoch 1, batch 3"
+    assert made["live"].version != state.ModelInfo.live_copy(m, "7:4", "", names).version
+    with pytest.raises(ValueError, match="unknown model origin"):
+        state.model_version("stolen", m)
 
 
 def test_missing_or_insane_accuracy_is_measured(small_model):

@@ -37,9 +37,7 @@ def _use_kernel() -> None:
     edit = _active_edit()
     before = edit[0] if edit else st.session_state.get(state.MODEL)
     trained_on = f"{info.trained_on}; {TARGET} filter {channel} replaced by a hand-edited kernel"
-    new = state.ModelInfo(
-        model, "edited:" + model.fingerprint(), False, trained_on, None, info.class_names
-    )
+    new = state.ModelInfo.edited(model, trained_on, info.class_names)
     state.set_session_model(new)
     st.session_state[state.FILTER_EDIT] = (before, new.version)
     state.notify("success", f"Filter {channel} of {TARGET} is now your kernel (this session only).")

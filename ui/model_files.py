@@ -21,13 +21,13 @@ from cnn_core.checkpoint import (
     metadata_accuracy,
     save_checkpoint,
 )
+from cnn_core.share import safe_name
 from cnn_core.train import evaluate
 
 from . import state
 
 UPLOAD_KEY = "model_upload"  # the st.file_uploader
 DOWNLOAD_KEY = "model_download"  # the st.download_button
-_SAFE_NAME = re.compile(r"[^\w.\- ]+")
 _SAFE_CLASS = re.compile(r"^[\w\-/ ]{1,24}$")  # "T-shirt/top"; no markdown
 
 
@@ -40,9 +40,9 @@ def model_bytes(info: state.ModelInfo) -> bytes:
 
 
 def safe_file_name(name: str) -> str:
-    """An uploaded file's name reduced to letters, digits, '.', '-', '_' and spaces (it is shown
-    on the model card, which renders markdown), at most 60 characters."""
-    return _SAFE_NAME.sub("_", str(name))[:60] or "model"
+    """An uploaded file's name as the model card shows it (markdown): share.safe_name, at most
+    60 characters, "model" when nothing is left."""
+    return safe_name(name, 60) or "model"
 
 
 def _class_names(metadata: dict[str, str], count: int) -> tuple[str, ...]:
@@ -65,14 +65,8 @@ def model_from_upload(data: bytes, name: str) -> state.ModelInfo:
     accuracy = metadata_accuracy(metadata)
     if accuracy is None:
         accuracy = evaluate(model, state.bundled_digits().test).accuracy
-    return state.ModelInfo(
-        model,
-        "upload:" + model.fingerprint(),
-        False,
-        f"uploaded file {safe_file_name(name)}",
-        accuracy,
-        _class_names(metadata, model.config.num_classes),
-    )
+    class_names = _class_names(metadata, model.config.num_classes)
+    return state.ModelInfo.uploaded(model, safe_file_name(name), accuracy, class_names)
 
 
 def _download_data(info: state.ModelInfo) -> bytes:

@@ -53,7 +53,7 @@ def model_card() -> None:
     st.markdown(f"**Model:** {whose}")
     st.caption(info.model.config.describe())
     st.caption(
-        f"Weights fingerprint `{info.version.rsplit(':', 1)[-1][:8]}`",
+        f"Weights fingerprint `{info.fingerprint[:8]}`",
         help="Changes whenever the weights change: two screens showing the same fingerprint "
         "use the same model.",
     )
