@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core import explain, toy
+from cnn_core import conv_lab, explain, toy
 from ui import figures, grids, layout, state
 from ui import toy as toy_ui
 
@@ -173,10 +173,9 @@ def sizes(view) -> None:
     st.latex(
         rf"\text{{out}}[c,i,j] = {reduce}_{{0 \le u,v < {k}}}\; x[c,\; {s} i + u,\; {s} j + v]"
     )
-    st.latex(
-        size_formula(h, k, s, view.ceil_mode, -(-(h - k) // s) + 1 if view.ceil_mode else h_out)
-    )
-    if view.ceil_mode and -(-(h - k) // s) + 1 != h_out:
+    rows = conv_lab.output_size(h, k, s, ceil_mode=view.ceil_mode)
+    st.latex(size_formula(h, k, s, view.ceil_mode, rows.by_formula))
+    if rows.by_formula != h_out:
         st.caption(
             f"PyTorch keeps {h_out}, not {h_out + 1}: the last window would start past the map, "
             "and a window must start inside it."
@@ -253,8 +252,21 @@ def shift_section(trace, name: str, channel: int) -> None:
     direction = st.radio(
         "Move the input by one pixel", DIRECTIONS, horizontal=True, key="pool_shift"
     )
-    model, image = state.current_model().model, state.current_input()
-    x = explain.shift_experiment(model, image, name, direction)
+    model = state.CachedModel(state.current_model())  # both traces from the trace cache
+    x = explain.shift_experiment(model, state.current_input(), name, direction)
+    shift_table(x)
+    st.markdown(
+        f"Moved {direction}: the map pooling receives changed by "
+        f"**{x.maps_same_place.relative_l1:.1%}** (relative L1) at the same positions, the "
+        "pooled map by "
+        f"**{x.pooled_same_place.relative_l1:.1%}**. Prediction "
+        f"{x.prediction_before} → {x.prediction_after}."
+    )
+    shift_maps(x, channel)
+
+
+def shift_table(x) -> None:
+    """How much changed: the map pooling receives (in place and moved back) and the pooled map."""
     rows = [
         ("map pooling receives, same positions", x.maps_same_place),
         ("map pooling receives, moved back (aligned)", x.maps_aligned),
@@ -272,15 +284,11 @@ def shift_section(trace, name: str, channel: int) -> None:
         ],
         hide_index=True,
     )
-    st.markdown(
-        f"Moved {direction}: the map pooling receives changed by "
-        f"**{x.maps_same_place.relative_l1:.1%}** (relative L1) at the same positions, the "
-        "pooled map by "
-        f"**{x.pooled_same_place.relative_l1:.1%}**. Prediction "
-        f"{x.prediction_before} → {x.prediction_after}."
-    )
-    maps = [x.maps_before[channel], x.maps_after[channel]]
-    pooled = [x.pooled_before[channel], x.pooled_after[channel]]
+
+
+def shift_maps(x, channel: int) -> None:
+    """One channel before and after the move: the map pooling receives and the pooled map."""
+    titles = ["original", f"moved {x.direction}"]
     c1, c2 = st.columns([3, 2])
     c1.markdown(f"**Channel {channel} of the map pooling receives** ({x.maps_before.shape[1]} x "
                 f"{x.maps_before.shape[2]})")  # fmt: skip
@@ -288,19 +296,18 @@ def shift_section(trace, name: str, channel: int) -> None:
                 f"{x.pooled_before.shape[2]})")  # fmt: skip
     c1.plotly_chart(
         figures.heatmap_grid(
-            np.stack(maps), ["original", f"moved {direction}"], ncols=2, cell_px=220
+            np.stack([x.maps_before[channel], x.maps_after[channel]]), titles, ncols=2,
+            cell_px=220,
         ),
         key="pool_shift_maps",
-    )
+    )  # fmt: skip
     c2.plotly_chart(
         figures.heatmap_grid(
-            np.stack(pooled),
-            ["original", f"moved {direction}"],
-            ncols=2,
+            np.stack([x.pooled_before[channel], x.pooled_after[channel]]), titles, ncols=2,
             cell_px=160,
         ),
         key="pool_shift_pooled",
-    )
+    )  # fmt: skip
 
 
 st.title("Pooling")

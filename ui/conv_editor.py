@@ -105,7 +105,7 @@ def _use_in_model(kernel) -> None:
 def _edit_effect(edit) -> None:
     """Prediction and stage-by-stage change between the model before the edit and now."""
     before_info = edit[0] or state.default_model_info()
-    before, now = state.trace_for(before_info), state.current_trace()
+    before, now = state.current_trace(before_info), state.current_trace()
     if before is None or now is None:
         return
     names = state.current_model().class_names

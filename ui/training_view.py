@@ -117,10 +117,11 @@ def conv_filters(model, layer: str, in_channel: int | None) -> np.ndarray:
 
 
 def snapshot_trace(view: RunView, epoch: int, image: np.ndarray) -> tuple[Trace, np.ndarray]:
-    """The input's trace by the run's weights after ``epoch``, and that epoch's conv1 filters
-    (C_out, C_in, kH, kW)."""
+    """The input's trace by the run's weights after ``epoch`` (from the session's trace cache,
+    keyed by the snapshot's fingerprint), and that epoch's conv1 filters (C_out, C_in, kH, kW)."""
     model = view.snapshots.model_at(epoch)
-    return model.trace(image), model.layer_weights("conv1")
+    trace = state.cached_trace("snapshot:" + model.fingerprint(), model, image)
+    return trace, model.layer_weights("conv1")
 
 
 # ----------------------------------------------------------------------------------------------
