@@ -10,6 +10,7 @@
         inclusive input-pixel bounds, clipped to the image, of every pixel unit (row, col) of
         `stage` (any channel) depends on; a unit that sees only padding has top > bottom or
         left > right
+    field_on(config, stage, row, col, source) -> the same bounds on an earlier stage's maps
     field_sizes(config) -> [(stage, side)]               the unclipped side of each stage's field
 
 ``image`` is a (28, 28) float32 array in [0, 1]; ``model`` is a CNN (the default model, a
@@ -175,15 +176,34 @@ def _layers(config: ModelConfig, stage: str) -> list[tuple[int, int, int]]:
 def receptive_field(config: ModelConfig, stage: str, row: int, col: int):
     """Inclusive (top, left, bottom, right) input-pixel bounds, clipped to the image, of every
     pixel that unit (row, col) of ``stage`` depends on, whatever its channel."""
+    return field_on(config, stage, row, col, "input")
+
+
+def field_on(config: ModelConfig, stage: str, row: int, col: int, source: str):
+    """Inclusive (top, left, bottom, right) bounds, clipped to ``source``'s maps, of the cells
+    of ``source`` that unit (row, col) of ``stage`` depends on (any channel of either).
+
+    ``source`` is "input" (then this is receptive_field) or a conv, activation or pool stage at
+    or before ``stage``: the cells CNN Explainer draws as a unit's connections. An empty field
+    (a unit that reads only padding) has top > bottom or left > right.
+    """
     _, shape = _spatial_stage(config, stage)
     row = _whole(f"the row of {stage}", row, 0, shape[1] - 1)
     col = _whole(f"the column of {stage}", col, 0, shape[2] - 1)
+    layers = _layers(config, stage)
+    if source == "input":
+        skip, height, width = 0, config.input_size, config.input_size
+    else:
+        order = [name for name, _, _ in spatial_stages(config)]
+        _, source_shape = _spatial_stage(config, source)
+        if order.index(source) > order.index(stage):
+            raise ValueError(f"{source} comes after {stage}: a unit depends only on earlier maps")
+        skip, (_, height, width) = len(_layers(config, source)), source_shape
     (top, bottom), (left, right) = (row, row), (col, col)
-    for k, s, p in reversed(_layers(config, stage)):  # output cells -> the input cells they read
+    for k, s, p in reversed(layers[skip:]):  # output cells -> the cells they read
         top, bottom = top * s - p, bottom * s - p + k - 1
         left, right = left * s - p, right * s - p + k - 1
-    last = config.input_size - 1
-    return max(top, 0), max(left, 0), min(bottom, last), min(right, last)
+    return max(top, 0), max(left, 0), min(bottom, height - 1), min(right, width - 1)
 
 
 def field_sizes(config: ModelConfig) -> list[tuple[str, int]]:

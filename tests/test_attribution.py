@@ -35,6 +35,8 @@ def _x(image) -> torch.Tensor:
 
 
 def test_saliency_is_the_gradient_of_the_logit_by_autograd(model, image):
+    """Saliency equals |d logit / d pixel| computed by torch.autograd, for the prediction and
+    for class 3, as a 28x28 float32 map."""
     for target in (int(model.trace(image).prediction), 3):
         x = _x(image).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(x)[0, target], x)
@@ -46,6 +48,8 @@ def test_saliency_is_the_gradient_of_the_logit_by_autograd(model, image):
 
 @pytest.mark.parametrize("stage", ["conv1", "act1", "pool1", "conv2", "act2", "pool2"])
 def test_grad_cam_equals_the_formula_with_autograd(model, image, stage):
+    """Grad-CAM equals ReLU(sum_k a_k A_k) with a_k the mean gradient of the stage's channel k,
+    taken from a forward hook and autograd."""
     caught = {}
     hook = model.stages[stage].register_forward_hook(lambda m, i, out: caught.update(a=out))
     try:
@@ -65,6 +69,8 @@ def test_grad_cam_equals_the_formula_with_autograd(model, image, stage):
 
 @pytest.mark.parametrize(("patch", "stride", "fill"), [(4, 2, 0.0), (7, 3, 1.0), (28, 1, 0.5)])
 def test_occlusion_equals_a_loop_of_masked_images(model, image, patch, stride, fill):
+    """Occlusion equals a plain loop that masks each patch and measures the drop in the target's
+    probability."""
     target = 3
     with torch.no_grad():
         base = torch.softmax(model(_x(image)), dim=1)[0, target].item()
@@ -115,11 +121,15 @@ def test_dropout_never_applies(image):
     ],
 )
 def test_bad_arguments_get_a_sentence(model, image, call, words):
+    """A bad class, patch, stride, fill or stage raises ValueError with the sentence a learner
+    reads."""
     with pytest.raises(ValueError, match=words.replace("(", r"\(")):
         call(model, image)
 
 
 def test_receptive_field_arguments_are_checked():
+    """receptive_field refuses a cell outside the stage and stages without a spatial map
+    (flatten, the hidden dense activation)."""
     config = ModelConfig()
     with pytest.raises(ValueError, match="the row of pool2 must be from 0 to 6, got 7"):
         at.receptive_field(config, "pool2", 7, 0)
@@ -131,6 +141,8 @@ def test_receptive_field_arguments_are_checked():
 
 
 def test_the_default_fields_grow_3_4_8_10():
+    """The default model's receptive fields are 3, 4, 8 and 10 pixels wide at conv1, pool1,
+    conv2 and pool2."""
     sizes = dict(at.field_sizes(ModelConfig()))
     assert [sizes[s] for s in ("conv1", "pool1", "conv2", "pool2")] == [3, 4, 8, 10]
     assert at.receptive_field(ModelConfig(), "pool2", 3, 3) == (9, 9, 18, 18)  # 10x10
@@ -188,9 +200,54 @@ def _depends_on(layers, stage: str, row: int, col: int) -> set[tuple[int, int]]:
 
 @pytest.mark.parametrize("config", list(_configs()), ids=lambda c: c.describe())
 def test_receptive_fields_are_the_pixels_with_a_gradient(config):
+    """Every receptive field is exactly the set of input pixels a cell's value depends on (non-
+    zero gradient in a surrogate network)."""
     layers = _surrogate(config)
     for stage, _, (_, h, w) in at.spatial_stages(config):
         for row, col in {(0, 0), (h - 1, w - 1), (h // 2, w // 3), (0, w - 1)}:
             top, left, bottom, right = at.receptive_field(config, stage, row, col)
             field = {(r, c) for r in range(top, bottom + 1) for c in range(left, right + 1)}
             assert field == _depends_on(layers, stage, row, col), (stage, row, col)
+
+
+def _depends_on_stage(layers, source: str, stage: str, row: int, col: int):
+    """The cells of ``source``'s first map that cell (row, col) of ``stage``'s first map has a
+    non-zero gradient for (the surrogate's channels are all alike)."""
+    y = torch.rand(1, 1, 28, 28, dtype=torch.float64)
+    names = list(layers)
+    for name in names[: names.index(source) + 1]:
+        y = layers[name].double()(y)
+    start = y.detach().requires_grad_(True)
+    y = start
+    for name in names[names.index(source) + 1 : names.index(stage) + 1]:
+        y = layers[name].double()(y)
+    (grad,) = torch.autograd.grad(y[0, 0, row, col], start, allow_unused=True)
+    if grad is None:  # stage == source: the cell itself
+        return {(row, col)}
+    return {(int(r), int(c)) for r, c in zip(*np.nonzero(grad[0, 0].numpy()), strict=True)}
+
+
+@pytest.mark.parametrize("config", list(_configs())[3:], ids=lambda c: c.describe())
+def test_fields_on_earlier_maps_are_the_cells_with_a_gradient(config):
+    """field_on gives exactly the cells of every earlier map that a cell depends on (non-zero
+    gradient in the surrogate network), and the input's field is receptive_field."""
+    layers = _surrogate(config)
+    stages = at.spatial_stages(config)
+    for i, (stage, _, (_, h, w)) in enumerate(stages):
+        for row, col in {(0, 0), (h - 1, w - 1), (h // 2, w // 3)}:
+            assert at.field_on(config, stage, row, col, "input") == at.receptive_field(
+                config, stage, row, col
+            )
+            for source, _, _ in stages[: i + 1]:
+                top, left, bottom, right = at.field_on(config, stage, row, col, source)
+                field = {(r, c) for r in range(top, bottom + 1) for c in range(left, right + 1)}
+                expected = _depends_on_stage(layers, source, stage, row, col)
+                assert field == expected, (source, stage, row, col)
+
+
+def test_field_on_refuses_a_later_source():
+    """A unit depends only on earlier maps: asking for a later one is refused with a sentence."""
+    with pytest.raises(ValueError, match="comes after"):
+        at.field_on(ModelConfig(), "conv1", 0, 0, "pool2")
+    with pytest.raises(ValueError, match="not a conv, activation or pool stage"):
+        at.field_on(ModelConfig(), "pool2", 0, 0, "flatten")
