@@ -1,0 +1,107 @@
+"""ui/images.py: maps to the coloured images of the overview strip. Checked by what a reader of
+the strip relies on, whatever colour stops the scales use: shapes and dtype, a sequential scale
+that gets brighter with the value, a diverging scale that is near-white at 0, blue below and red
+above and darker the further from 0, values clipped to the range, and a montage whose tiles are
+the enlarged maps separated by white lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ui import images
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """Relative luminance (Rec. 709 weights) of uint8 RGB colours."""
+    return rgb.astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def test_colorize_gives_one_uint8_rgb_colour_per_value():
+    """(H, W) values give an (H, W, 3) uint8 image."""
+    out = images.colorize(np.linspace(-1, 1, 12).reshape(3, 4), -1.0, 1.0, signed=True)
+    assert out.shape == (3, 4, 3) and out.dtype == np.uint8
+
+
+def test_the_sequential_scale_gets_brighter_with_the_value():
+    """From zmin to zmax the sequential colours' luminance never falls, and it rises overall."""
+    lum = _luminance(images.colorize(np.linspace(0, 5, 101), 0.0, 5.0, signed=False))
+    assert np.all(np.diff(lum) >= -1.0)  # 1: rounding of uint8 channels
+    assert lum[-1] - lum[0] > 100
+
+
+def test_the_diverging_scale_is_white_at_zero_blue_below_red_above():
+    """At 0 the diverging colour is near-white; negatives are bluer than red, positives redder
+    than blue."""
+    neg, zero, pos = images.colorize(np.array([-1.0, 0.0, 1.0]), -1.0, 1.0, signed=True).astype(int)
+    assert zero.min() >= 230
+    assert neg[2] > neg[0] + 50 and pos[0] > pos[2] + 50
+
+
+def test_the_diverging_scale_darkens_away_from_zero():
+    """The further a value is from 0 (either sign), the darker its colour."""
+    values = np.linspace(0, 1, 51)
+    for sign in (1, -1):
+        lum = _luminance(images.colorize(sign * values, -1.0, 1.0, signed=True))
+        assert np.all(np.diff(lum) <= 1.0)  # 1: rounding of uint8 channels
+        assert lum[0] - lum[-1] > 100
+
+
+def test_values_outside_the_range_take_the_end_colours():
+    """Values beyond zmin/zmax are clipped to the scale's end colours."""
+    for signed, lo, hi in ((True, -2.0, 2.0), (False, 0.0, 2.0)):
+        ends = images.colorize(np.array([lo, hi]), lo, hi, signed)
+        beyond = images.colorize(np.array([lo - 100, hi + 100]), lo, hi, signed)
+        np.testing.assert_array_equal(beyond, ends)
+
+
+def test_an_empty_range_gives_colours_not_an_error():
+    """zmin == zmax (a constant map) still gives valid colours, with no division by zero."""
+    with np.errstate(all="raise"):
+        out = images.colorize(np.full((2, 2), 3.0), 3.0, 3.0, signed=False)
+    assert out.shape == (2, 2, 3) and np.all(out == out[0, 0])
+
+
+@pytest.mark.parametrize(("count", "ncols", "nrows"), [(8, 8, 1), (16, 8, 2), (3, 8, 1), (5, 2, 3)])
+def test_montage_tiles_the_maps_in_rows(count, ncols, nrows):
+    """C maps of HxW tile into ceil(C / ncols) rows of min(ncols, C) tiles, each ``scale`` times
+    larger plus a 2-pixel white line."""
+    maps = np.random.default_rng(count).normal(size=(count, 5, 4)).astype(np.float32)
+    out = images.montage(maps, scale=3, ncols=ncols)
+    cols = min(ncols, count)
+    assert out.dtype == np.uint8 and out.shape == (nrows * (5 * 3 + 2), cols * (4 * 3 + 2), 3)
+
+
+def test_montage_tiles_are_the_enlarged_maps_between_white_lines():
+    """Each tile is its map coloured on the layer's range and enlarged by repetition; the lines
+    between tiles are white."""
+    maps = np.stack([np.full((2, 2), 1.0), np.array([[0.0, 2.0], [4.0, 3.0]])]).astype(np.float32)
+    out = images.montage(maps, mode="per layer", scale=2, ncols=2)
+    cell_w = 2 * 2 + 2
+    for k in range(2):
+        tile = out[:4, k * cell_w : k * cell_w + 4]
+        expected = images.colorize(maps[k], 0.0, 4.0, signed=False).repeat(2, 0).repeat(2, 1)
+        np.testing.assert_array_equal(tile, expected)
+    assert np.all(out[:, 4:6] == 255) and np.all(out[4:, :] == 255)
+
+
+def test_montage_per_map_stretches_a_faint_map():
+    """With 'per map', a faint map's largest value gets the top colour, as the strong map's
+    does; with 'per layer' it stays dark."""
+    maps = np.stack([np.array([[0.0, 0.1]]), np.array([[0.0, 10.0]])]).astype(np.float32)
+    per_map = images.montage(maps, mode="per map", scale=1, ncols=2)
+    per_layer = images.montage(maps, mode="per layer", scale=1, ncols=2)
+    faint_top, strong_top = per_map[0, 1], per_map[0, 4 + 1]  # a tile is 1 + 1 + 2 px wide
+    np.testing.assert_array_equal(faint_top, strong_top)
+    assert _luminance(per_layer[0, 1]) < _luminance(per_map[0, 1]) - 50
+
+
+def test_grayscale_enlarges_and_clips_to_uint8():
+    """A [0, 1] image becomes uint8 0..255, each pixel a scale x scale block; values outside
+    [0, 1] are clipped."""
+    image = np.array([[0.0, 1.0], [0.5, 7.0]], np.float32)
+    out = images.grayscale(image, scale=3)
+    assert out.shape == (6, 6) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[::3, ::3], [[0, 255], [127, 255]])
+    np.testing.assert_array_equal(out[:3, :3], 0)
+    assert images.grayscale(np.array([[-1.0]]), scale=1)[0, 0] == 0
