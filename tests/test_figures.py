@@ -1,7 +1,8 @@
 """ui/figures.py: the layout a figure asks Plotly for. Numbers in grids are printed at 14 px or
 more in cells that hold them; a layer's map titles have a strip of their own above their maps;
 shared colour bars lie under the maps; grid titles stay inside their chart. (What Chromium finally
-draws is measured in tests/test_browser_layout.py.)"""
+draws is measured in tests/test_browser_layout.py.) And what each figure shows: its traces, their
+data, shapes and axes."""
 
 from __future__ import annotations
 
@@ -109,3 +110,169 @@ def test_a_long_run_lets_plotly_number_the_epochs():
     ]  # fmt: skip
     assert figures.training_curves(rows).layout.xaxis.dtick is None
     assert figures.training_curves(rows[:5]).layout.xaxis.dtick == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# What each figure shows: its traces, their data and the axes
+
+
+def test_heatmap_grid_has_one_heatmap_per_map_on_its_own_axes():
+    """Each map of a (C, H, W) stage is one heatmap holding that map's values, on axes of its
+    own, titled with its channel."""
+    maps = RNG.normal(size=(3, 4, 5)).astype(np.float32)
+    fig = figures.heatmap_grid(maps)
+    assert [t.type for t in fig.data] == ["heatmap"] * 3
+    for k, trace in enumerate(fig.data):
+        np.testing.assert_array_equal(np.asarray(trace.z), maps[k])
+    assert len({(t.xaxis, t.yaxis) for t in fig.data}) == 3
+    assert [a.text for a in fig.layout.annotations] == ["ch 0", "ch 1", "ch 2"]
+
+
+def test_heatmap_grid_shares_one_colour_axis_only_for_equal_ranges():
+    """Per-layer ranges put every map on one colour axis of that range; per-map ranges give
+    each map its own zmin/zmax."""
+    maps = np.stack([np.full((2, 2), 0.5), np.array([[-2.0, 1.0], [0.0, 2.0]])])
+    shared = figures.heatmap_grid(maps, ranges=[(-2.0, 2.0)] * 2)
+    assert (shared.layout.coloraxis.cmin, shared.layout.coloraxis.cmax) == (-2.0, 2.0)
+    assert all(t.coloraxis == "coloraxis" for t in shared.data)
+    own = figures.heatmap_grid(maps, ranges=[(-0.5, 0.5), (-2.0, 2.0)])
+    assert [(t.zmin, t.zmax) for t in own.data] == [(-0.5, 0.5), (-2.0, 2.0)]
+
+
+def test_annotated_grid_holds_the_values_and_prints_them():
+    """A small grid's heatmap holds the values (a 1-D vector as one row) and prints each cell
+    with the requested decimals."""
+    fig = figures.annotated_grid(np.array([[1.0, -0.5], [0.25, 0.0]]), digits=2)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), [[1.0, -0.5], [0.25, 0.0]])
+    assert [list(r) for r in fig.data[0].text] == [["1.00", "-0.50"], ["0.25", "0"]]
+    row = figures.annotated_grid(np.array([3.0, 4.0, 5.0]))
+    assert np.asarray(row.data[0].z).shape == (1, 3)
+
+
+def test_annotated_grid_draws_boxes_and_marks():
+    """A Box becomes a rectangle around its cells (half a cell outside their centres); marks
+    become one scatter trace at their cells."""
+    box = type(
+        "Box", (), {"top": 1, "left": 2, "bottom": 3, "right": 4, "color": "red", "width": 2}
+    )
+    fig = figures.annotated_grid(np.zeros((5, 5)), boxes=[box], marks=[(0, 1), (4, 4)])
+    (shape,) = fig.layout.shapes
+    assert (shape.x0, shape.x1, shape.y0, shape.y1) == (1.5, 4.5, 0.5, 3.5)
+    marks = fig.data[1]
+    assert marks.type == "scatter" and list(marks.x) == [1, 4] and list(marks.y) == [0, 4]
+
+
+def test_outline_cells_draws_the_box_on_each_of_the_first_maps():
+    """outline_cells puts one rectangle per box on each of the first ``count`` maps' axes."""
+    box = type(
+        "Box", (), {"top": 0, "left": 0, "bottom": 1, "right": 1, "color": "red", "width": 1}
+    )
+    fig = figures.outline_cells(figures.heatmap_grid(np.zeros((3, 4, 4))), [box], count=2)
+    assert len(fig.layout.shapes) == 2
+    assert [(s.xref, s.yref) for s in fig.layout.shapes] == [
+        (fig.data[0].xaxis, fig.data[0].yaxis),
+        (fig.data[1].xaxis, fig.data[1].yaxis),
+    ]
+
+
+def test_probability_bars_show_every_class_and_highlight_one():
+    """One bar per class named on a category axis, its height the probability, its label a
+    percentage; the predicted class (or the chosen one) has a colour of its own."""
+    p = np.array([0.1, 0.7, 0.2])
+    fig = figures.probability_bars(p, ["a", "b", "c"])
+    (bars,) = fig.data
+    assert list(bars.x) == ["a", "b", "c"] and fig.layout.xaxis.type == "category"
+    np.testing.assert_allclose(np.asarray(bars.y), p)
+    assert list(bars.text) == ["10.0%", "70.0%", "20.0%"]
+    colours = list(bars.marker.color)
+    assert colours[1] != colours[0] == colours[2]
+    chosen = list(figures.probability_bars(p, "abc", highlight=2).data[0].marker.color)
+    assert chosen[2] != chosen[0] == chosen[1]
+
+
+def test_vector_strip_is_one_row_with_a_line_per_boundary():
+    """A vector is a 1xN heatmap; each channel boundary is a vertical line between cells."""
+    fig = figures.vector_strip(np.arange(12.0), boundaries=[4, 8])
+    assert np.asarray(fig.data[0].z).shape == (1, 12)
+    assert sorted(s.x0 for s in fig.layout.shapes) == [3.5, 7.5]
+
+
+def test_training_curves_plot_the_four_metrics_per_epoch_and_the_previous_run_dotted():
+    """Loss curves on the left axes, accuracy on the right, x the epochs; a previous run adds
+    the same four curves dotted; a run under way adds its running loss and accuracy."""
+    rows = [
+        {"epoch": e, "train_loss": 1 / e, "test_loss": 1.1 / e, "train_accuracy": 0.5 + e / 10,
+         "test_accuracy": 0.4 + e / 10} for e in (1, 2, 3)
+    ]  # fmt: skip
+    fig = figures.training_curves(rows)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"train loss", "held-out loss", "train accuracy", "held-out accuracy"}
+    assert list(by_name["held-out accuracy"].x) == [1, 2, 3]
+    np.testing.assert_allclose(by_name["train loss"].y, [1, 0.5, 1 / 3])
+    assert by_name["train loss"].yaxis == "y" and by_name["held-out accuracy"].yaxis == "y2"
+    both = figures.training_curves(rows, previous=rows[:2], live=[(3.5, 0.2, 0.9)])
+    dotted = [t for t in both.data if t.name.endswith("(previous run)")]
+    assert len(dotted) == 4 and all(t.line.dash == "dot" for t in dotted)
+    assert {t.name for t in both.data} >= {"training loss (now)", "training accuracy (now)"}
+
+
+def test_training_curves_mark_each_learning_rate_change_on_both_panels():
+    """A learning-rate change is a dashed line on the loss and the accuracy panel, labelled."""
+    rows = [{"epoch": 1, "train_loss": 1, "test_loss": 1, "train_accuracy": 0.5,
+             "test_accuracy": 0.5}]  # fmt: skip
+    fig = figures.training_curves(rows, lr_marks=[(0.5, 0.001)])
+    assert sorted(s.xref for s in fig.layout.shapes) == ["x", "x2"]
+    assert all(s.x0 == 0.5 and s.line.dash == "dash" for s in fig.layout.shapes)
+    assert any(a.text == "lr 0.001" for a in fig.layout.annotations)
+
+
+def test_confusion_figure_holds_the_counts_true_rows_predicted_columns():
+    """The heatmap's z is the matrix, printed in the cells, rows the true class from the top."""
+    m = np.array([[5, 1], [2, 7]])
+    fig = figures.confusion_figure(m, ["cat", "dog"])
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), m)
+    assert list(fig.data[0].x) == ["cat", "dog"] == list(fig.data[0].y)
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("predicted", "true")
+
+
+def test_confusion_selectable_has_a_clickable_marker_per_cell():
+    """Over the matrix lies one invisible marker per cell whose customdata is [true, predicted]."""
+    fig = figures.confusion_selectable(np.arange(9).reshape(3, 3), "abc")
+    markers = fig.data[1]
+    assert len(markers.x) == 9 and markers.marker.opacity == 0
+    cells = {
+        (y, x): tuple(c) for x, y, c in zip(markers.x, markers.y, markers.customdata, strict=True)
+    }
+    assert cells[("b", "c")] == (1, 2) and cells[("a", "a")] == (0, 0)
+
+
+def test_activation_curve_has_the_function_and_the_maps_points():
+    """A line for the function and a marker per plotted cell of the map."""
+    xs = np.linspace(-2, 2, 5)
+    fig = figures.activation_curve(xs, np.maximum(xs, 0), [-1.0, 0.5], [0.0, 0.5], "ReLU")
+    line, points = fig.data
+    assert line.mode == "lines" and line.name == "ReLU" and list(line.y) == [0, 0, 0, 1, 2]
+    assert points.mode == "markers" and list(points.x) == [-1.0, 0.5]
+
+
+def test_contribution_bars_colour_by_sign_first_label_on_top():
+    """Horizontal bars, red for a positive contribution and blue for a negative one, signed
+    labels, the first label at the top."""
+    fig = figures.contribution_bars(["x0", "x1"], [0.5, -0.25])
+    (bars,) = fig.data
+    assert bars.orientation == "h" and list(bars.y) == ["x0", "x1"]
+    assert list(bars.text) == ["+0.500", "-0.250"]
+    assert bars.marker.color[0] != bars.marker.color[1]
+    assert fig.layout.yaxis.autorange == "reversed"
+
+
+def test_channel_vector_colours_each_block_by_its_channel_and_marks_the_index():
+    """Values of one channel (``block`` in a row) share a colour and carry the channel number;
+    the chosen index gets a line."""
+    fig = figures.channel_vector(np.arange(6.0), block=2, index=3)
+    (bars,) = fig.data
+    assert list(bars.customdata) == [0, 0, 1, 1, 2, 2]
+    colours = list(bars.marker.color)
+    assert colours[0] == colours[1] != colours[2] == colours[3] != colours[4]
+    assert [s.x0 for s in fig.layout.shapes] == [3]
