@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from . import ops
+
 # A 7x7 "7": a top bar and a diagonal stroke, so edge kernels give visibly different answers.
 TOY_IMAGE = np.array(
     [
@@ -28,6 +30,15 @@ TOY_IMAGE = np.array(
 
 # A 3x3 kernel of 0s and 1s: an "X" that answers most on diagonal strokes.
 TOY_KERNEL = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
+
+
+def toy_features() -> np.ndarray:
+    """The dense toy's input x: the toy image convolved with the toy kernel (no padding, stride
+    1, no bias), max-pooled 2x2 and flattened, as one row (1, 4)."""
+    conv = ops.conv2d(TOY_IMAGE[None], TOY_KERNEL[None, None], np.zeros(1, np.float32))  # (1, 5, 5)
+    x = ops.flatten(ops.max_pool2d(conv, 2))[None]  # (1, 2, 2) -> (1, 4)
+    return x.astype(np.float32)
+
 
 # Named kernels for the kernel editor (all 3x3, as float32).
 KERNEL_PRESETS: dict[str, np.ndarray] = {

@@ -20,6 +20,21 @@ def test_toy_convolution_by_hand():
     assert out[0, 0, 0] == 1.0
 
 
+def test_toy_features_are_the_toy_conv_map_max_pooled_and_flattened():
+    """The dense toy's x is what PyTorch gives for the toy image through conv2d (toy kernel),
+    max_pool2d(2) and flatten: one row of 4 features (3, 4, 2, 4)."""
+    import torch
+    import torch.nn.functional as F
+
+    image = torch.from_numpy(toy.TOY_IMAGE)[None, None]
+    kernel = torch.from_numpy(toy.TOY_KERNEL)[None, None]
+    expected = torch.flatten(F.max_pool2d(F.conv2d(image, kernel), 2), start_dim=1)
+    x = toy.toy_features()
+    assert x.shape == (1, 4) and x.dtype == np.float32
+    np.testing.assert_array_equal(x, expected.numpy())
+    np.testing.assert_array_equal(x, [[3, 4, 2, 4]])
+
+
 @pytest.mark.parametrize("name", sorted(toy.KERNEL_PRESETS))
 def test_presets_are_finite_3x3_and_survive_the_text_round_trip(name):
     kernel = toy.KERNEL_PRESETS[name]
