@@ -97,14 +97,17 @@ TRANSPARENT = np.zeros((280, 280, 4), np.uint8)
 
 
 def test_blank_canvas_is_empty_not_an_error():
+    """An untouched black canvas is reported as empty, not as an error."""
     assert preprocess_canvas(BLANK).is_empty
 
 
 def test_transparent_canvas_is_empty_not_an_error():
+    """A fully transparent canvas is reported as empty, not as an error."""
     assert preprocess_canvas(TRANSPARENT).is_empty
 
 
 def test_white_canvas_is_empty_not_an_error():
+    """A canvas painted all white (no stroke to find) is reported as empty, not as an error."""
     assert preprocess_canvas(np.full((280, 280, 4), 255, np.uint8)).is_empty
 
 
@@ -125,6 +128,8 @@ IMAGE_CASES = {
 
 @pytest.mark.parametrize("name", sorted(IMAGE_CASES))
 def test_image_bytes_are_refused_with_a_reason(name):
+    """Every hostile image file in IMAGE_CASES raises ImageFileError whose text names the
+    problem."""
     raw, formats, words = IMAGE_CASES[name]
     _expect(lambda: imagefile.read_image(raw, formats=formats), imagefile.ImageFileError, words)
 
@@ -149,11 +154,15 @@ KERNEL_TEXT = {
 
 @pytest.mark.parametrize("name", sorted(KERNEL_TEXT))
 def test_kernel_text_is_refused_with_a_reason(name):
+    """Every malformed kernel text in KERNEL_TEXT raises ValueError whose text names the
+    problem."""
     text, words = KERNEL_TEXT[name]
     _expect(lambda: toy.parse_grid(text, name="kernel", shape=(3, 3)), ValueError, words)
 
 
 def test_a_nan_kernel_never_reaches_a_convolution():
+    """ops.conv2d refuses a kernel of NaNs with a ValueError that says NaN, instead of computing
+    NaNs."""
     x = np.zeros((1, 28, 28), np.float32)
     kernel = np.full((1, 1, 3, 3), np.nan, np.float32)
     _expect(lambda: ops.conv2d(x, kernel, np.zeros(1, np.float32)), ValueError, "NaN")
@@ -205,6 +214,8 @@ HYPER = {
 
 @pytest.mark.parametrize("name", sorted(HYPER))
 def test_hyperparameters_are_refused_with_a_reason(name):
+    """Every bad model or training setting in HYPER is refused (ModelTooLargeError for a model
+    too big to save) with a reason."""
     fn, words = HYPER[name]
     error = ModelTooLargeError if name == "model-too-big-to-save" else ValueError
     _expect(fn, error, words)
@@ -261,6 +272,8 @@ def _wrong_config() -> bytes:
 
 @pytest.mark.parametrize("name", sorted(CHECKPOINTS))
 def test_checkpoints_are_refused_with_a_reason(name):
+    """Every hostile or incompatible checkpoint in CHECKPOINTS raises CheckpointError whose text
+    says why."""
     make, words = CHECKPOINTS[name]
     data = make()
     _expect(lambda: load_compatible(data, num_classes=10), CheckpointError, words)
@@ -290,6 +303,8 @@ QUERY = {
 
 @pytest.mark.parametrize("name", sorted(QUERY))
 def test_query_params_are_ignored_with_a_visible_note(name):
+    """A bad query parameter is dropped with an escaped note on the page; the session's input
+    and model stay unchanged."""
     params, words = QUERY[name]
     at = open_page(image=DIGIT, query=params)
     notes = "\n".join(w.value for w in at.warning)
@@ -300,6 +315,8 @@ def test_query_params_are_ignored_with_a_visible_note(name):
 
 
 def test_the_link_reader_never_trusts_a_value_type():
+    """links.read drops repeated or empty values with a note each, and Setting.parse strips
+    spaces around a number."""
     values, notes = links.read({"pool_row": ["1", "2", "x"], "flat_index": []})
     assert "pool_row" not in values and len(notes) == 2
     assert share.Setting("int", 0, 9).parse("  7 ") == 7
@@ -330,6 +347,8 @@ PAGE_CASES = {
 
 @pytest.mark.parametrize("name", sorted(PAGE_CASES))
 def test_bad_values_in_the_convolution_page_give_a_message(name):
+    """A bad kernel or toy grid preset on the Convolution page shows a message naming the
+    problem, with no traceback and no change to input or model."""
     preset, words = PAGE_CASES[name]
     at = _conv_page(**preset)
     assert not at.exception, at.exception

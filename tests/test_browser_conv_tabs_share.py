@@ -72,6 +72,8 @@ def _assert_on_the_editor_with_the_comparison(page) -> None:
 
 
 def test_use_in_the_model_and_a_further_edit_stay_on_the_kernel_editor(context, url):
+    """In Chromium, 'Use in the model', a further kernel edit and 'Restore learned filter' each
+    leave the learner on the Kernel editor tab."""
     page = _conv_page(context, url)
     page.get_by_role("tab", name="Kernel editor").click()
     page.get_by_role("button", name="Use in the model").click()
@@ -95,6 +97,8 @@ def _share_control(page):
 
 
 def test_a_link_made_on_the_toy_playground_reopens_on_it(browser, context, url):
+    """A share link copied on the Toy playground with stride 2 opens a fresh browser on that tab
+    with the same 3x3 output."""
     page = _conv_page(context, url)
     page.get_by_role("tab", name="Toy playground").click()
     stride = page.get_by_role("spinbutton", name="Stride", exact=True)

@@ -8,6 +8,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_copied_link_reopens_the_view_in_a_fresh_browser(browser, app_url):
+    """A link copied from 'Share this view' on the Pooling page after drawing a 1 opens that
+    page, input and prediction in a fresh browser."""
     first = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = first.new_page()
     page.goto(app_url)

@@ -53,11 +53,15 @@ def test_output_size_with_ceil_mode_matches_torch_pooling_and_keeps_the_formula_
 
 
 def test_output_size_refuses_a_kernel_larger_than_the_padded_input():
+    """output_size refuses a 9-wide kernel on a 7-wide unpadded input, saying it is larger than
+    the padded input."""
     with pytest.raises(ValueError, match="larger than the padded input"):
         conv_lab.output_size(7, 9)
 
 
 def test_pad_map_puts_zeros_around_2d_and_3d_maps():
+    """pad_map adds a zero border to 2-D and (C, H, W) maps, keeps the values inside, and
+    padding 0 changes nothing."""
     x = np.ones((2, 3), np.float32)
     padded = conv_lab.pad_map(x, 1)
     assert padded.shape == (4, 5) and padded.sum() == 6 and padded[1:-1, 1:-1].all()
@@ -82,11 +86,13 @@ def test_playground_equals_torch_and_steps_equal_the_output():
 
 
 def test_playground_toy_stride_2_gives_3x3():
+    """The 7x7 toy image with the 3x3 toy kernel at stride 2 gives a 3x3 output."""
     pg = conv_lab.playground(toy.TOY_IMAGE, toy.TOY_KERNEL, stride=2)
     assert pg.output.shape == (3, 3)
 
 
 def test_playground_explains_invalid_choices():
+    """playground refuses a kernel larger than the input and stride 0 with sentences saying so."""
     with pytest.raises(ValueError, match="larger than the padded input"):
         conv_lab.playground(toy.TOY_IMAGE, np.ones((9, 9)))
     with pytest.raises(ValueError, match="stride must be a positive integer"):

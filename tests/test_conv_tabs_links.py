@@ -42,6 +42,7 @@ def _notes(at: AppTest) -> list[str]:
 
 
 def test_the_tabs_keep_their_labels():
+    """The three tab labels are the ones the browser tests click by name."""
     assert [MODEL, EDITOR, TOY] == ["Your input and model", "Kernel editor", "Toy playground"]
 
 
@@ -61,6 +62,8 @@ def test_use_in_the_model_an_edit_and_restore_stay_on_the_kernel_editor():
 
 
 def test_a_change_on_the_toy_playground_stays_there():
+    """Changing the toy stride on the Toy playground tab recomputes the output (3x3) and keeps
+    that tab open."""
     at = _on_tab(TOY)
     at.number_input(key="conv_toy_stride").set_value(2).run()
     assert "The output is **3x3**" in "\n".join(m.value for m in at.markdown)
@@ -88,6 +91,8 @@ def test_the_share_box_holds_the_open_tab():
 
 @pytest.mark.parametrize("bad", ["kernel", "Toy playground", "3", "<b>toy</b>"])
 def test_a_bad_tab_in_a_link_is_named_and_the_first_tab_opens(bad):
+    """A link with an unknown tab gives one note naming the (escaped) value and the page opens
+    on its first tab."""
     at = open_link({"page": "convolution", "conv_tab": bad}, check=True)
     shown = share.safe_name(bad)
     assert _notes(at) == [

@@ -9,17 +9,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_core import ops
-from tests.test_app import PAGES, _expected_trace, _with_input
+from cnn_core import load_default_model, ops
+from tests.conftest import held_out_digit, open_page
 
 pytestmark = pytest.mark.timeout(300)
 SHAPE = (16, 7, 7)  # the default model's flatten input
 
 
 def _page():
-    at = _with_input(PAGES[4])
-    assert not at.exception, at.exception
-    return at
+    """The Flatten page with held-out digit #7 as input."""
+    return open_page("app_pages/page_flatten.py", digit=7)
+
+
+def _expected_trace():
+    """The default model's trace of that digit."""
+    return load_default_model().trace(held_out_digit(7))
 
 
 def _shown(at) -> tuple[int, str]:
@@ -29,6 +33,8 @@ def _shown(at) -> tuple[int, str]:
 
 
 def test_an_index_outside_the_vector_is_put_back_with_a_note():
+    """A flat index past 783 is put back to the index in use with a one-time note; the cell
+    fields and the value stay those of that index."""
     at = _page()
     at.number_input(key="flat_index").set_value(300).run()
     assert _shown(at) == (300, "300")
@@ -47,6 +53,8 @@ def test_an_index_outside_the_vector_is_put_back_with_a_note():
 
 @pytest.mark.parametrize(("key", "typed", "size"), [("flat_c", 16, 16), ("flat_w", -1, 7)])
 def test_a_cell_outside_the_maps_is_put_back_with_a_note(key, typed, size):
+    """A channel or column outside the maps is put back to the one in use with a note; the index
+    does not move."""
     at = _page()
     at.number_input(key="flat_index").set_value(123).run()
     before = [at.number_input(key=k).value for k in ("flat_c", "flat_h", "flat_w")]
@@ -62,6 +70,7 @@ def test_a_cell_outside_the_maps_is_put_back_with_a_note(key, typed, size):
 
 
 def test_a_cell_inside_moves_the_index():
+    """Setting the cell (2, 3, 4) moves the index to c*49 + h*7 + w = 123 with no note."""
     at = _page()
     at.number_input(key="flat_c").set_value(2).run()
     at.number_input(key="flat_h").set_value(3).run()
