@@ -10,13 +10,13 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import load_default_model, ops
 from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 from cnn_core.data import load_bundled
-from ui import state
+from ui import pages, state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
-STAGES = ["draw", "convolution", "activation", "pooling", "flatten", "dense", "attribution"]
-STAGES.append("training")  # last: the tests below take PAGES[-1] for the training page
-PAGES = [f"app_pages/page_{name}.py" for name in STAGES]
+PAGES = [page.file for page in pages.PAGES]  # the page registry's order: the home page first
+HOME = pages.HOME.file
+TRAINING = pages.BY_SLUG["training"].file  # the one page that needs no input
 TEST_INDEX = 7  # a held-out digit used as the current input
 
 
@@ -30,7 +30,7 @@ def _with_input(page: str, index: int = TEST_INDEX) -> AppTest:
     at.session_state[state.INPUT] = image
     at.session_state[state.INPUT_SOURCE] = f"held-out digit #{index}"
     at.run()
-    if page != PAGES[0]:
+    if page != HOME:
         at.switch_page(page).run()
     return at
 
@@ -48,10 +48,10 @@ def _expected_trace(index: int = TEST_INDEX):
 def test_every_page_renders_without_input(page):
     """Each page runs without an exception on the default model before any input exists."""
     at = _app().run()
-    if page != PAGES[0]:
+    if page != HOME:
         at.switch_page(page).run()
     assert not at.exception, at.exception
-    if page not in (PAGES[0], PAGES[-1]):
+    if page not in (HOME, TRAINING):
         assert "There is no input yet" in _text(at)
 
 
@@ -70,11 +70,11 @@ def test_every_page_renders_with_an_input(page):
     at = _with_input(page)
     assert not at.exception, at.exception
     trace = _expected_trace()
-    if page == PAGES[0]:  # the home page: the class in large type, then its probability
+    if page == HOME:  # the home page: the class in large type, then its probability
         p = trace.probabilities[trace.prediction]
         assert f"'>{trace.prediction}</div>" in _text(at)
         assert f"predicted with probability **{p:.1%}**" in _text(at)
-    elif page != PAGES[-1]:
+    elif page != TRAINING:
         assert f"prediction **{trace.prediction}**" in _text(at)
 
 
@@ -90,7 +90,7 @@ def test_gallery_pick_gives_a_prediction():
 
 def test_convolution_page_shows_pytorchs_value():
     """The conv page's value for the chosen cell is the traced conv1 output, difference shown."""
-    at = _with_input(PAGES[1])
+    at = _with_input(pages.BY_SLUG["convolution"].file)
     at.slider(key="conv_row").set_value(10).run()
     at.slider(key="conv_col").set_value(12).run()
     value = _expected_trace().stage("conv1").output[0, 10, 12]
@@ -99,7 +99,7 @@ def test_convolution_page_shows_pytorchs_value():
 
 def test_dense_page_logit_and_softmax_numbers_equal_the_trace():
     """The dense page shows the traced logit of the chosen class and the cross-entropy."""
-    at = _with_input(PAGES[5])
+    at = _with_input(pages.BY_SLUG["dense"].file)
     trace = _expected_trace()
     at.selectbox(key="dense_class").set_value(3).run()
     assert f"PyTorch's logit: **{trace.logits[3]:.5f}**" in _text(at)
@@ -146,7 +146,7 @@ def test_training_one_short_epoch_updates_the_model_card():
 
 def test_two_sessions_are_isolated():
     """One session trains; the other still has the default model and the same prediction."""
-    other = _with_input(PAGES[0])
+    other = _with_input(HOME)
     before = other.session_state[state.INPUT].copy()
     trainer = _train()
     assert not trainer.session_state[state.MODEL].is_default

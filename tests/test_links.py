@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import share
 from cnn_core.data import load_bundled
-from ui import links, state
+from ui import links, pages, state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
@@ -244,16 +244,7 @@ def test_a_link_restores_the_convolution_playground_and_kernel():
     assert not _notes(at)
 
 
-PAGE_FILES = {
-    "draw": "app_pages/page_draw.py",
-    "convolution": "app_pages/page_convolution.py",
-    "activation": "app_pages/page_activation.py",
-    "pooling": "app_pages/page_pooling.py",
-    "flatten": "app_pages/page_flatten.py",
-    "dense": "app_pages/page_dense.py",
-    "attribution": "app_pages/page_attribution.py",
-    "training": "app_pages/page_training.py",
-}
+PAGE_FILES = {page.slug: page.file for page in pages.PAGES}  # the page registry
 CHANGES = {  # one non-default value per page, so the round trip proves more than defaults
     "draw": {"draw_center": False},
     "convolution": {"conv_channel": 5, "conv_row": 3, "conv_toy_stride": 2},
@@ -286,7 +277,7 @@ def test_every_page_view_round_trips(slug):
     for key, value in CHANGES[slug].items():
         first.session_state[key] = value
     first.run()
-    if slug != "draw":
+    if pages.BY_SLUG[slug] is not pages.HOME:
         first.switch_page(PAGE_FILES[slug]).run()
     assert not first.exception, first.exception
     shared = {k: first.session_state[k] for k in links.SETTINGS[slug] if k in first.session_state}
