@@ -7,6 +7,7 @@ from cnn_core import ops, toy
 
 
 def test_toy_defaults_are_binary_7x7_and_3x3():
+    """The toy image is 7x7 and the toy kernel 3x3, both of zeros and ones only."""
     assert toy.TOY_IMAGE.shape == (7, 7) and toy.TOY_KERNEL.shape == (3, 3)
     assert set(np.unique(toy.TOY_IMAGE)) == {0.0, 1.0}
     assert set(np.unique(toy.TOY_KERNEL)) == {0.0, 1.0}
@@ -21,6 +22,8 @@ def test_toy_convolution_by_hand():
 
 
 def test_toy_features_are_the_toy_conv_map_max_pooled_and_flattened():
+    """toy_features equals PyTorch's conv of the toy image with the toy kernel, max-pooled 2x2
+    and flattened: [[3, 4, 2, 4]] as float32."""
     """The dense toy's x is what PyTorch gives for the toy image through conv2d (toy kernel),
     max_pool2d(2) and flatten: one row of 4 features (3, 4, 2, 4)."""
     import torch
@@ -37,6 +40,8 @@ def test_toy_features_are_the_toy_conv_map_max_pooled_and_flattened():
 
 @pytest.mark.parametrize("name", sorted(toy.KERNEL_PRESETS))
 def test_presets_are_finite_3x3_and_survive_the_text_round_trip(name):
+    """Every kernel preset is a finite 3x3 grid that format_grid then parse_grid give back
+    within rounding."""
     kernel = toy.KERNEL_PRESETS[name]
     assert kernel.shape == (3, 3) and np.isfinite(kernel).all()
     back = toy.parse_grid(toy.format_grid(kernel), shape=(3, 3))
@@ -44,11 +49,13 @@ def test_presets_are_finite_3x3_and_survive_the_text_round_trip(name):
 
 
 def test_blur_presets_keep_the_brightness():
+    """The box and Gaussian blur presets sum to 1, so blurring keeps the image's brightness."""
     for name in ("box blur", "Gaussian blur"):
         assert toy.KERNEL_PRESETS[name].sum() == pytest.approx(1.0, abs=1e-6)
 
 
 def test_parse_accepts_spaces_commas_and_blank_edges():
+    """parse_grid accepts spaces, commas and blank leading/trailing lines and returns float32."""
     grid = toy.parse_grid("\n 1, 2 ,3\n4 5 6 \n\n")
     np.testing.assert_array_equal(grid, [[1, 2, 3], [4, 5, 6]])
     assert grid.dtype == np.float32
@@ -73,21 +80,26 @@ def test_parse_accepts_spaces_commas_and_blank_edges():
     ],
 )
 def test_parse_refuses_with_a_reason(text, words):
+    """parse_grid refuses empty text, blank or ragged rows, NaN, infinities, huge numbers, words
+    and oversized grids with a reason naming the problem."""
     with pytest.raises(ValueError, match=words):
         toy.parse_grid(text, name="kernel")
 
 
 def test_parse_checks_a_required_shape():
+    """parse_grid with shape=(3, 3) refuses a 2x2 grid, saying both shapes."""
     with pytest.raises(ValueError, match="must be 3x3; this one is 2x2"):
         toy.parse_grid("1 2\n3 4", name="kernel", shape=(3, 3))
 
 
 def test_parse_refuses_non_text():
+    """parse_grid refuses None with 'must be text' rather than an AttributeError."""
     with pytest.raises(ValueError, match="must be text"):
         toy.parse_grid(None)  # type: ignore[arg-type]
 
 
 def test_format_writes_zero_without_a_sign():
+    """format_grid writes -0.0 as 0 and refuses a 1-D array."""
     assert toy.format_grid(np.array([[-0.0, 1.5]])) == "0 1.5"
     with pytest.raises(ValueError):
         toy.format_grid(np.zeros(3))
