@@ -57,13 +57,8 @@ def _steps_row(pre) -> None:
     """The preprocessing steps as small images with their sizes."""
     cols = st.columns(len(pre.steps))
     for col, (name, img) in zip(cols, pre.steps.items(), strict=True):
-        side = max(img.shape)  # pad to a square so every thumbnail has the same size
-        square = np.zeros((side, side), np.float32)
-        top, left = (side - img.shape[0]) // 2, (side - img.shape[1]) // 2
-        square[top : top + img.shape[0], left : left + img.shape[1]] = img
-        col.image(
-            images.grayscale(square, max(1, 84 // side)),
-            caption=f"{name} ({img.shape[0]}x{img.shape[1]})",
+        col.image(  # on a square, so every thumbnail has the same size
+            images.square_thumbnail(img, 84), caption=f"{name} ({img.shape[0]}x{img.shape[1]})"
         )
 
 

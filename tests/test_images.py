@@ -105,3 +105,40 @@ def test_grayscale_enlarges_and_clips_to_uint8():
     np.testing.assert_array_equal(out[::3, ::3], [[0, 255], [127, 255]])
     np.testing.assert_array_equal(out[:3, :3], 0)
     assert images.grayscale(np.array([[-1.0]]), scale=1)[0, 0] == 0
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_png_colours_are_plotlys_colours_for_the_same_value(signed):
+    """A PNG pixel has the colour Plotly gives the same value on the same scale (RdBu_r for
+    signed maps, Viridis otherwise): plotly.colors' interpolation between the scale's stops,
+    rounded to whole RGB values; at the stops themselves exactly the stop colours."""
+    from plotly import colors
+
+    from ui import theme
+
+    scale = theme.DIVERGING if signed else theme.SEQUENTIAL
+    zmin, zmax = (-2.0, 2.0) if signed else (0.0, 4.0)
+    values = np.linspace(zmin, zmax, 97)
+    png = images.colorize(values, zmin, zmax, signed).astype(np.float64)  # (97, 3)
+    t = list((values - zmin) / (zmax - zmin))
+    plotly_rgb = 255 * np.array(colors.sample_colorscale(scale, t, colortype="tuple"))
+    assert np.abs(png - plotly_rgb).max() <= 0.5 + 1e-6
+    stops = colors.get_colorscale(scale)
+    at_stops = images.colorize(
+        np.array([zmin + p * (zmax - zmin) for p, _ in stops]), zmin, zmax, signed
+    )
+    for (_, colour), got in zip(stops, at_stops, strict=True):
+        rgb = colors.convert_colors_to_same_type(colour, "rgb")[0][0]
+        assert tuple(got) == tuple(int(v) for v in colors.unlabel_rgb(rgb))
+
+
+def test_square_thumbnail_centres_the_image_on_black():
+    """A 2x4 image sits in the middle rows of a black 4x4 square, enlarged to 84 // 4 = 21
+    times; a square image is only enlarged."""
+    image = np.ones((2, 4), np.float32)
+    out = images.square_thumbnail(image, size_px=84)
+    assert out.shape == (84, 84) and out.dtype == np.uint8
+    assert np.all(out[:21] == 0) and np.all(out[21:63] == 255) and np.all(out[63:] == 0)
+    np.testing.assert_array_equal(
+        images.square_thumbnail(np.eye(2), 4), images.grayscale(np.eye(2), 2)
+    )

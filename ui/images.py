@@ -2,32 +2,43 @@
 
 Pages that explain a stage use Plotly heatmaps with hover values (ui/figures.py); the overview
 shows every stage at once, where dozens of interactive heatmaps would take seconds to render.
+The maps' PNGs are coloured with the same Plotly colour scales (theme.DIVERGING and
+theme.SEQUENTIAL), read from plotly.colors and interpolated in RGB between their stops as Plotly
+does, so a value has one colour in a heatmap and in a PNG. Digit thumbnails stay plain 0..255
+grey.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
+from plotly import colors
 
 from . import theme
 
-# Anchor colours (RGB) of the two scales, interpolated linearly.
-_DIVERGING = np.array(
-    [[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]],
-    dtype=np.float32,
-)
-_SEQUENTIAL = np.array(
-    [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float32
-)
+
+@cache
+def color_stops(scale: str) -> tuple[np.ndarray, np.ndarray]:
+    """A named Plotly colour scale as (positions (N,) in 0..1, RGB colours (N, 3) float64)."""
+    stops = colors.get_colorscale(scale)  # [[position, "rgb(r, g, b)" or "#rrggbb"], ...]
+    positions = np.array([position for position, _ in stops], np.float64)
+    rgb = [colors.unlabel_rgb(colors.convert_colors_to_same_type(c, "rgb")[0][0]) for _, c in stops]
+    return positions, np.array(rgb, np.float64)
 
 
 def colorize(values, zmin: float, zmax: float, signed: bool) -> np.ndarray:
     """(H, W) values -> (H, W, 3) uint8 colours on the diverging or sequential scale."""
-    anchors = _DIVERGING if signed else _SEQUENTIAL
-    t = (np.asarray(values, np.float32) - zmin) / max(zmax - zmin, 1e-12)  # 0..1
-    pos = np.clip(t, 0, 1) * (len(anchors) - 1)
-    low = np.minimum(pos.astype(int), len(anchors) - 2)
-    frac = (pos - low)[..., None]
-    return (anchors[low] * (1 - frac) + anchors[low + 1] * frac).astype(np.uint8)
+    scale = theme.DIVERGING if signed else theme.SEQUENTIAL
+    return scale_colors(values, zmin, zmax, scale)
+
+
+def scale_colors(values, zmin: float, zmax: float, scale: str) -> np.ndarray:
+    """(H, W) values -> (H, W, 3) uint8 colours of a Plotly colour scale over zmin..zmax."""
+    positions, rgb = color_stops(scale)
+    t = np.clip((np.asarray(values, np.float64) - zmin) / max(zmax - zmin, 1e-12), 0, 1)
+    channels = [np.interp(t, positions, rgb[:, c]) for c in range(3)]  # linear between stops
+    return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
 
 
 def montage(maps, mode: str = "per layer", global_values=None, scale: int = 3, ncols: int = 8):
@@ -54,3 +65,14 @@ def grayscale(image, scale: int = 4) -> np.ndarray:
     """A (H, W) image in [0, 1] as an enlarged uint8 image (nearest neighbour, crisp pixels)."""
     img = (np.clip(np.asarray(image, np.float32), 0, 1) * 255).astype(np.uint8)
     return img.repeat(scale, 0).repeat(scale, 1)
+
+
+def square_thumbnail(image, size_px: int = 84) -> np.ndarray:
+    """A (H, W) image in [0, 1] centred on a black square of side max(H, W), enlarged to about
+    ``size_px`` (at least 1x): thumbnails of different shapes then line up."""
+    image = np.asarray(image, np.float32)
+    side = max(image.shape)
+    square = np.zeros((side, side), np.float32)  # (side, side), the image in the middle
+    top, left = (side - image.shape[0]) // 2, (side - image.shape[1]) // 2
+    square[top : top + image.shape[0], left : left + image.shape[1]] = image
+    return grayscale(square, max(1, size_px // side))
