@@ -3,7 +3,6 @@
 
 import base64
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import share
 from cnn_core.data import load_bundled
+from tests.conftest import open_link, open_page
 from ui import links, pages, state
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-TIMEOUT = 120
 
 
 def _digit(index: int = 3) -> np.ndarray:
@@ -29,6 +26,8 @@ def _digit(index: int = 3) -> np.ndarray:
 
 
 def test_a_bundled_digit_round_trips_exactly_and_is_short():
+    """A bundled digit (8-bit data) encodes to a 'b' text under 600 characters that decodes to
+    the same array."""
     image = _digit()
     text = share.encode_image(image)
     assert text.startswith("b") and len(text) < 600
@@ -36,11 +35,14 @@ def test_a_bundled_digit_round_trips_exactly_and_is_short():
 
 
 def test_every_held_out_digit_fits_the_budget():
+    """Every 7th held-out digit encodes within share.MAX_IMAGE_CHARS."""
     lengths = [len(share.encode_image(_digit(i))) for i in range(0, 1000, 7)]
     assert max(lengths) <= share.MAX_IMAGE_CHARS
 
 
 def test_noise_falls_back_to_4_bits_within_the_budget():
+    """Random noise, too long at 8 bits, is encoded at 4 bits ('q') within the budget and
+    decodes within half a 4-bit step."""
     noise = np.random.default_rng(0).random((28, 28)).astype(np.float32)
     text = share.encode_image(noise)
     assert text.startswith("q") and len(text) <= share.MAX_IMAGE_CHARS
@@ -50,6 +52,8 @@ def test_noise_falls_back_to_4_bits_within_the_budget():
 @settings(max_examples=40, deadline=None)
 @given(arrays(np.float32, (28, 28), elements=st_.floats(0, 1, width=32)))
 def test_any_image_round_trips_within_quantisation(image):
+    """Any 28x28 image in [0, 1] encodes within the budget and decodes within half a
+    quantisation step of its encoding."""
     text = share.encode_image(image)
     assert len(text) <= share.MAX_IMAGE_CHARS
     atol = 0.5 / 255 + 1e-6 if text[0] == "b" else 17 / 255 / 2 + 1e-6
@@ -57,6 +61,7 @@ def test_any_image_round_trips_within_quantisation(image):
 
 
 def test_encode_refuses_wrong_shapes_and_non_finite_values():
+    """encode_image refuses a 27x28 image and an image holding NaN, saying why."""
     with pytest.raises(ValueError, match="28x28"):
         share.encode_image(np.zeros((27, 28)))
     bad = np.zeros((28, 28), np.float32)
@@ -85,6 +90,8 @@ def _b64(data: bytes) -> str:
     ids=lambda v: v if len(str(v)) < 20 else None,
 )
 def test_decode_refuses_with_a_reason(text, words):
+    """decode_image refuses empty, unknown-prefix, bad base64, corrupt and wrongly-sized texts
+    with LinkError naming the problem."""
     with pytest.raises(share.LinkError, match=words):
         share.decode_image(text)
 
@@ -105,6 +112,8 @@ def test_decode_refuses_with_a_reason(text, words):
     ],
 )
 def test_settings_parse_and_format_back(setting, text, value):
+    """Each Setting parses its text to the value and parses its own format of the value back to
+    it."""
     assert setting.parse(text) == value
     assert setting.parse(setting.format(value)) == value
 
@@ -126,11 +135,15 @@ def test_settings_parse_and_format_back(setting, text, value):
     ],
 )
 def test_settings_refuse_with_a_reason(setting, text, words):
+    """Each Setting refuses a value of the wrong type or outside its bounds with LinkError
+    naming the problem."""
     with pytest.raises(share.LinkError, match=words):
         setting.parse(text)
 
 
 def test_quoted_untrusted_text_carries_no_markup():
+    """safe_name replaces markup characters, and a refused value is quoted in the error without
+    its brackets."""
     assert share.safe_name("<script>alert(1)</script>") == "?script?alert?1???script?"
     with pytest.raises(share.LinkError) as err:
         share.Setting("int", 0, 9).parse("[x](javascript:alert(1))")
@@ -138,6 +151,8 @@ def test_quoted_untrusted_text_carries_no_markup():
 
 
 def test_read_sorts_good_values_from_notes():
+    """links.read keeps the valid page, image and pool_row and notes the bad column, the unknown
+    key and the bad mode."""
     values, notes = links.read(
         {
             "page": "pooling",
@@ -155,6 +170,8 @@ def test_read_sorts_good_values_from_notes():
 
 
 def test_read_caps_the_number_of_parameters():
+    """links.read of 500 parameters uses none of them and notes that only the first ones are
+    read."""
     values, notes = links.read({f"k{i}": "1" for i in range(500)})
     assert not values and "only the first" in notes[0]
 
@@ -164,10 +181,8 @@ def test_read_caps_the_number_of_parameters():
 
 
 def _open(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
+    """A fresh session opened from a link with these query parameters."""
+    return open_link(params)
 
 
 def _notes(at: AppTest) -> str:
@@ -175,6 +190,8 @@ def _notes(at: AppTest) -> str:
 
 
 def test_a_link_restores_page_input_and_settings():
+    """A dense-page link opens that page in a fresh session with the image and the three
+    settings, no note, and the default model."""
     image = _digit(5)
     params = links.encode(
         "dense", image, {"dense_class": 4, "softmax_temperature": 2.5, "softmax_label": 1}
@@ -192,6 +209,8 @@ def test_a_link_restores_page_input_and_settings():
 
 
 def test_a_class_link_hides_training_and_keeps_the_default_model():
+    """A link with mode=class hides the Train button, says Class mode and keeps the default
+    model."""
     at = _open({"page": "draw", "mode": "class", "img": share.encode_image(_digit())})
     assert not at.exception, at.exception
     assert not [b for b in at.sidebar.button if b.key == "train_button"]
@@ -213,6 +232,8 @@ def test_a_class_link_hides_training_and_keeps_the_default_model():
     ],
 )
 def test_each_malformed_kind_gives_the_note_and_no_traceback(params, words):
+    """Each kind of malformed link gives a note naming the problem, no traceback and no half-
+    applied input."""
     at = _open(params)
     assert not at.exception, at.exception
     notes = _notes(at)
@@ -223,6 +244,8 @@ def test_each_malformed_kind_gives_the_note_and_no_traceback(params, words):
 
 
 def test_a_link_restores_the_convolution_playground_and_kernel():
+    """A convolution link carries the toy settings, the kernel (as rows;cols text) and the
+    channel into a fresh session."""
     params = links.encode(
         "convolution",
         _digit(2),
@@ -271,15 +294,8 @@ def test_every_page_view_round_trips(slug):
     """Set up a view in one session, encode it, open the link in a fresh session: every
     shareable setting the first session had is the same in the second."""
     image = _digit(9)
-    first = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    first.session_state[state.INPUT] = image
-    first.session_state[state.INPUT_SOURCE] = "a held-out digit"
-    for key, value in CHANGES[slug].items():
-        first.session_state[key] = value
-    first.run()
-    if pages.BY_SLUG[slug] is not pages.HOME:
-        first.switch_page(PAGE_FILES[slug]).run()
-    assert not first.exception, first.exception
+    page = None if pages.BY_SLUG[slug] is pages.HOME else PAGE_FILES[slug]
+    first = open_page(page, image=image, settings=CHANGES[slug])
     shared = {k: first.session_state[k] for k in links.SETTINGS[slug] if k in first.session_state}
     for key, value in CHANGES[slug].items():
         assert shared[key] == value, key

@@ -940,6 +940,8 @@ def test_linear_rejects_non_finite_input_and_bias(args):
 
 
 def test_padding_that_would_explode_a_map_is_refused_before_allocating():
+    """Padding or a ceil-mode pooling window that would make a map over 1024 cells a side is
+    refused before any array is allocated."""
     x = np.zeros((1, 28, 28), np.float32)
     w = np.zeros((1, 1, 3, 3), np.float32)
     with pytest.raises(ValueError, match="at most 1024 cells a side"):
