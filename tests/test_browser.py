@@ -5,18 +5,18 @@ import os
 
 import pytest
 
+from tests.conftest import browser_page
+
 pytestmark = pytest.mark.browser
 STROKE_STEPS = 4
 
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.goto(app_url)
-    pg.locator("canvas").first.wait_for(timeout=60_000)
-    yield pg
-    context.close()
+    """A new browser session at 1400x1000 on the home page (taller than conftest's ``page``, so
+    the prediction and the canvas are both in view), its canvas ready."""
+    with browser_page(browser, app_url, height=1000) as pg:
+        yield pg
 
 
 def _draw(page, points) -> None:

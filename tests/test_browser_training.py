@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import app_process
+from tests.conftest import app_process, wait_until
 from tests.test_browser import _draw, _one, _prediction
 from ui import samples
 
@@ -147,10 +147,7 @@ def alive(pid: int) -> bool:
 
 def wait_for(condition, seconds: float = 120) -> None:
     """Poll until condition() holds; fail after ``seconds`` (a hang, not a slow machine)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the expected state never came"
-        time.sleep(0.2)
+    wait_until(condition, seconds, poll=0.2)
 
 
 def _wait_for_change(read, before: str, seconds: float = 120) -> str:
