@@ -170,15 +170,7 @@ def test_conv2d_at_without_bias_has_zero_bias():
 # ----------------------------------------------------------------------------------------------
 # Hand-checkable convolutions (expected values worked out by hand)
 
-X_4X4 = np.array(
-    [
-        [1, 2, 3, 4],
-        [5, 6, 7, 8],
-        [9, 10, 11, 12],
-        [13, 14, 15, 16],
-    ],
-    dtype=np.float64,
-)[None]
+X_4X4 = np.arange(1, 17, dtype=np.float64).reshape(1, 4, 4)  # rows 1-4, 5-8, 9-12, 13-16
 K_2X2 = np.array([[1, 2], [3, 4]], dtype=np.float64)[None, None]
 
 
