@@ -1,8 +1,6 @@
 """AppTest: the app and every page, with the default model, an empty input and a picked digit;
 training from the sidebar; two sessions stay isolated."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,10 +8,9 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import load_default_model, ops
 from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 from cnn_core.data import load_bundled
+from tests.conftest import app_session, open_page, start_training, train_to_end, wait_until
 from ui import pages, state
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-TIMEOUT = 120  # importing torch and the first trace take longer than AppTest's default 3 s
 PAGES = [page.file for page in pages.PAGES]  # the page registry's order: the home page first
 HOME = pages.HOME.file
 TRAINING = pages.BY_SLUG["training"].file  # the one page that needs no input
@@ -21,18 +18,12 @@ TEST_INDEX = 7  # a held-out digit used as the current input
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+    return app_session()
 
 
 def _with_input(page: str, index: int = TEST_INDEX) -> AppTest:
-    at = _app()
-    image = load_bundled().test.images[index] / np.float32(255)
-    at.session_state[state.INPUT] = image
-    at.session_state[state.INPUT_SOURCE] = f"held-out digit #{index}"
-    at.run()
-    if page != HOME:
-        at.switch_page(page).run()
-    return at
+    """A session on ``page`` with held-out digit #index as its input."""
+    return open_page(None if page == HOME else page, digit=index, check=False)
 
 
 def _text(at: AppTest) -> str:
@@ -111,22 +102,13 @@ def test_dense_page_logit_and_softmax_numbers_equal_the_trace():
 def _start(**widgets) -> AppTest:
     """A fresh session with the sidebar's training settings set, then Train pressed (the run
     goes on in its background job)."""
-    at = _app()
-    settings = {"cfg_images_digits": 200, "cfg_epochs": 1, "cfg_batch": 64} | widgets
-    for key, value in settings.items():
-        at.session_state[key] = value
-    at.run()
-    at.sidebar.button(key="train_button").click().run()
-    assert not at.exception, at.exception
-    return at
+    return start_training(**widgets)
 
 
 def _train(**widgets) -> AppTest:
     """_start, then wait for the run's job to end and run the script again (AppTest never
     fires the polling fragment's timer)."""
-    at = _start(**widgets)
-    assert at.session_state[state.TRAINING].join(120)
-    return at.run()
+    return train_to_end(**widgets)
 
 
 def test_training_one_short_epoch_updates_the_model_card():
@@ -192,9 +174,4 @@ def test_stop_keeps_the_weights_of_the_last_step_and_says_so():
 
 def _wait(condition, seconds: float = 120) -> None:
     """Poll until condition() holds (a state the job reaches at any speed)."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+    wait_until(condition, seconds)
