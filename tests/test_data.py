@@ -1,5 +1,6 @@
-"""Tests for cnn_core/data.py: the bundled digits, the IDX reader and writer, local folders, and
-downloads against a real HTTP server on 127.0.0.1 that serves small IDX files written here."""
+"""Tests for cnn_core/data.py, catalog.py and idx.py: the data-set table, the bundled digits,
+the IDX reader and writer, local folders, and downloads against a real HTTP server on 127.0.0.1
+that serves small IDX files written here."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import http.server
 import importlib.util
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from cnn_core import data
 from cnn_core.data import DataError
 
 REPO = Path(__file__).resolve().parent.parent
-NAMES = list(data.FILES["mnist"])  # the four file names, gzipped
+NAMES = list(data.DATASETS["mnist"].files)  # the four file names, gzipped
 
 
 @pytest.fixture(autouse=True)
@@ -285,7 +287,9 @@ def test_load_idx_folder_empty_and_unknown_name(tmp_path):
 def test_find_local_search_order(tmp_path, monkeypatch):
     """find_local looks in $CONVSCOPE_DATA_DIR/<name>, then the cache, then the system folder."""
     env_dir, cache, system = tmp_path / "env", tmp_path / "cache", tmp_path / "system"
-    monkeypatch.setitem(data.SYSTEM_DIRS, "mnist", (system,))
+    monkeypatch.setitem(
+        data.DATASETS, "mnist", replace(data.DATASETS["mnist"], system_dirs=(system,))
+    )
     assert data.find_local("mnist", cache) is None and not data.available("mnist", cache)
     write_small_set(system)
     assert data.find_local("mnist", cache) == system
@@ -381,7 +385,7 @@ def test_download_success(server, served, tmp_path):
 def test_load_dataset_downloads_when_allowed(server, served, tmp_path, monkeypatch):
     """load_dataset(allow_download=True) downloads from the mirror in $CONVSCOPE_DATA_URL
     ("{name}" filled in) and loads the result."""
-    monkeypatch.setitem(data.FILES, "mnist", served)
+    monkeypatch.setitem(data.DATASETS, "mnist", replace(data.DATASETS["mnist"], files=served))
     monkeypatch.setenv("CONVSCOPE_DATA_URL", server.url.replace("/mnist/", "/{name}"))
     split = data.load_dataset("mnist", allow_download=True, cache_dir=tmp_path / "c")
     assert (len(split.train), len(split.test)) == (20, 10)
@@ -470,3 +474,20 @@ def test_debian_fashion_mnist_loads():
     assert split.train.images.shape[1:] == (28, 28)
     assert np.bincount(split.test.labels).tolist() == [1000] * 10
     assert split.test.class_names[0] == "T-shirt/top"
+
+
+def test_every_data_set_row_is_complete():
+    """Every row of the data-set table can be used by every reader: ten or more class names, a
+    training size the sidebar's slider can reach, a first run the sidebar's widgets accept, and
+    for a data set that is not bundled four IDX files with SHA-256 digests and a download URL."""
+    from ui.sidebar import LEARNING_RATES, RUN_KEYS
+
+    for name, row in data.DATASETS.items():
+        assert row.name == name and data.CLASS_NAMES[name] == row.class_names
+        assert len(row.class_names) >= 2 and row.train_size >= 200
+        assert set(row.first_run) == set(RUN_KEYS) and row.first_run["lr"] in LEARNING_RATES
+        if row.bundled:
+            assert data.load_bundled().train.class_names == row.class_names
+            continue
+        assert sorted(row.files) == sorted(NAMES) and row.base_url.startswith("http")
+        assert all(len(sha) == 64 and int(sha, 16) >= 0 for sha in row.files.values())

@@ -12,29 +12,21 @@ import streamlit as st
 
 from cnn_core import ModelConfig
 from cnn_core import data as datasets
-from cnn_core.data import DATASET_LABELS
+from cnn_core.activations import ACTIVATIONS
+from cnn_core.data import DATASET_LABELS, DATASETS
 from cnn_core.job import TrainRequest, estimate_seconds
 from cnn_core.limits import ModelTooLargeError, check_model_size, limit_train_config, load_limits
-from cnn_core.ops import ACTIVATIONS
 from cnn_core.train import LR_SCHEDULES, TrainConfig
 
 from . import figures, live, model_files, state
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 MAX_EPOCHS = 20
-# The first press of Train should end well: each data set's default run, measured with
-# bench/sidebar_defaults.py (figures in the README): the bundled digits reach 97.5% held-out
-# (seeds 0-3: 97.1-97.9%) in about 40 s, Fashion-MNIST 89.5% in about a minute. MNIST's is not
-# measured here (the full MNIST cannot be downloaded on the build machines). Changing the data
-# set puts its defaults into the widgets.
-RUN_DEFAULTS = {
-    "digits": {"images": 4000, "epochs": 20, "batch": 16, "lr": 3e-3, "schedule": "cosine",
-               "augment": True},
-    "mnist": {"images": 60000, "epochs": 3, "batch": 64, "lr": 3e-3, "schedule": "cosine",
-              "augment": True},
-    "fashion-mnist": {"images": 60000, "epochs": 5, "batch": 64, "lr": 3e-3,
-                      "schedule": "cosine", "augment": False},
-}  # fmt: skip
+# The first press of Train should end well: each data set's default run (its row's first_run in
+# cnn_core.catalog, measured with bench/sidebar_defaults.py) on all its training images. Changing
+# the data set puts its defaults into the widgets; the first data set's are the widgets' own.
+RUN_DEFAULTS = {name: {"images": d.train_size, **d.first_run} for name, d in DATASETS.items()}
+FIRST_RUN = RUN_DEFAULTS[next(iter(DATASETS))]
 RUN_KEYS = {"epochs": "cfg_epochs", "batch": "cfg_batch", "lr": "cfg_lr",
             "schedule": "cfg_schedule", "augment": "cfg_augment"}  # fmt: skip
 
@@ -118,24 +110,24 @@ def _training_widgets(dataset: str) -> dict:
     }
     values["optimizer"] = st.selectbox("Optimiser", ("adam", "sgd"), key="cfg_optimizer")
     values["learning_rate"] = st.select_slider(
-        "Learning rate", LEARNING_RATES, RUN_DEFAULTS["digits"]["lr"], key="cfg_lr",
+        "Learning rate", LEARNING_RATES, FIRST_RUN["lr"], key="cfg_lr",
         help="Can be changed while a run is under way: it applies from the next step (and "
         "replaces the schedule); the curves mark the change.",
     )  # fmt: skip
-    schedule = LR_SCHEDULES.index(RUN_DEFAULTS["digits"]["schedule"])
+    schedule = LR_SCHEDULES.index(FIRST_RUN["schedule"])
     values["lr_schedule"] = st.selectbox(
         "Learning-rate schedule", LR_SCHEDULES, schedule, key="cfg_schedule",
         help="cosine: from the learning rate down towards 0 by the last step",
     )  # fmt: skip
     values["batch_size"] = st.select_slider(
-        "Batch size", (16, 32, 64, 128, 256), RUN_DEFAULTS["digits"]["batch"], key="cfg_batch"
+        "Batch size", (16, 32, 64, 128, 256), FIRST_RUN["batch"], key="cfg_batch"
     )
     most = max(1, min(MAX_EPOCHS, limits.max_epochs))
     values["epochs"] = st.slider(
-        "Epochs", 1, most, min(RUN_DEFAULTS["digits"]["epochs"], most), key="cfg_epochs"
+        "Epochs", 1, most, min(FIRST_RUN["epochs"], most), key="cfg_epochs"
     )
     values["augment"] = st.checkbox(
-        "Augment (shift, rotate, scale, thickness)", RUN_DEFAULTS["digits"]["augment"],
+        "Augment (shift, rotate, scale, thickness)", FIRST_RUN["augment"],
         key="cfg_augment",
     )  # fmt: skip
     values["seed"] = int(st.number_input("Seed", 0, 2**31 - 1, 0, key="cfg_seed"))
@@ -155,7 +147,7 @@ def _dataset_widget() -> tuple[str, bool]:
         "Data set", tuple(DATASET_LABELS), format_func=DATASET_LABELS.get, key="cfg_dataset",
         on_change=_dataset_defaults,
     )  # fmt: skip
-    if name == "digits" or datasets.available(name):
+    if DATASETS[name].bundled or datasets.available(name):
         return name, True
     st.info(
         f"{DATASET_LABELS[name]} is not on this server. Put its four IDX files in "

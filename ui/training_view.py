@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import Trace
-from cnn_core.data import Dataset
+from cnn_core.data import DATASETS, Dataset
 from cnn_core.snapshots import DEFAULT_HISTORY_PATH, SnapshotLog, TrainingHistory, load_history
 from cnn_core.train import Evaluation, evaluate
 
@@ -26,7 +26,7 @@ from . import state
 class HeldOut:
     """A held-out data set and the current model's predictions on it."""
 
-    dataset_name: str  # "digits", "mnist" or "fashion-mnist"
+    dataset_name: str  # a name of cnn_core.data.DATASETS
     label: str  # in words, for the page
     data: Dataset  # images (N, 28, 28) uint8, labels (N,)
     evaluation: Evaluation  # probabilities (N, K), predictions (N,), confusion (K, K)
@@ -57,12 +57,8 @@ def held_out() -> HeldOut:
     """The current model's predictions on the held-out split of its data set (cached)."""
     info = state.current_model(live=False)  # never a live copy: evaluated once per model
     name = _dataset_of_current_model()
-    labels = {
-        "digits": "the 1,000 held-out bundled digits",
-        "mnist": "the MNIST test set",
-        "fashion-mnist": "the Fashion-MNIST test set",
-    }
-    return HeldOut(name, labels[name], _test_split(name), _evaluate(info.version, name, info.model))
+    label = DATASETS[name].held_out
+    return HeldOut(name, label, _test_split(name), _evaluate(info.version, name, info.model))
 
 
 def cell_examples(held: HeldOut, true_class: int, predicted: int, limit: int = 12) -> np.ndarray:
