@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core import explain, toy
-from cnn_core.ops import ACTIVATIONS
-from ui import figures, grids, layout
+from cnn_core import explain, toy, toy_steps
+from cnn_core.activations import ACTIVATIONS
+from ui import charts, figures, grids, layout
 from ui import toy as toy_ui
 
 FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
@@ -48,7 +48,7 @@ def model_view(trace):
     st.markdown(
         f"Shape before and after: `{layout.shape_text(stage.shape)}` (an activation never "
         f"changes the shape) · **0 parameters** · map of channel {channel} of `{name}`, which "
-        f"receives the output of `{trace.names[trace.names.index(name) - 1]}`."
+        f"receives the output of `{trace.previous(name)}`."
     )
     st.code(
         f"x = {ACTIVATIONS[function].module_text(slope)}(x)  # applied to every value",
@@ -73,7 +73,7 @@ def model_view(trace):
         "before": layout.color_range(e.before, mode, layer["before"], every),
         "after": layout.color_range(e.after, mode, layer["after"], every),
     }
-    return e, ranges, f"conv output {trace.names[trace.names.index(name) - 1]}"
+    return e, ranges, f"conv output {trace.previous(name)}"
 
 
 def toy_view():
@@ -94,11 +94,11 @@ def toy_view():
     if image is None or kernel is None:
         return None, None, None
     try:
-        before = explain.toy_conv_map(image, kernel, float(bias))
+        before = toy_steps.toy_conv_map(image, kernel, float(bias))
     except ValueError as err:
         st.error(str(err), icon=":material/error:")
         return None, None, None
-    e = explain.activation_map(before, function, slope)
+    e = toy_steps.activation_map(before, function, slope)
     h, w = before.shape
     st.markdown(
         f"Shapes: toy image `{layout.shape_text(image.shape)}` → conv map `{h} x {w}` → "
@@ -146,7 +146,7 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
     zeroed = f"; **{e.zeroed}** were set to 0" if e.function == "relu" else ""
     st.markdown(f"**{changed}** of {e.before.size} cells changed{zeroed}.")
     xs, ys = e.curve()
-    fig = figures.activation_curve(xs, ys, e.before.ravel(), e.after.ravel(), FUNCTIONS[e.function])
+    fig = charts.activation_curve(xs, ys, e.before.ravel(), e.after.ravel(), FUNCTIONS[e.function])
     fig.add_scatter(
         x=[x], y=[y], mode="markers", name=f"cell ({row}, {col})",
         marker={"size": 14, "symbol": "star", "color": "#ffb000", "line": {"width": 1}},

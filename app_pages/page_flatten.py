@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core import explain, ops, toy
+from cnn_core import ops, toy, toy_steps
 from ui import figures, flat_index, layout, theme
 from ui import toy as toy_ui
 
@@ -26,7 +26,7 @@ def toy_maps():
         return None
     second = toy.KERNEL_PRESETS["vertical edge"]
     try:
-        return explain.toy_feature_maps(image, [kernel, second]).astype(np.float32)
+        return toy_steps.toy_feature_maps(image, [kernel, second]).astype(np.float32)
     except ValueError as err:
         st.error(str(err), icon=":material/error:")
         return None

@@ -3,13 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core import conv_lab, explain, toy
+from cnn_core import conv_lab, experiments, explain, toy, toy_steps
 from ui import figures, grids, layout, state
 from ui import toy as toy_ui
 
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
 TOY_SOURCES = {"conv": "the toy image's conv map (5x5)", "image": "the toy image itself (7x7)"}
-DIRECTIONS = list(explain.SHIFTS)
+DIRECTIONS = list(experiments.SHIFTS)
 
 
 def settings(own: dict) -> tuple[str, int, int, bool]:
@@ -91,7 +91,7 @@ def toy_view():
     mode, k, s, ceil = settings({"mode": "max", "kernel_size": 2, "stride": 2, "ceil_mode": False})
     if image is None or (what == "conv" and kernel is None):
         return None, None, None
-    grid = explain.toy_conv_map(image, kernel) if what == "conv" else image
+    grid = toy_steps.toy_conv_map(image, kernel) if what == "conv" else image
     view = explain.pool_map(grid, mode, k, s, ceil)
     st.code(
         ("z = F.conv2d(image[None, None], kernel[None, None])\n" if what == "conv" else "")
@@ -253,7 +253,7 @@ def shift_section(trace, name: str, channel: int) -> None:
         "Move the input by one pixel", DIRECTIONS, horizontal=True, key="pool_shift"
     )
     model = state.CachedModel(state.current_model())  # both traces from the trace cache
-    x = explain.shift_experiment(model, state.current_input(), name, direction)
+    x = experiments.shift_experiment(model, state.current_input(), name, direction)
     shift_table(x)
     st.markdown(
         f"Moved {direction}: the map pooling receives changed by "

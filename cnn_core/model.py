@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ops import ACTIVATIONS, activation_named, check_number, conv_output_size
+from .activations import ACTIVATIONS, activation_named
+from .ops import check_number, conv_output_size
 from .trace import Stage, Trace
 
 POOLINGS = ("max", "avg", "none")
@@ -68,7 +69,7 @@ class ModelConfig:
                 raise ValueError(f"block {b}: kernel size must be odd (1, 3, 5 or 7), got {k}")
             check_number(f"block {b}: stride", s, 1, 2)
             check_number(f"block {b}: padding", p, 0, 3)
-        if self.activation not in ACTIVATIONS:  # the table in ops.py
+        if self.activation not in ACTIVATIONS:  # the table in activations.py
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")

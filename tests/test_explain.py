@@ -1,11 +1,12 @@
-"""cnn_core.explain: every explanation equals what the Trace (PyTorch) recorded."""
+"""cnn_core.explain, toy_steps and experiments: every explanation equals what the Trace
+(PyTorch) recorded, or PyTorch run on the same numbers."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_core import CNN, ModelConfig, explain, ops
+from cnn_core import CNN, ModelConfig, experiments, explain, ops, toy_steps
 
 # The ops compute in float64 from the float32 values PyTorch used; what remains is float32
 # rounding of sums of at most ~150 products of magnitude < 10.
@@ -80,11 +81,12 @@ def test_activation_what_if_relu_counts_zeroed_cells():
     assert np.array_equal(e.changed, e.before < 0)
 
 
-def test_pool_step_equals_trace_and_winners_hold_the_max():
-    """Pooling recomputed per channel equals the trace; each max winner holds its window's max."""
+def test_pool_view_equals_trace_and_winners_hold_the_max():
+    """Pooling recomputed per channel with the model's settings equals the trace; each max
+    winner holds its window's max."""
     trace = CNN(seed=2).trace(_image(4))
-    e = explain.pool_step(trace, "pool1", 5)
-    assert e.difference <= ATOL
+    e = explain.pool_what_if(trace, "pool1", 5)
+    assert e.torch_after is not None and e.difference <= ATOL
     for i in range(e.after.shape[0]):
         for j in range(e.after.shape[1]):
             top, left, bottom, right = e.window(i, j)
@@ -93,23 +95,11 @@ def test_pool_step_equals_trace_and_winners_hold_the_max():
             assert e.before[r, c] == e.before[top:bottom, left:right].max() == e.after[i, j]
 
 
-def test_pool_step_average_has_no_winners():
+def test_pool_view_average_has_no_winners():
     """Average pooling explanations equal the trace and carry no winners."""
     trace = CNN(CONFIGS["deep"], seed=1).trace(_image(5))
-    e = explain.pool_step(trace, "pool2", 2)
+    e = explain.pool_what_if(trace, "pool2", 2)
     assert e.mode == "avg" and e.winners is None and e.difference <= ATOL
-
-
-def test_flatten_index_map_both_ways(trace):
-    """flatten_index and flatten_position are inverse and follow i = c*H*W + h*W + w."""
-    c_, h_, w_ = explain.flatten_shape(trace)
-    flat = trace.stage("flatten").output
-    maps = trace.input_of("flatten")
-    for i in [0, 1, h_ * w_ - 1, h_ * w_, flat.size - 1]:
-        c, h, w = explain.flatten_index(trace, i)
-        assert i == c * h_ * w_ + h * w_ + w
-        assert explain.flatten_position(trace, c, h, w) == i
-        assert flat[i] == maps[c, h, w]
 
 
 def test_dense_step_sums_to_the_logit(trace):
@@ -156,10 +146,10 @@ def test_pool_decisive_winners_skip_flat_windows():
     """decisive_winners lists a winner for every window with unequal values and none for flat
     ones (an all-zero background window has no real maximum)."""
     trace = CNN(seed=2).trace(np.zeros((28, 28), dtype=np.float32))
-    flat = explain.pool_step(trace, "pool1", 0)
+    flat = explain.pool_what_if(trace, "pool1", 0)
     assert np.ptp(flat.before) == 0 and flat.decisive_winners() == []
     tanh = CNN(ModelConfig(activation="tanh"), seed=2).trace(_image(7))
-    e = explain.pool_step(tanh, "pool1", 0)  # tanh of a random input: no ties, no flat window
+    e = explain.pool_what_if(tanh, "pool1", 0)  # tanh of a random input: no ties, no flat window
     winners = e.decisive_winners()
     assert len(winners) == e.after.size
     for (r, c), value in zip(winners, e.after.ravel(), strict=True):
@@ -183,7 +173,7 @@ def test_toy_conv_map_equals_torch_and_hand_value():
     """The toy 7x7 image convolved with the toy X kernel equals F.conv2d; one cell by hand."""
     from cnn_core.toy import TOY_IMAGE, TOY_KERNEL
 
-    out = explain.toy_conv_map(TOY_IMAGE, TOY_KERNEL, bias=-2.0)
+    out = toy_steps.toy_conv_map(TOY_IMAGE, TOY_KERNEL, bias=-2.0)
     expected = F.conv2d(
         torch.tensor(TOY_IMAGE)[None, None], torch.tensor(TOY_KERNEL)[None, None],
         torch.tensor([-2.0]),
@@ -192,17 +182,17 @@ def test_toy_conv_map_equals_torch_and_hand_value():
     np.testing.assert_allclose(out, expected, atol=1e-6)
     # cell (0, 0): the X kernel over rows 0-2, cols 0-2 touches (0,0),(0,2),(1,1),(2,0),(2,2)
     assert out[0, 0] == TOY_IMAGE[0, 0] + TOY_IMAGE[0, 2] + TOY_IMAGE[1, 1] + TOY_IMAGE[2, 0] - 2
-    maps = explain.toy_feature_maps(TOY_IMAGE, [TOY_KERNEL, TOY_KERNEL.T * 2])
+    maps = toy_steps.toy_feature_maps(TOY_IMAGE, [TOY_KERNEL, TOY_KERNEL.T * 2])
     assert maps.shape == (2, 5, 5) and np.allclose(maps[1], 2 * (out + 2))
 
 
 def test_activation_map_on_the_toy_counts_zeroed_cells():
     """activation_map applies the function to any map and has no PyTorch value to compare."""
     before = np.array([[-1.0, 0.0, 2.0], [3.0, -0.5, 0.0]])
-    e = explain.activation_map(before, "relu")
+    e = toy_steps.activation_map(before, "relu")
     assert np.array_equal(e.after, np.maximum(before, 0)) and e.zeroed == 2
     assert not e.is_model_function and e.difference is None
-    leaky = explain.activation_map(before, "leaky_relu", 0.1)
+    leaky = toy_steps.activation_map(before, "leaky_relu", 0.1)
     np.testing.assert_allclose(leaky.after, F.leaky_relu(torch.tensor(before), 0.1).numpy())
 
 
@@ -248,7 +238,8 @@ def test_pool_what_if_own_settings_equal_trace_others_have_no_torch_value():
     trace = CNN(seed=2).trace(_image(4))
     own = explain.pool_what_if(trace, "pool1", 3)
     assert own.torch_after is not None and own.difference <= ATOL
-    assert np.array_equal(own.after, explain.pool_step(trace, "pool1", 3).after)
+    expected = F.max_pool2d(torch.tensor(trace.input_of("pool1")[3])[None, None], 2)[0, 0]
+    np.testing.assert_allclose(own.after, expected.numpy(), atol=1e-6)
     avg = explain.pool_what_if(trace, "pool1", 3, mode="avg")
     assert avg.torch_after is None and avg.difference is None
     expected = F.avg_pool2d(torch.tensor(trace.input_of("pool1")[3])[None, None], 2)[0, 0]
@@ -260,12 +251,12 @@ def test_pool_what_if_own_settings_equal_trace_others_have_no_torch_value():
 def test_shift_image_moves_content_and_fills_with_zeros():
     """shift_image moves the picture one cell and brings in zeros from the edge."""
     a = np.arange(9, dtype=np.float32).reshape(3, 3) + 1
-    assert explain.shift_image(a, "right").tolist() == [[0, 1, 2], [0, 4, 5], [0, 7, 8]]
-    assert explain.shift_image(a, "up").tolist() == [[4, 5, 6], [7, 8, 9], [0, 0, 0]]
-    assert explain.shift_image(a, "down")[1:].tolist() == a[:-1].tolist()
-    assert explain.shift_image(a, "left")[:, :2].tolist() == a[:, 1:].tolist()
+    assert experiments.shift_image(a, "right").tolist() == [[0, 1, 2], [0, 4, 5], [0, 7, 8]]
+    assert experiments.shift_image(a, "up").tolist() == [[4, 5, 6], [7, 8, 9], [0, 0, 0]]
+    assert experiments.shift_image(a, "down")[1:].tolist() == a[:-1].tolist()
+    assert experiments.shift_image(a, "left")[:, :2].tolist() == a[:, 1:].tolist()
     with pytest.raises(ValueError, match="direction"):
-        explain.shift_image(a, "diagonal")
+        experiments.shift_image(a, "diagonal")
 
 
 def test_map_change_definitions():
@@ -273,12 +264,12 @@ def test_map_change_definitions():
     sum|new - old| / sum|old|."""
     old = np.array([[0.0, 1.0], [2.0, 4.0]])
     new = np.array([[0.1, 1.0], [2.0, 2.0]])
-    c = explain.map_change(old, new, tolerance=0.05)  # threshold 0.2: only the last cell
+    c = experiments.map_change(old, new, tolerance=0.05)  # threshold 0.2: only the last cell
     assert c.changed_fraction == 0.25 and c.cells == 4
     assert c.relative_l1 == pytest.approx(2.1 / 7.0)
-    assert explain.map_change(old, old).relative_l1 == 0.0
+    assert experiments.map_change(old, old).relative_l1 == 0.0
     with pytest.raises(ValueError, match="same shape"):
-        explain.map_change(old, old[:1])
+        experiments.map_change(old, old[:1])
 
 
 def test_shift_experiment_against_torch():
@@ -290,7 +281,7 @@ def test_shift_experiment_against_torch():
 
     model = load_default_model()
     image = load_bundled().test.images[7] / np.float32(255)
-    e = explain.shift_experiment(model, image, "pool1", "right")
+    e = experiments.shift_experiment(model, image, "pool1", "right")
     moved = torch.tensor(e.shifted_image)[None, None]
     with torch.no_grad():
         act = model.stages["act1"](model.stages["conv1"](moved))
@@ -300,16 +291,16 @@ def test_shift_experiment_against_torch():
     assert np.array_equal(e.shifted_image[:, 1:], image[:, :-1])
     assert e.maps_aligned.relative_l1 < 1e-5
     assert e.pooled_same_place.relative_l1 < e.maps_same_place.relative_l1
-    assert e.maps_same_place == explain.map_change(e.maps_before, e.maps_after)
-    deeper = explain.shift_experiment(model, image, "pool2", "up")
+    assert e.maps_same_place == experiments.map_change(e.maps_before, e.maps_after)
+    deeper = experiments.shift_experiment(model, image, "pool2", "up")
     assert deeper.maps_aligned is None  # a 14x14 map: one input pixel is half a cell
 
 
 def test_toy_dense_step_sums_and_matches_torch():
     """A typed-in dense layer: contributions plus bias equal the logit and F.linear."""
     x, w, b = [2.0, 0.0, 1.0], [[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]], [0.5, -1.0]
-    e = explain.toy_dense_step(x, w, b, 1)
+    e = toy_steps.toy_dense_step(x, w, b, 1)
     assert e.contributions.tolist() == [1.0, 0.0, 3.0]
     assert e.value == 3.0 == e.torch_value and e.difference == 0 and e.feature(0) is None
     with pytest.raises(ValueError, match="weight must have shape"):
-        explain.toy_dense_step([1.0, 2.0], w, b, 0)
+        toy_steps.toy_dense_step([1.0, 2.0], w, b, 0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import explain, load_default_model, toy
+from cnn_core import load_default_model, toy, toy_steps
 from tests.test_page_stages import _image, _open
 
 POOL = "app_pages/page_pooling.py"
@@ -41,7 +41,7 @@ def test_average_pooling_formula_on_the_toy_puts_negative_numbers_in_brackets():
     at = _open(POOL, pool_source="toy", pool_mode="avg", pool_row=0, pool_col=1,
                pool_toy_kernel=edge)  # fmt: skip
     kernel = np.array([[-1, 0, 1]] * 3, np.float32)
-    window = explain.toy_conv_map(toy.TOY_IMAGE, kernel)[0:2, 2:4].ravel()
+    window = toy_steps.toy_conv_map(toy.TOY_IMAGE, kernel)[0:2, 2:4].ravel()
     assert (window < 0).any() and (window >= 0).any()
     terms = " + ".join(f"{v:.3g}" if v >= 0 else f"({v:.3g})" for v in window)
     assert _mean_formula(at) == (

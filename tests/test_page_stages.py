@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import explain, load_default_model, ops, toy
+from cnn_core import experiments, explain, load_default_model, ops, toy, toy_steps
 from tests.conftest import HELD_OUT_INDEX as INDEX
 from tests.conftest import held_out_digit, open_page
 
@@ -70,10 +70,10 @@ def test_activation_toy_without_input_and_bias_changes_the_count():
     at = _open(ACT, with_input=False)
     text = _text(at)
     assert "There is no input yet" in text and "conv map `5 x 5`" in text
-    z = explain.toy_conv_map(toy.TOY_IMAGE, toy.TOY_KERNEL, -2.0)
+    z = toy_steps.toy_conv_map(toy.TOY_IMAGE, toy.TOY_KERNEL, -2.0)
     assert f"**{int((z < 0).sum())}** were set to 0" in text
     at.number_input(key="act_toy_bias").set_value(-3.0).run()
-    z = explain.toy_conv_map(toy.TOY_IMAGE, toy.TOY_KERNEL, -3.0)
+    z = toy_steps.toy_conv_map(toy.TOY_IMAGE, toy.TOY_KERNEL, -3.0)
     assert f"**{int((z < 0).sum())}** were set to 0" in _text(at)
     at.slider(key="act_row").set_value(1).run()
     at.slider(key="act_col").set_value(3).run()
@@ -110,7 +110,7 @@ def test_pooling_toy_output_size(source, k, s, ceil, size):
 def test_pooling_toy_max_versus_average():
     """Switching max to average changes the value of the chosen cell to its window's mean."""
     at = _open(POOL, with_input=False, pool_row=0, pool_col=1)
-    grid = explain.toy_conv_map(toy.TOY_IMAGE, toy.TOY_KERNEL)
+    grid = toy_steps.toy_conv_map(toy.TOY_IMAGE, toy.TOY_KERNEL)
     window = grid[0:2, 2:4]
     assert f"largest value of its window is **{window.max():.5f}**" in _text(at)
     at.radio(key="pool_mode").set_value("avg").run()
@@ -122,7 +122,7 @@ def test_pooling_model_values_equal_trace_and_what_if_has_no_torch_value():
     at = _open(POOL, pool_channel=2, pool_row=6, pool_col=8)
     value = _trace().stage("pool1").output[2, 6, 8]
     assert f"is **{value:.5f}**; PyTorch computed **{value:.5f}**" in _text(at)
-    winner = explain.pool_step(_trace(), "pool1", 2).winners[6, 8]
+    winner = explain.pool_what_if(_trace(), "pool1", 2).winners[6, 8]
     assert f"input cell **({winner[0]}, {winner[1]})**" in _text(at)
     at.number_input(key="pool_size").set_value(3).run()
     text = _text(at)
@@ -139,10 +139,10 @@ def test_pooling_clamps_row_when_the_window_grows():
 
 
 def test_pooling_shift_experiment_numbers_equal_cnn_core():
-    """The shift experiment's measured changes are cnn_core.explain.shift_experiment's."""
+    """The shift experiment's measured changes are cnn_core.experiments.shift_experiment's."""
     at = _open(POOL)
     at.radio(key="pool_shift").set_value("up").run()
-    x = explain.shift_experiment(load_default_model(), _image(), "pool1", "up")
+    x = experiments.shift_experiment(load_default_model(), _image(), "pool1", "up")
     text = _text(at)
     assert f"changed by **{x.maps_same_place.relative_l1:.1%}**" in text
     assert f"pooled map by **{x.pooled_same_place.relative_l1:.1%}**" in text
@@ -176,7 +176,7 @@ def test_flatten_toy_without_input():
     text = _text(at)
     assert "`2 x 5 x 5` → `50`" in text
     assert r"1 \cdot 25 + 1 \cdot 5 + 1 = 31" in text
-    maps = explain.toy_feature_maps(
+    maps = toy_steps.toy_feature_maps(
         toy.TOY_IMAGE, [toy.TOY_KERNEL, toy.KERNEL_PRESETS["vertical edge"]]
     )
     assert f"**{maps[1, 1, 1]:.5f}**" in text

@@ -205,7 +205,7 @@ def current_trace(info: ModelInfo | None = None) -> Trace | None:
 @dataclass(frozen=True)
 class CachedModel:
     """A model whose trace() goes through the trace cache, for code that takes a model and
-    traces several inputs (explain.shift_experiment traces the input and the input moved)."""
+    traces several inputs (experiments.shift_experiment traces the input and the input moved)."""
 
     info: ModelInfo
 

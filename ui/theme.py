@@ -62,16 +62,6 @@ def map_ranges(maps: np.ndarray, mode: str, global_values=None) -> list[tuple[fl
     return [value_range(source, signed)] * len(maps)
 
 
-def fmt(value: float, digits: int = 2) -> str:
-    """A number for a grid cell: fixed decimals, or scientific notation when tiny or huge."""
-    value = float(value)
-    if value == 0:
-        return "0"
-    if abs(value) >= 10**4 or abs(value) < 10**-digits:
-        return f"{value:.{max(digits - 1, 1)}e}"
-    return f"{value:.{digits}f}"
-
-
 def cell_text(value: float, digits: int = 2) -> str:
     """A number printed inside a grid cell: always fixed decimals, so every cell is as wide."""
     text = f"{float(value):.{digits}f}"
