@@ -4,12 +4,11 @@ into probabilities."""
 import numpy as np
 import streamlit as st
 
-from cnn_core import explain, toy_steps
+from cnn_core import explain, toy, toy_steps
 from ui import figures, layout, state
 from ui import toy as toy_ui
 
-# The toy: x is the toy image's conv map (toy X kernel), max-pooled 2x2 and flattened.
-TOY_X = np.array([[3, 4, 2, 4]], dtype=np.float32)
+TOY_X = toy.toy_features()  # the toy image's conv map (toy X kernel), max-pooled 2x2, flattened
 TOY_W = np.array([[1, 0, -1, 0.5], [0, 1, 0, -1], [-0.5, 0.5, 1, 0]], dtype=np.float32)
 TOY_B = np.array([[0, 1, -0.5]], dtype=np.float32)
 TOP = 8  # contributions listed per sign
@@ -88,6 +87,20 @@ def toy_part():
     return toy_steps.toy_dense_step(x, w, b, k), names, np.array(logits)
 
 
+def contribution_rows(e, items) -> list[dict]:
+    """One table row per (feature index, contribution): where the feature came from (for the
+    model's flattened maps), x_i, W_k,i and their product."""
+    rows = []
+    for i, v in items:
+        where = e.feature(i)
+        row = {"i": i}
+        if where is not None:
+            row["(c, h, w)"] = f"({where[0]}, {where[1]}, {where[2]})"
+        row |= {"x_i": f"{e.x[i]:.4f}", "W_k,i": f"{e.weights[i]:.4f}", "W·x": f"{v:.4f}"}
+        rows.append(row)
+    return rows
+
+
 def contributions(e, names) -> None:
     """Tables and a chart of the largest +/- contributions, and their sum + bias = logit."""
     k = e.output_index
@@ -98,16 +111,8 @@ def contributions(e, names) -> None:
     pos, neg = e.top(TOP, 1), e.top(TOP, -1)
     left, right = st.columns(2)
     for col, items, title in ((left, pos, "largest positive"), (right, neg, "most negative")):
-        rows = []
-        for i, v in items:
-            where = e.feature(i)
-            row = {"i": i}
-            if where is not None:
-                row["(c, h, w)"] = f"({where[0]}, {where[1]}, {where[2]})"
-            row |= {"x_i": f"{e.x[i]:.4f}", "W_k,i": f"{e.weights[i]:.4f}", "W·x": f"{v:.4f}"}
-            rows.append(row)
         col.markdown(f"**{title} contributions**")
-        col.dataframe(rows, hide_index=True)
+        col.dataframe(contribution_rows(e, items), hide_index=True)
     items = pos + neg[::-1]
     labels = [
         f"i={i}" + ("" if e.feature(i) is None else " (c{}, h{}, w{})".format(*e.feature(i)))
@@ -132,9 +137,8 @@ def contributions(e, names) -> None:
     )
 
 
-def softmax_part(logits, names) -> None:
-    st.subheader("Softmax, step by step")
-    st.latex(r"p_k = \frac{e^{z_k / T}}{\sum_j e^{z_j / T}}")
+def softmax_settings(logits, names) -> tuple[float, int]:
+    """The temperature and the true label (for the loss) widgets."""
     cols = st.columns(2)
     t = layout.keep("softmax_temperature")
     temperature = cols[0].slider("Temperature T", t.lo, t.hi, step=0.1, key="softmax_temperature")
@@ -143,7 +147,11 @@ def softmax_part(logits, names) -> None:
         "True label (for the loss)", range(len(names)), format_func=lambda c: names[c],
         key="softmax_label",
     )  # fmt: skip
-    s = explain.softmax_step(logits, float(temperature), int(label))
+    return float(temperature), int(label)
+
+
+def softmax_table(s, names) -> None:
+    """Per class: the logit, z/T, the shifted exponential and the probability."""
     st.dataframe(
         [
             {
@@ -157,6 +165,15 @@ def softmax_part(logits, names) -> None:
         ],
         hide_index=True,
     )
+
+
+def softmax_part(logits, names) -> None:
+    """Softmax with a temperature, its table, the top probability, entropy and the loss."""
+    st.subheader("Softmax, step by step")
+    st.latex(r"p_k = \frac{e^{z_k / T}}{\sum_j e^{z_j / T}}")
+    temperature, label = softmax_settings(logits, names)
+    s = explain.softmax_step(logits, temperature, label)
+    softmax_table(s, names)
     top = int(np.argmax(s.probabilities))
     st.latex(
         rf"p_{{{top}}} = \frac{{{s.exps[top]:.4g}}}{{{s.total:.6g}}} = "

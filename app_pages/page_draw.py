@@ -9,7 +9,7 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, figures, images, layout, pages, samples, state
+from ui import canvas, charts, figures, images, layout, pages, samples, state
 
 TABS = ("Draw", "Pick a sample", "Upload a photo")  # the three ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
@@ -71,7 +71,7 @@ def _prediction(trace) -> None:
         unsafe_allow_html=True,
     )
     st.markdown(f"predicted with probability **{p[trace.prediction]:.1%}**")
-    st.plotly_chart(figures.probability_bars(p, names), key="draw_probabilities")
+    st.plotly_chart(charts.probability_bars(p, names), key="draw_probabilities")
 
 
 def _overview(trace) -> None:

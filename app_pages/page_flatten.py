@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import ops, toy, toy_steps
-from ui import figures, flat_index, layout, theme
+from ui import charts, figures, flat_index, layout, theme
 from ui import toy as toy_ui
 
 TOY_KERNELS = "the toy kernel and a vertical-edge kernel"
@@ -52,7 +52,7 @@ def show(maps, flat, every, what: str) -> None:
         f"x[{i}] = maps[{c}, {h}, {w}] = **{float(flat[i]):.5f}**"
     )
     st.plotly_chart(
-        figures.channel_vector(
+        charts.channel_vector(
             flat, h_ * w_, i, title=f"the vector of {flat.size} values, coloured by channel"
         ),
         key="flat_vector",

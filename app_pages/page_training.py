@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from ui import figures, images, layout, pages, state, step_view
+from ui import charts, figures, images, layout, pages, state, step_view
 from ui import training_view as tv
 
 EXAMPLES_PER_ROW = 6
@@ -75,9 +75,7 @@ def _snapshot(view: tv.RunView, epoch: int, image) -> None:
         f"{when}, the model predicts **{names[k]}** for the current input "
         f"({state.input_source()}) with probability **{trace.probabilities[k]:.1%}**."
     )
-    st.plotly_chart(
-        figures.probability_bars(trace.probabilities, names), key="train_snapshot_probs"
-    )
+    st.plotly_chart(charts.probability_bars(trace.probabilities, names), key="train_snapshot_probs")
     left, right = st.columns(2)
     left.markdown(f"conv1 filters at epoch {epoch} (shape {layout.shape_text(weights.shape)})")
     left.plotly_chart(
@@ -148,7 +146,7 @@ def confusion(info) -> tv.HeldOut:
         "right, everything else a mistake. Click a cell, or pick it below, to see its digits."
     )
     event = st.plotly_chart(
-        figures.confusion_selectable(ev.confusion, names),
+        charts.confusion_selectable(ev.confusion, names),
         key="train_confusion",
         on_select="rerun",
         selection_mode="points",

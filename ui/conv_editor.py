@@ -4,7 +4,7 @@ input, and put into one filter of the model's first conv layer for this session 
 import streamlit as st
 
 from cnn_core import conv_lab, toy
-from ui import figures, layout, state, theme
+from ui import charts, figures, layout, state, theme
 from ui.toy import grid_editor, set_grid
 
 TARGET = "conv1"  # the layer whose filters the kernel editor can replace
@@ -121,11 +121,11 @@ def _edit_effect(edit) -> None:
     st.dataframe(rows, hide_index=True, key="conv_changes")
     cols = st.columns(2)
     cols[0].plotly_chart(
-        figures.probability_bars(before.probabilities, names, title="learned filter"),
+        charts.probability_bars(before.probabilities, names, title="learned filter"),
         key="conv_bars_before",
     )
     cols[1].plotly_chart(
-        figures.probability_bars(now.probabilities, names, title="your kernel"),
+        charts.probability_bars(now.probabilities, names, title="your kernel"),
         key="conv_bars_now",
     )
 
