@@ -31,11 +31,13 @@ def test_core_never_imports_ui_libraries(path):
     assert not _imported_roots(path) & {"streamlit", "plotly", "ui", "streamlit_drawable_canvas"}
 
 
-def test_figures_import_neither_streamlit_nor_torch():
-    """ui/figures.py builds Plotly figures from plain arrays: no streamlit, no torch."""
-    path = ROOT / "ui" / "figures.py"
+@pytest.mark.parametrize("name", ["figures.py", "charts.py"])
+def test_figures_import_neither_streamlit_nor_torch(name):
+    """ui/figures.py and ui/charts.py build Plotly figures from plain arrays: no streamlit, no
+    torch."""
+    path = ROOT / "ui" / name
     if not path.exists():
-        pytest.fail("ui/figures.py is missing")
+        pytest.fail(f"ui/{name} is missing")
     assert not _imported_roots(path) & {"streamlit", "torch", "cnn_core"}
 
 

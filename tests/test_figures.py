@@ -1,4 +1,4 @@
-"""ui/figures.py: the layout a figure asks Plotly for. Numbers in grids are printed at 14 px or
+"""ui/figures.py and ui/charts.py: the layout a figure asks Plotly for. Numbers in grids are printed at 14 px or
 more in cells that hold them; a layer's map titles have a strip of their own above their maps;
 shared colour bars lie under the maps; grid titles stay inside their chart. (What Chromium finally
 draws is measured in tests/test_browser_layout.py.) And what each figure shows: its traces, their
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ui import figures
+from ui import charts, figures
 
 RNG = np.random.default_rng(0)
 
@@ -42,7 +42,7 @@ def test_a_large_map_prints_no_numbers():
 
 def test_confusion_counts_are_printed_at_14_px():
     """The confusion matrix's counts are grid numbers too."""
-    fig = figures.confusion_figure(np.arange(100).reshape(10, 10), list(range(10)))
+    fig = charts.confusion_figure(np.arange(100).reshape(10, 10), list(range(10)))
     assert fig.data[0].textfont.size >= 14
 
 
@@ -179,14 +179,14 @@ def test_probability_bars_show_every_class_and_highlight_one():
     """One bar per class named on a category axis, its height the probability, its label a
     percentage; the predicted class (or the chosen one) has a colour of its own."""
     p = np.array([0.1, 0.7, 0.2])
-    fig = figures.probability_bars(p, ["a", "b", "c"])
+    fig = charts.probability_bars(p, ["a", "b", "c"])
     (bars,) = fig.data
     assert list(bars.x) == ["a", "b", "c"] and fig.layout.xaxis.type == "category"
     np.testing.assert_allclose(np.asarray(bars.y), p)
     assert list(bars.text) == ["10.0%", "70.0%", "20.0%"]
     colours = list(bars.marker.color)
     assert colours[1] != colours[0] == colours[2]
-    chosen = list(figures.probability_bars(p, "abc", highlight=2).data[0].marker.color)
+    chosen = list(charts.probability_bars(p, "abc", highlight=2).data[0].marker.color)
     assert chosen[2] != chosen[0] == chosen[1]
 
 
@@ -229,7 +229,7 @@ def test_training_curves_mark_each_learning_rate_change_on_both_panels():
 def test_confusion_figure_holds_the_counts_true_rows_predicted_columns():
     """The heatmap's z is the matrix, printed in the cells, rows the true class from the top."""
     m = np.array([[5, 1], [2, 7]])
-    fig = figures.confusion_figure(m, ["cat", "dog"])
+    fig = charts.confusion_figure(m, ["cat", "dog"])
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), m)
     assert list(fig.data[0].x) == ["cat", "dog"] == list(fig.data[0].y)
     assert fig.layout.yaxis.autorange == "reversed"
@@ -238,7 +238,7 @@ def test_confusion_figure_holds_the_counts_true_rows_predicted_columns():
 
 def test_confusion_selectable_has_a_clickable_marker_per_cell():
     """Over the matrix lies one invisible marker per cell whose customdata is [true, predicted]."""
-    fig = figures.confusion_selectable(np.arange(9).reshape(3, 3), "abc")
+    fig = charts.confusion_selectable(np.arange(9).reshape(3, 3), "abc")
     markers = fig.data[1]
     assert len(markers.x) == 9 and markers.marker.opacity == 0
     cells = {
@@ -250,7 +250,7 @@ def test_confusion_selectable_has_a_clickable_marker_per_cell():
 def test_activation_curve_has_the_function_and_the_maps_points():
     """A line for the function and a marker per plotted cell of the map."""
     xs = np.linspace(-2, 2, 5)
-    fig = figures.activation_curve(xs, np.maximum(xs, 0), [-1.0, 0.5], [0.0, 0.5], "ReLU")
+    fig = charts.activation_curve(xs, np.maximum(xs, 0), [-1.0, 0.5], [0.0, 0.5], "ReLU")
     line, points = fig.data
     assert line.mode == "lines" and line.name == "ReLU" and list(line.y) == [0, 0, 0, 1, 2]
     assert points.mode == "markers" and list(points.x) == [-1.0, 0.5]
@@ -259,7 +259,7 @@ def test_activation_curve_has_the_function_and_the_maps_points():
 def test_contribution_bars_colour_by_sign_first_label_on_top():
     """Horizontal bars, red for a positive contribution and blue for a negative one, signed
     labels, the first label at the top."""
-    fig = figures.contribution_bars(["x0", "x1"], [0.5, -0.25])
+    fig = charts.contribution_bars(["x0", "x1"], [0.5, -0.25])
     (bars,) = fig.data
     assert bars.orientation == "h" and list(bars.y) == ["x0", "x1"]
     assert list(bars.text) == ["+0.500", "-0.250"]
@@ -270,7 +270,7 @@ def test_contribution_bars_colour_by_sign_first_label_on_top():
 def test_channel_vector_colours_each_block_by_its_channel_and_marks_the_index():
     """Values of one channel (``block`` in a row) share a colour and carry the channel number;
     the chosen index gets a line."""
-    fig = figures.channel_vector(np.arange(6.0), block=2, index=3)
+    fig = charts.channel_vector(np.arange(6.0), block=2, index=3)
     (bars,) = fig.data
     assert list(bars.customdata) == [0, 0, 1, 1, 2, 2]
     colours = list(bars.marker.color)
