@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import explain, toy, toy_steps
-from ui import figures, layout, state
+from ui import charts, figures, layout, state
 from ui import toy as toy_ui
 
 TOY_X = toy.toy_features()  # the toy image's conv map (toy X kernel), max-pooled 2x2, flattened
@@ -119,7 +119,7 @@ def contributions(e, names) -> None:
         for i, _ in items
     ]
     st.plotly_chart(
-        figures.contribution_bars(labels, [v for _, v in items], f"top contributions to {k}"),
+        charts.contribution_bars(labels, [v for _, v in items], f"top contributions to {k}"),
         key="dense_contrib_chart",
     )
     sign = "+" if e.bias >= 0 else "-"
@@ -188,7 +188,7 @@ def softmax_part(logits, names) -> None:
         f"**{s.cross_entropy:.4g}**"
     )
     st.plotly_chart(
-        figures.probability_bars(s.probabilities, names, highlight=label), key="softmax_bars"
+        charts.probability_bars(s.probabilities, names, highlight=label), key="softmax_bars"
     )
 
 
