@@ -194,15 +194,7 @@ def annotated_grid(
     if text is not None and square:
         cell_px = max(cell_px, text_cell_px(text))
     fig = go.Figure(_grid_trace(z, zrange, colorscale, text, show_scale, x_labels))
-    for b in boxes:
-        fig.add_shape(
-            type="rect",
-            x0=b.left - 0.5,
-            x1=b.right + 0.5,
-            y0=b.top - 0.5,
-            y1=b.bottom + 0.5,
-            line={"color": b.color, "width": b.width},
-        )
+    outline_cells(fig, boxes)
     if marks:
         fig.add_trace(_marks_trace(marks))
     fig.update_layout(_grid_layout(z.shape, title, cell_px, show_scale, square))
@@ -355,39 +347,9 @@ def training_curves(rows, previous=None, compact=False, live=(), lr_marks=()) ->
     """
     fig = go.Figure()
     _live_traces(fig, live)
-    for run, dash, label in ((rows, None, ""), (previous or [], "dot", " (previous run)")):
-        if not run:
-            continue
-        epochs = [r["epoch"] for r in run]
-        for key, axis, colour in (
-            ("train_loss", "x", "#1f77b4"),
-            ("test_loss", "x", "#d62728"),
-            ("train_accuracy", "x2", "#1f77b4"),
-            ("test_accuracy", "x2", "#d62728"),
-        ):
-            name = key.replace("_", " ").replace("test", "held-out") + label
-            line = {"color": colour, "dash": dash}
-            fig.add_trace(_curve(epochs, [r[key] for r in run], name, axis, line, "lines+markers"))
-    side = {"x": [0, 0.45], "x2": [0.55, 1], "y": [0, 1], "y2": [0, 1]}
-    stacked = {"x": [0, 1], "x2": [0, 1], "y": [0.6, 1], "y2": [0, 0.4]}
-    d = stacked if compact else side
-    fig.update_layout(
-        height=360 if compact else 340,
-        font=FONT,
-        showlegend=not compact,
-        margin={"l": 40, "r": 10, "t": 20, "b": 30 if compact else 110},  # b: axis title, legend
-        xaxis={"domain": d["x"], "title": None if compact else "epoch", "dtick": 1, "anchor": "y"},
-        xaxis2={"domain": d["x2"], "title": "epoch", "dtick": 1, "anchor": "y2"},
-        yaxis={"domain": d["y"], "title": "loss", "rangemode": "tozero", "anchor": "x"},
-        yaxis2={
-            "domain": d["y2"],
-            "title": "accuracy",
-            "tickformat": ".0%",
-            "anchor": "x2",
-            "range": [0, 1.02],
-        },
-        legend={"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"},
-    )
+    _run_traces(fig, rows, None, "")
+    _run_traces(fig, previous or [], "dot", " (previous run)")
+    fig.update_layout(_curves_layout(compact))
     _lr_mark_shapes(fig, lr_marks)
     last = max((r["epoch"] for r in [*rows, *(previous or [])]), default=0)
     if live or last > 15:  # fractions of an epoch, or too many epochs to number each one
@@ -404,6 +366,43 @@ def training_curves(rows, previous=None, compact=False, live=(), lr_marks=()) ->
             font={"size": 10},
         )
     return fig
+
+
+def _run_traces(fig: go.Figure, run, dash, label: str) -> None:
+    """One run's four curves: losses on the left panel, accuracies on the right, training blue
+    and held-out red."""
+    if not run:
+        return
+    epochs = [r["epoch"] for r in run]
+    for key, axis, colour in (
+        ("train_loss", "x", "#1f77b4"),
+        ("test_loss", "x", "#d62728"),
+        ("train_accuracy", "x2", "#1f77b4"),
+        ("test_accuracy", "x2", "#d62728"),
+    ):
+        name = key.replace("_", " ").replace("test", "held-out") + label
+        line = {"color": colour, "dash": dash}
+        fig.add_trace(_curve(epochs, [r[key] for r in run], name, axis, line, "lines+markers"))
+
+
+def _curves_layout(compact: bool) -> dict:
+    """The two panels side by side (stacked when compact), their axes and the legend."""
+    side = {"x": [0, 0.45], "x2": [0.55, 1], "y": [0, 1], "y2": [0, 1]}
+    stacked = {"x": [0, 1], "x2": [0, 1], "y": [0.6, 1], "y2": [0, 0.4]}
+    d = stacked if compact else side
+    return {
+        "height": 360 if compact else 340,
+        "font": FONT,
+        "showlegend": not compact,
+        "margin": {"l": 40, "r": 10, "t": 20, "b": 30 if compact else 110},  # b: title, legend
+        "xaxis": {"domain": d["x"], "title": None if compact else "epoch", "dtick": 1,
+                  "anchor": "y"},
+        "xaxis2": {"domain": d["x2"], "title": "epoch", "dtick": 1, "anchor": "y2"},
+        "yaxis": {"domain": d["y"], "title": "loss", "rangemode": "tozero", "anchor": "x"},
+        "yaxis2": {"domain": d["y2"], "title": "accuracy", "tickformat": ".0%", "anchor": "x2",
+                   "range": [0, 1.02]},
+        "legend": {"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"},
+    }  # fmt: skip
 
 
 def _live_traces(fig: go.Figure, live) -> None:
