@@ -42,6 +42,8 @@ def read_image(
     max_side: int | None = None,
 ) -> np.ndarray:
     """Image bytes -> (H, W, 4) uint8 RGBA, or ImageFileError with a reason a learner can act on."""
+    # Long on purpose (issue 11): the safe decoding order (size, format, pixel count before
+    # decoding, then decode) reads top to bottom in one place; split up, a step could be skipped.
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         raise ImageFileError("no image data was received")
     raw = bytes(raw)

@@ -77,6 +77,8 @@ def parse_grid(
     NaN, infinities, values beyond ``limit`` in size, grids larger than ``max_size`` on a side,
     and a grid that is not ``shape`` when one is required.
     """
+    # Long on purpose (issue 11): one check after another on untrusted text, each with its own
+    # sentence, in the order a learner would fix them; split up, the order would be harder to see.
     if not isinstance(text, str):
         raise ValueError(f"The {name} must be text: one row per line.")
     if len(text) > MAX_TEXT:
