@@ -186,7 +186,7 @@ def dense_step(trace: Trace, layer: str, output_index: int) -> DenseExplanation:
     x = trace.input_of(layer).astype(np.float64)  # (in_features,)
     contributions = weight[output_index].astype(np.float64) * x
     b = float(bias[output_index])
-    from_maps = trace.names[trace.names.index(layer) - 1] == "flatten"
+    from_maps = trace.previous(layer) == "flatten"
     return DenseExplanation(
         layer,
         output_index,
