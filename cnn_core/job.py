@@ -8,10 +8,10 @@
     job.join()               # after stop(): the worker has ended and given its slot back
 
 Threads: each job has one worker thread. It waits for a training slot, then either trains
-``job.model`` itself (``worker="thread"``) or (``worker="process"``, the default, see
-CONVSCOPE_TRAINING_WORKER) starts a worker process (cnn_core/job_worker.py) that trains a copy
-and relays what that process reports; the final weights are loaded into ``job.model`` when the
-run ends. The process keeps the training loop away from Python's lock in the server, which every
+``job.model`` itself (``worker="thread"``, cnn_core/job_thread.py) or (``worker="process"``,
+the default, see CONVSCOPE_TRAINING_WORKER) starts a worker process (cnn_core/job_worker.py)
+that trains a copy and relays what that process reports (cnn_core/job_process.py); the final
+weights are loaded into ``job.model`` when the run ends. The process keeps the training loop away from Python's lock in the server, which every
 script run of every session holds in turn. Either way nothing but the worker touches
 ``job.model`` until the job has finished. Everything the page needs is published under
 ``job.lock`` as plain values and copies (progress, curves, the snapshot log, a copy of the
@@ -26,51 +26,51 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import functools
 import logging
 import math
-import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from pathlib import Path
 
-import torch
-
-from .job_worker import PUBLISH_EVERY, arrays_to_weights, weights_to_arrays
+from .estimate import estimate_seconds
+from .job_process import WAIT_TICK, WORKER_ENV, WORKERS, ProcessRelay, WorkerFailed, worker_kind
+from .job_thread import ThreadTrainer
+from .job_worker import PUBLISH_EVERY
 from .limits import TrainingSlots
 from .model import CNN, ModelConfig
-from .snapshots import SnapshotLog, model_from_weights, snapshot_weights
+from .snapshots import SnapshotLog, model_from_weights
 from .train import (
     BatchEvent,
-    DivergedEvent,
-    DoneEvent,
     EpochEvent,
     StepEvent,
-    StoppedEvent,
     TrainConfig,
     TrainControl,
     evaluate,
-    make_optimizer,
-    train,
-    train_step,
 )
 
 CURVE_EVERY = 0.25  # seconds between two points of the live training curve
 MAX_CURVE_POINTS = 400  # the live curve is thinned (every other point dropped) beyond this
 HEARTBEAT_TIMEOUT = 300.0  # no touch() for this long: the session is taken to be gone
-WAIT_TICK = 0.5  # seconds between two checks of a waiting or paused worker
-
-WORKER_ENV = "CONVSCOPE_TRAINING_WORKER"  # "process" (default) or "thread"
-WORKERS = ("process", "thread")
-PROCESS_EXIT_WAIT = 10.0  # seconds a worker process is given to exit before it is killed
 
 log = logging.getLogger(__name__)
+
+__all__ = [  # the names other modules use; the rest is this module's own
+    "ACTIVE",
+    "ENDED",
+    "PUBLISH_EVERY",
+    "WORKER_ENV",
+    "WORKERS",
+    "Progress",
+    "TrainRequest",
+    "TrainingJob",
+    "WorkerFailed",
+    "estimate_seconds",
+    "stop_all",
+    "worker_kind",
+]
 
 ACTIVE = ("queued", "running", "paused")  # statuses of a job that has not ended
 ENDED = ("done", "stopped", "diverged", "cancelled", "failed")
@@ -145,7 +145,7 @@ class _Published:
 _jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()  # every job of this process
 
 
-class TrainingJob:
+class TrainingJob(ProcessRelay, ThreadTrainer):
     """One training run: a worker thread, its controls and what it publishes."""
 
     def __init__(
@@ -402,128 +402,6 @@ class TrainingJob:
         with self.lock:
             return not self._stop
 
-    def _train(self) -> None:
-        """Iterate the training generator, publishing as it goes and obeying the controls."""
-        events = train(self.model, self.split, self.request.train_config, self._control)
-        last = time.monotonic()
-        outcome, reason = "stopped", ""
-        try:
-            for event in events:
-                if isinstance(event, BatchEvent):
-                    last = self._on_batch(event, last)
-                    reason = self._hold()
-                    if reason is not None:
-                        break
-                elif isinstance(event, EpochEvent):
-                    self._on_epoch(event)
-                elif isinstance(event, StepEvent):
-                    with self.lock:
-                        self._pub.step = event
-                elif isinstance(event, DoneEvent):
-                    outcome = "done"
-                elif isinstance(event, (DivergedEvent, StoppedEvent)):  # StoppedEvent: time limit
-                    outcome = "diverged" if isinstance(event, DivergedEvent) else "stopped"
-                    reason = event.reason
-        finally:
-            events.close()  # the model keeps the last finished step's weights, in eval mode
-        self._ticket.release()  # training is over: the next learner need not wait for the
-        # held-out evaluation below (its session may even be gone)
-        self._finish(outcome, reason or "")
-
-    # -- the worker process (worker="process") -------------------------------------------------
-
-    def _train_in_process(self) -> None:
-        """Train in a worker process and relay what it reports (see cnn_core/job_worker.py)."""
-        process, conn = _start_worker_process()
-        with self.lock:
-            self._process = process
-        try:
-            try:
-                conn.send(("setup", self.request, self.split, weights_to_arrays(self.model)))
-            except OSError as err:
-                code = process.wait()
-                failure = f"the training process did not start (exit code {code})"
-                raise WorkerFailed(failure) from err
-            with self.lock:
-                self._conn = conn
-                self._send_controls()  # the controls as they are now; then after every change
-            outcome, reason, accuracy = self._relay(process, conn)
-        finally:
-            with self.lock:
-                self._conn = self._process = None
-            _end_worker_process(process, conn)
-        self._finish(outcome, self._stop_reason or reason, measured=accuracy)
-
-    def _relay(self, process: subprocess.Popen, conn: Connection):
-        """Handle the worker process's messages until it sends its final weights; returns
-        (outcome, reason, measured accuracy or None)."""
-        trained = None
-        while True:
-            self._stop_if_abandoned()
-            try:
-                if not conn.poll(WAIT_TICK):
-                    if process.poll() is not None:
-                        raise EOFError
-                    continue
-                message = conn.recv()
-            except (EOFError, OSError) as err:
-                code = process.wait()
-                failure = f"the training process ended unexpectedly (exit code {code})"
-                raise WorkerFailed(failure) from err
-            kind = message[0]
-            if kind == "trained":
-                trained = message[1:]
-                self._ticket.release()  # the next learner need not wait for the evaluation
-            elif kind == "final":
-                self.model.load_state_dict(arrays_to_weights(message[2]))
-                self.model.eval()
-                return (*trained, message[1])
-            elif kind == "error":
-                raise WorkerFailed(f"{message[1]}: {message[2]}")
-            else:
-                self._on_message(kind, message[1:])
-
-    def _on_message(self, kind: str, values: tuple) -> None:
-        """Publish one progress message of the worker process."""
-        if kind == "batch":
-            self._record_batch(values[0], steps=values[1])
-        elif kind == "weights":
-            self._store_weights(arrays_to_weights(values[1]), values[0])
-        elif kind == "epoch":
-            model = model_from_weights(self.request.model_config, arrays_to_weights(values[1]))
-            self._on_epoch(values[0], model)
-        elif kind == "step":
-            with self.lock:
-                self._pub.step = values[0]
-        elif kind == "status":
-            with self.lock:
-                self._pub.status = values[0]
-                paused = values[0] == "paused"
-                self._held_since = time.monotonic() if paused else None
-                if paused and values[1] == self._step_tokens:
-                    self._steps_allowed = 0  # the step let through has been taken
-        else:
-            raise WorkerFailed(f"the training process sent an unknown message {kind!r}")
-
-    def _stop_if_abandoned(self) -> None:
-        """Stop the worker process if the session has gone or the pause lasted too long."""
-        with self.lock:
-            if self._stop:
-                return
-            gone = self._abandoned(paused_since=self._held_since)
-            if gone:
-                self._stop, self._stop_reason = True, gone
-                self._send_controls()
-
-    def _on_batch(self, event: BatchEvent, last_publish: float) -> float:
-        """Record progress; publish a copy of the weights about once a second."""
-        first = self._record_batch(event)
-        now = time.monotonic()
-        if first or now - last_publish >= PUBLISH_EVERY or self._paused:
-            self._publish_weights(f"epoch {event.epoch}, batch {event.batch}")
-            return now
-        return last_publish
-
     def _record_batch(self, event: BatchEvent, steps: int = 1) -> bool:
         """Record the progress of the latest step (``steps`` steps since the last record: the
         worker process sends its progress at most every BATCH_EVERY s) and the curve; True for
@@ -556,38 +434,10 @@ class TrainingJob:
             self._pub.confusion = event.confusion
             self.snapshot_log.record(event.epoch, model or self.model)  # the weights evaluated
 
-    def _publish_weights(self, label: str) -> None:
-        self._store_weights(snapshot_weights(self.model), label)  # a copy, between two steps
-
     def _store_weights(self, weights: dict, label: str) -> None:
         with self.lock:
             self._pub.weights, self._pub.label = weights, label
             self._pub.count += 1
-
-    def _hold(self) -> str | None:
-        """Between two steps: wait while paused (Step one batch lets one step through).
-        Returns None to go on, or a reason to stop ('' for the learner's own Stop)."""
-        with self.lock:
-            self._stepping = False  # the step let through last time (if any) is done
-            held = time.monotonic()
-            gone = ""
-            while self._paused and not self._steps_allowed and not self._stop:
-                gone = self._abandoned(paused_since=held)
-                if gone:
-                    break
-                self._pub.status = "paused"
-                self._wake.wait(WAIT_TICK)
-            self._control.paused_seconds += time.monotonic() - held
-            gone = gone or self._abandoned()
-            if self._stop or gone:
-                return gone  # '' for the learner's own Stop
-            if self._steps_allowed:  # one step while paused: the run stays "paused"
-                self._steps_allowed -= 1
-                self._stepping = True
-                self._control.record_next_step = True
-            else:
-                self._pub.status = "running"
-            return None
 
     def _set_status(self, status: str) -> None:
         with self.lock:
@@ -622,84 +472,6 @@ class TrainingJob:
             self._pub.final_accuracy = accuracy
             self._pub.label = where or self._pub.label
             self._wake.notify_all()
-
-
-class WorkerFailed(RuntimeError):
-    """The worker process raised, or ended without saying how the run ended."""
-
-
-def worker_kind(environ=None) -> str:
-    """Where runs train: CONVSCOPE_TRAINING_WORKER, "process" (default) or "thread"."""
-    raw = (os.environ if environ is None else environ).get(WORKER_ENV, "").strip().lower()
-    if raw in WORKERS:
-        return raw
-    if raw:
-        log.warning("%s=%r is not one of %s; using process", WORKER_ENV, raw, ", ".join(WORKERS))
-    return "process"
-
-
-def _start_worker_process() -> tuple[subprocess.Popen, Connection]:
-    """A new ``python -m cnn_core.job_worker`` and our end of the socket pair it was given."""
-    ours, theirs = socket.socketpair()
-    root = Path(__file__).resolve().parents[1]  # the repository: cnn_core is importable from it
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cnn_core.job_worker", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    finally:
-        theirs.close()
-    return process, Connection(ours.detach())
-
-
-def _end_worker_process(process: subprocess.Popen, conn: Connection) -> None:
-    """Close our end (the process stops at its next step if it has not ended) and reap it."""
-    conn.close()
-    try:
-        process.wait(PROCESS_EXIT_WAIT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-# ----------------------------------------------------------------------------------------------
-# How long a run will take
-
-
-@functools.lru_cache(maxsize=64)
-def _seconds_per_image(model_config: ModelConfig, batch_size: int) -> tuple[float, float]:
-    """(training, evaluation) seconds per image of this architecture, timed on this machine
-    over three steps of random data after one warm-up step."""
-    model = CNN(model_config, seed=0)
-    optimizer = make_optimizer(model, TrainConfig(batch_size=batch_size))
-    g = torch.Generator().manual_seed(0)
-    size, channels = model_config.input_size, model_config.in_channels
-    x = torch.rand(batch_size, channels, size, size, generator=g)  # (B, C, H, W)
-    y = torch.randint(0, model_config.num_classes, (batch_size,), generator=g)
-    train_step(model, optimizer, x, y)  # warm-up: first-call allocations
-    started = time.perf_counter()
-    for _ in range(3):
-        train_step(model, optimizer, x, y)
-    train_spi = (time.perf_counter() - started) / (3 * batch_size)
-    model.eval()
-    started = time.perf_counter()
-    with torch.no_grad():
-        model(x)
-    return train_spi, (time.perf_counter() - started) / batch_size
-
-
-def estimate_seconds(request: TrainRequest, train_images: int, test_images: int) -> float:
-    """About how long ``request`` trains on this machine when it is idle: every epoch's steps
-    and held-out evaluation (augmentation adds about a third to a step)."""
-    config = request.train_config
-    train_spi, eval_spi = _seconds_per_image(request.model_config, config.batch_size)
-    images = min(config.max_images or train_images, train_images)
-    per_epoch = images * train_spi * (1.33 if config.augment else 1.0) + test_images * eval_spi
-    return config.epochs * per_epoch
 
 
 def stop_all(timeout: float = 5.0) -> None:
