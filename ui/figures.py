@@ -297,19 +297,46 @@ def outline_cells(fig: go.Figure, boxes, count: int = 1) -> go.Figure:
     """Draw the same Box outlines on each of the first ``count`` maps of a heatmap_grid figure
     (count 1 also suits an annotated_grid): a receptive field on every input channel."""
     for k in range(count):
-        xref, yref, _, _ = _axis_names(k)
-        for b in boxes:
-            fig.add_shape(
-                type="rect",
-                xref=xref,
-                yref=yref,
-                x0=b.left - 0.5,
-                x1=b.right + 0.5,
-                y0=b.top - 0.5,
-                y1=b.bottom + 0.5,
-                line={"color": b.color, "width": b.width},
-            )
+        _outline_map(fig, k, boxes)
     return fig
+
+
+def field_maps(maps, titles, boxes, ranges=None, colorscales=None, ncols=4, cell_px=150):
+    """Maps of different sizes in one figure, each in a square of ``cell_px`` under its title
+    with its own colour range (no bar) and its own Box outlines: a unit's receptive field on
+    the input and the cells it depends on in every map between (CNN Explainer's connections).
+
+    maps: 2-D arrays; boxes: a list of Boxes per map; ranges / colorscales: one per map (None:
+    the map's own range and theme's scale)."""
+    count = len(maps)
+    ncols = max(1, min(ncols, count))
+    cells = _Cells(ncols, math.ceil(count / ncols), cell_px)
+    fig = go.Figure()
+    for k, z in enumerate(maps):
+        z = np.asarray(z, dtype=np.float32)
+        xref, yref, _, _ = _axis_names(k)
+        zrange = ranges[k] if ranges and ranges[k] else theme.value_range(z)
+        scale = colorscales[k] if colorscales and colorscales[k] else theme.colorscale_for(z)
+        fig.add_trace(_map_trace(z, xref, yref, titles[k], "value", False, zrange, scale))
+        _outline_map(fig, k, boxes[k])
+    fig.update_layout(
+        _map_axes(cells, count),
+        annotations=[_title(titles[k], cells.x(k), cells.title_y(k)) for k in range(count)],
+        height=cells.plot_px + 8,
+        margin={"l": 5, "r": 5, "t": 4, "b": 4, "autoexpand": False},
+        font=FONT,
+    )
+    return fig
+
+
+def _outline_map(fig: go.Figure, k: int, boxes) -> None:
+    """Outline each Box on the k-th map of a figure with one pair of axes per map."""
+    xref, yref, _, _ = _axis_names(k)
+    for b in boxes:
+        fig.add_shape(
+            type="rect", xref=xref, yref=yref, x0=b.left - 0.5, x1=b.right + 0.5,
+            y0=b.top - 0.5, y1=b.bottom + 0.5, line={"color": b.color, "width": b.width},
+        )  # fmt: skip
 
 
 def vector_strip(vector, title=None, boundaries=None, height=100) -> go.Figure:

@@ -51,6 +51,7 @@ FLAT_REFUSED = "flat_refused"  # flatten: the note about a typed value that was 
 TRAIN_OPENED = "train_opened"  # training: what "Open" did, said once beside the examples
 TRAIN_EPOCH_RUN = "train_epoch_run"  # training: the run the epoch scrubber was last set for
 TRAIN_CELL_SEEN = "train_cell_seen"  # training: the last confusion-matrix cell clicked
+CELL_PICKS = "cell_picks"  # {chart key: the map cell its click last set} (ui/cell_pick.py)
 
 TRACE_CACHE_SIZE = 4
 

@@ -1,0 +1,107 @@
+"""Picking a cell of a map by clicking it, beside the sliders that stay the keyboard path.
+
+A click on a ``go.Heatmap`` returns no selection in Streamlit 1.67, so ``add_markers`` lays an
+invisible square ``go.Scatter`` marker over every cell, its customdata the cell's (row, col)
+(after any fixed ``prefix``, e.g. a channel). The page draws the chart with
+``st.plotly_chart(fig, key=..., on_select="rerun", selection_mode="points")`` and, at the START
+of the next run, before its sliders are drawn, calls ``apply`` (or ``take``): a click not applied
+before sets the sliders' keys. The click applied last is remembered per chart
+(``state.CELL_PICKS``), because the chart keeps reporting its selection on every later run: a
+slider moved after a click is not put back. The pick lives in the sliders' keys, which are
+shareable settings (ui/pages.py), so it survives page switches and goes into share links.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from . import state
+
+PICK = {"on_select": "rerun", "selection_mode": "points"}  # st.plotly_chart's click arguments
+HOVER = "row %{y}, col %{x}<br>value %{text}<br>click to pick this cell<extra></extra>"
+
+
+def add_markers(fig: go.Figure, values, *, size_px: float | None = None, first: float = 0.0,
+                step: float = 1.0, prefix=(), customdata=None, hovertemplate=None,
+                xref: str = "x", yref: str = "y") -> go.Figure:  # fmt: skip
+    """Lay an invisible square marker over every cell of the (h, w) map ``values`` drawn in
+    ``fig`` (cell (r, c) centred at first + c*step, first + r*step on axes xref/yref).
+
+    customdata: [*prefix, r, c] per cell unless given as (h, w, k) with the row and column
+    first. size_px: a marker's side (default: the grid's cell size read from the layout);
+    a larger marker is harmless, the nearest one takes the click."""
+    z = np.asarray(values, dtype=np.float32)  # (h, w)
+    rows, cols = np.indices(z.shape)
+    if customdata is None:
+        fixed = [np.full(z.shape, v) for v in prefix]
+        customdata = np.stack([*fixed, rows, cols], axis=-1)
+    size = size_px or _cell_px(fig, z.shape[0])
+    fig.add_trace(
+        go.Scatter(
+            x=(first + cols * step).ravel(), y=(first + rows * step).ravel(),
+            xaxis=xref, yaxis=yref, mode="markers",
+            customdata=np.asarray(customdata).reshape(z.size, -1),
+            text=[f"{v:.5g}" for v in z.ravel()], hovertemplate=hovertemplate or HOVER,
+            marker={"symbol": "square", "size": size, "opacity": 0}, showlegend=False,
+        )
+    )  # fmt: skip
+    fig.update_layout(clickmode="event+select", dragmode=False)  # "select" breaks clicks
+    return fig
+
+
+def _cell_px(fig: go.Figure, rows: int) -> float:
+    """A square grid's cell size: its plot height (figure height minus margins) over its rows."""
+    layout = fig.layout
+    plot = (layout.height or 400) - (layout.margin.t or 0) - (layout.margin.b or 0)
+    return max(plot / max(rows, 1), 6.0)
+
+
+def clicked(selection, shape) -> tuple[int, ...] | None:
+    """The cell clicked in a chart's selection state (PlotlyState, a dict), as the first
+    len(shape) numbers of its customdata, if each is a whole number inside ``shape``."""
+    points = (selection or {}).get("selection", {}).get("points", [])
+    if not points:
+        return None
+    data = points[0].get("customdata")
+    if isinstance(data, dict):  # Chromium sends an array's items keyed "0", "1", ...
+        data = [data.get(str(i)) for i in range(len(shape))]
+    if not isinstance(data, (list, tuple)) or len(data) < len(shape):
+        return None
+    cell = []
+    for value, size in zip(data, shape, strict=False):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if type(value) is not int or not 0 <= value < size:
+            return None
+        cell.append(value)
+    return tuple(cell)
+
+
+def take(chart_key: str, shape) -> tuple[int, ...] | None:
+    """A click on chart ``chart_key`` not applied before, else None. Call it before the
+    sliders are drawn. An empty selection forgets the chart's last click (clicking the chosen
+    cell again clears Plotly's selection, and the next click on it counts anew)."""
+    seen = st.session_state.setdefault(state.CELL_PICKS, {})
+    selection = st.session_state.get(chart_key)
+    if not (selection or {}).get("selection", {}).get("points"):
+        seen.pop(chart_key, None)
+        return None
+    cell = clicked(selection, shape)
+    if cell is None or seen.get(chart_key) == cell:
+        return None
+    seen[chart_key] = cell
+    return cell
+
+
+def apply(chart_keys, widget_keys, shape) -> tuple[int, ...] | None:
+    """Set ``widget_keys`` (e.g. the row and column sliders' keys) from a new click on any of
+    ``chart_keys``; returns the cell, or None when there was no new click."""
+    for chart_key in [chart_keys] if isinstance(chart_keys, str) else chart_keys:
+        cell = take(chart_key, shape)
+        if cell is not None:
+            for key, value in zip(widget_keys, cell, strict=True):
+                st.session_state[key] = value
+            return cell
+    return None
