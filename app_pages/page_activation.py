@@ -5,10 +5,11 @@ import streamlit as st
 
 from cnn_core import explain, toy, toy_steps
 from cnn_core.activations import ACTIVATIONS
-from ui import charts, figures, grids, layout
+from ui import cell_pick, charts, field_view, figures, grids, layout, state
 from ui import toy as toy_ui
 
 FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
+PICK_CHARTS = ("act_before", "act_after", "act_changed")  # a click on any of them picks a cell
 
 
 def function_picker(own: str | None) -> tuple[str, float]:
@@ -119,7 +120,9 @@ def toy_view():
 
 
 def chosen_cell(e) -> tuple[int, int]:
+    """The cell: a click on any of the three maps (read before the sliders), or the sliders."""
     h, w = e.before.shape
+    cell_pick.apply(PICK_CHARTS, ("act_row", "act_col"), (h, w))
     layout.keep_int("act_row", 0, h - 1, h // 2)
     layout.keep_int("act_col", 0, w - 1, w // 2)
     cols = st.columns(2)
@@ -169,20 +172,16 @@ def grids_of(e, ranges, source_name: str, box) -> None:
         (where[1], e.after, f"after {FUNCTIONS[e.function]}", "after"),
     ):
         zrange, scale = ranges[part]
-        where_.plotly_chart(
-            figures.annotated_grid(
-                values, title=title, cell_px=px, zrange=zrange, colorscale=scale,
-                show_scale=True, boxes=box,
-            ),
-            key=f"act_{part}",
+        fig = figures.annotated_grid(
+            values, title=title, cell_px=px, zrange=zrange, colorscale=scale, show_scale=True,
+            boxes=box,
         )  # fmt: skip
-    where[2].plotly_chart(
-        figures.annotated_grid(
-            changed, cell_px=px, title="changed cells (1 = changed)", zrange=(0.0, 1.0),
-            colorscale="Greys", digits=0, boxes=box,
-        ),
-        key="act_changed",
+        where_.plotly_chart(cell_pick.add_markers(fig, values), key=f"act_{part}", **cell_pick.PICK)
+    fig = figures.annotated_grid(
+        changed, cell_px=px, title="changed cells (1 = changed)", zrange=(0.0, 1.0),
+        colorscale="Greys", digits=0, boxes=box,
     )  # fmt: skip
+    where[2].plotly_chart(cell_pick.add_markers(fig, changed), key="act_changed", **cell_pick.PICK)
 
 
 st.title("Activation")
@@ -196,3 +195,9 @@ else:
 if e is not None:
     row, col = chosen_cell(e)
     show(e, ranges, source_name, row, col)
+    if source == "model":
+        field_view.show(
+            trace, state.current_model().model.config, e.layer, (row, col, row, col),
+            int(st.session_state["act_channel"]), f"Cell ({row}, {col}) of {e.layer}",
+            "act_fields",
+        )  # fmt: skip

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import conv_lab, experiments, explain, toy, toy_steps
-from ui import figures, grids, layout, state
+from ui import cell_pick, field_view, figures, grids, layout, state
 from ui import toy as toy_ui
 
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
@@ -103,7 +103,9 @@ def toy_view():
 
 
 def chosen_cell(view) -> tuple[int, int]:
+    """The output cell: a click on the pooled map (read before the sliders), or the sliders."""
     h, w = view.after.shape
+    cell_pick.apply("pool_after", ("pool_row", "pool_col"), (h, w))
     layout.keep_int("pool_row", 0, h - 1, h // 2)
     layout.keep_int("pool_col", 0, w - 1, w // 2)
     cols = st.columns(2)
@@ -214,13 +216,13 @@ def maps(view, row: int, col: int, marks, colours) -> None:
         ),
         key="pool_before",
     )  # fmt: skip
-    where[1].plotly_chart(
-        figures.annotated_grid(
-            view.after, title="pooled map", zrange=zrange, colorscale=scale, cell_px=after_px,
-            boxes=[figures.Box(row, col, row, col)],
-        ),
-        key="pool_after",
+    pooled = figures.annotated_grid(
+        view.after, title="pooled map (click a cell)", zrange=zrange, colorscale=scale,
+        cell_px=after_px, boxes=[figures.Box(row, col, row, col)],
     )  # fmt: skip
+    where[1].plotly_chart(
+        cell_pick.add_markers(pooled, view.after), key="pool_after", **cell_pick.PICK
+    )
 
 
 def window(view, row: int, col: int, colours) -> None:
@@ -242,6 +244,18 @@ def window(view, row: int, col: int, colours) -> None:
         f"columns {left}–{right - 1}: {cells} cells"
         + (partial if view.is_partial(row, col) else ".")
     )
+
+
+def field_section(trace, view, channel: int) -> None:
+    """The chosen window's receptive field on the input and every map before it."""
+    row, col = (int(st.session_state[k]) for k in ("pool_row", "pool_col"))
+    top, left, bottom, right = view.window(row, col)  # end-exclusive
+    config = state.current_model().model.config
+    before = field_view.path(config, view.layer)[-2]  # the stage pooling receives
+    rect = (top, left, bottom - 1, right - 1)
+    on = f"{before} {field_view.words(rect)}"
+    what = f"The window of output cell ({row}, {col}) of {view.layer}, on {on},"
+    field_view.show(trace, config, before, rect, channel, what, "pool_fields")
 
 
 def shift_section(trace, name: str, channel: int) -> None:
@@ -327,4 +341,5 @@ except ValueError as err:
 if view is not None:
     show(view, layer_maps, every)
     if source == "model":
+        field_section(trace, view, int(st.session_state["pool_channel"]))
         shift_section(trace, view.layer, int(st.session_state["pool_channel"]))

@@ -5,7 +5,7 @@ layer sees into the input."""
 import streamlit as st
 
 from cnn_core import attribution, conv_lab, explain
-from ui import figures, grids, layout, state, theme
+from ui import cell_pick, field_view, figures, grids, layout, state, theme
 from ui.conv_widgets import PADDING_FRAME, position, size_latex
 
 PLAY_SECONDS = 0.8  # one output position per tick while Play is on
@@ -116,21 +116,20 @@ def _step_result(e, out_map, out_range) -> None:
         f"NumPy (by hand): **{step.value:.6f}** · PyTorch computed **{e.torch_value:.6f}** for "
         f"this cell · |difference| = **{e.difference:.2e}** (float32 rounding)"
     )
-    st.plotly_chart(
-        figures.annotated_grid(
-            out_map, f"output channel {step.out_channel}", out_range,
-            theme.DIVERGING if out_range[0] < 0 else theme.SEQUENTIAL,
-            boxes=[figures.Box(step.row, step.col, step.row, step.col)],
-            marks=[(step.row, step.col)], cell_px=12 if out_map.shape[0] > 14 else 26,
-        ),
-        key="conv_out",
+    fig = figures.annotated_grid(
+        out_map, f"output channel {step.out_channel} (click a cell)", out_range,
+        theme.DIVERGING if out_range[0] < 0 else theme.SEQUENTIAL,
+        boxes=[figures.Box(step.row, step.col, step.row, step.col)],
+        marks=[(step.row, step.col)], cell_px=12 if out_map.shape[0] > 14 else 26,
     )  # fmt: skip
+    st.plotly_chart(cell_pick.add_markers(fig, out_map), key="conv_out", **cell_pick.PICK)
 
 
 def _step_through(trace, name: str, channel: int, mode: str, playing: bool) -> None:
     """Sliders (and Play) over output positions; the chosen cell computed in full."""
     stage = trace.stage(name)
     _, h_out, w_out = stage.shape
+    cell_pick.apply("conv_out", ("conv_row", "conv_col"), (h_out, w_out))  # before the sliders
     if playing:
         _advance((h_out, w_out))
     cols = st.columns(2)
@@ -155,6 +154,9 @@ def _step_through(trace, name: str, channel: int, mode: str, playing: bool) -> N
     _step_rows(e.step, in_range, in_scale)
     out_range = theme.map_ranges(stage.output, mode, layout.map_values(trace))[channel]
     _step_result(e, stage.output[channel], out_range)
+    config = state.current_model().model.config
+    what = f"Output cell ({row}, {col}) of {name}"
+    field_view.show(trace, config, name, (row, col, row, col), channel, what, "conv_fields")
 
 
 def model_section() -> None:
