@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import ops, toy, toy_steps
-from ui import charts, figures, flat_index, layout, theme
+from ui import cell_pick, charts, figures, flat_index, layout, theme
 from ui import toy as toy_ui
 
 TOY_KERNELS = "the toy kernel and a vertical-edge kernel"
@@ -67,21 +67,23 @@ def show_maps(maps, cell, every) -> None:
     zrange, scale = layout.color_range(maps[c], mode, maps, every)
     px = 40 if h_ <= 7 else 26 if h_ <= 14 else 12
     left, right = st.columns(2)
-    left.plotly_chart(
-        figures.annotated_grid(
-            maps[c], title=f"channel {c} ({h_} x {w_}); cell ({h}, {w}) outlined",
-            boxes=[figures.Box(h, w, h, w)], zrange=zrange, colorscale=scale, cell_px=px,
-            show_scale=True,
-        ),
-        key="flat_map",
+    fig = figures.annotated_grid(
+        maps[c], title=f"channel {c} ({h_} x {w_}); cell ({h}, {w}) outlined",
+        boxes=[figures.Box(h, w, h, w)], zrange=zrange, colorscale=scale, cell_px=px,
+        show_scale=True,
     )  # fmt: skip
+    left.plotly_chart(cell_pick.add_markers(fig, maps[c]), key="flat_map", **cell_pick.PICK)
     titles = [f"ch {k}" + (" (chosen)" if k == c else "") for k in range(c_)]
-    right.plotly_chart(
-        figures.heatmap_grid(
-            maps, titles, theme.map_ranges(maps, mode, every), ncols=min(c_, 4), cell_px=110
-        ),
-        key="flat_all_maps",
+    fig = figures.heatmap_grid(
+        maps, titles, theme.map_ranges(maps, mode, every), ncols=min(c_, 4), cell_px=110
     )
+    for k in range(c_):  # a marker per cell of every channel: customdata [k, row, col]
+        cell_pick.add_markers(
+            fig, maps[k], size_px=110 / max(h_, w_), prefix=(k,), xref=f"x{k + 1 if k else ''}",
+            yref=f"y{k + 1 if k else ''}",
+            hovertemplate=f"ch {k}<br>" + cell_pick.HOVER,
+        )  # fmt: skip
+    right.plotly_chart(fig, key="flat_all_maps", **cell_pick.PICK)
 
 
 st.title("Flatten")

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import ops
-from ui import layout, state
+from ui import cell_pick, layout, state
 
 FIELDS = {"flat_index": "Index i", "flat_c": "Channel c", "flat_h": "Row h", "flat_w": "Column w"}
 CELL_KEYS = ("flat_c", "flat_h", "flat_w")
@@ -65,11 +65,25 @@ def _sync(shape) -> None:
     st.session_state.update(flat_c=c, flat_h=h, flat_w=w)
 
 
+def _clicked(shape) -> None:
+    """A new click on one of the page's maps (ui/cell_pick.py) moves the index to that cell:
+    on the stack of every channel it is (c, h, w), on the chosen channel's map (h, w)."""
+    cell = cell_pick.take("flat_all_maps", shape)
+    if cell is None:
+        spot = cell_pick.take("flat_map", shape[1:])
+        cell = None if spot is None else (int(st.session_state["flat_c"]), *spot)
+    if cell is not None:
+        c, h, w = cell
+        i = ops.flat_index(c, h, w, shape)
+        st.session_state.update(flat_index=i, flat_c=c, flat_h=h, flat_w=w)
+
+
 def index_widgets(shape) -> tuple[int, tuple[int, int, int]]:
     """The index and its (c, h, w), kept in step; returns (i, (c, h, w)). No bounds in the
     widgets themselves: a browser does not send a typed value outside them and keeps showing
     it, so every value comes here, and one outside its range is put back with a note."""
     _sync(shape)
+    _clicked(shape)
     left, right = st.columns([1, 2])
     left.number_input(
         "Index i in the vector", step=1, key="flat_index", on_change=_index_changed, args=(shape,)
