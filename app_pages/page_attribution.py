@@ -7,7 +7,7 @@ import streamlit as st
 
 from cnn_core import attribution
 from ui import attribution_view as view
-from ui import layout, state
+from ui import cell_pick, layout, state
 
 METHODS = {
     "saliency": attribution.saliency,
@@ -15,6 +15,7 @@ METHODS = {
     "grad_cam": attribution.grad_cam,
 }
 FILLS = {0.0: "black, no ink", 1.0: "white, full ink"}
+OCCLUSION_CHARTS = ("attr_occlusion_0", "attr_occlusion_1")  # show_row's keys: one per class
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -79,10 +80,12 @@ def choose_classes(trace, names) -> list[int]:
     return [int(k)]
 
 
-def show_row(figures, texts, key: str) -> None:
-    """One map per class side by side, each with its text alternative under it."""
+def show_row(figures, texts, key: str, pick: bool = False) -> None:
+    """One map per class side by side, each with its text alternative under it; with ``pick``
+    a click on a map selects a cell (ui/cell_pick.py)."""
+    clicks = cell_pick.PICK if pick else {}
     for i, (col, fig, text) in enumerate(zip(st.columns(2), figures, texts, strict=False)):
-        col.plotly_chart(fig, key=f"{key}_{i}", width="content", alt=text)
+        col.plotly_chart(fig, key=f"{key}_{i}", width="content", alt=text, **clicks)
         col.caption(text)
 
 
@@ -140,7 +143,9 @@ def occlusion_settings() -> tuple[int, int, float]:
 
 
 def occlusion_cell(n: int) -> tuple[int, int]:
-    """Sliders for the patch whose masked image is shown (the keyboard path)."""
+    """A click on an occlusion map (read before the sliders) or the sliders (the keyboard
+    path) choose the patch whose masked image is shown."""
+    cell_pick.apply(OCCLUSION_CHARTS, ("attr_occ_row", "attr_occ_col"), (n, n))
     layout.keep_int("attr_occ_row", 0, n - 1, n // 2)
     layout.keep_int("attr_occ_col", 0, n - 1, n // 2)
     cols = st.columns(2)
@@ -179,13 +184,17 @@ def occlusion_maps(trace, image, maps, chosen, names, where) -> None:
              "<br>p with it covered %{customdata[6]:.2%}")  # fmt: skip
     figures, texts = [], []
     rows, cols = np.indices((n, n))
+    place = view.Placement.patches(patch, stride)
     for k, drop in zip(chosen, maps, strict=True):
         after = view.tidy(trace.probabilities[k] - drop, 6)  # p with each patch covered
         data = view.stack_data(rows, cols, *np.moveaxis(bounds, -1, 0), after, view.tidy(drop))
-        figures.append(view.overlay(
-            drop, image, view.Placement.patches(patch, stride), zrange, scale, hover=hover,
-            title=f"occlusion for class {names[k]}", bar="drop in p", customdata=data,
-            boxes=[box],
+        fig = view.overlay(
+            drop, image, place, zrange, scale, hover=hover, customdata=data, boxes=[box],
+            title=f"occlusion for class {names[k]} (click a patch)", bar="drop in p",
+        )  # fmt: skip
+        figures.append(cell_pick.add_markers(
+            fig, drop, size_px=stride * view.CELL_PX, first=place.first, step=place.step,
+            customdata=data, hovertemplate=hover + "<br>click to show it covered<extra></extra>",
         ))  # fmt: skip
         texts.append(
             f"Occlusion for class {names[k]}: each cell is drawn at the centre of the patch it "
@@ -193,7 +202,7 @@ def occlusion_maps(trace, image, maps, chosen, names, where) -> None:
             f"{view.scale_words(zrange, True)} (red: covering it lowers p). "
             + _top_words(drop, "patch", "+.4f")
         )
-    show_row(figures, texts, "attr_occlusion")
+    show_row(figures, texts, "attr_occlusion", pick=True)
 
 
 def masked_view(trace, image, maps, chosen, names, where) -> None:
