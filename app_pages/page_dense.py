@@ -4,14 +4,15 @@ into probabilities."""
 import numpy as np
 import streamlit as st
 
-from cnn_core import explain, toy, toy_steps
-from ui import charts, figures, layout, state
+from cnn_core import attribution, explain, ops, toy, toy_steps
+from ui import charts, field_view, figures, layout, state, theme
 from ui import toy as toy_ui
 
 TOY_X = toy.toy_features()  # the toy image's conv map (toy X kernel), max-pooled 2x2, flattened
 TOY_W = np.array([[1, 0, -1, 0.5], [0, 1, 0, -1], [-0.5, 0.5, 1, 0]], dtype=np.float32)
 TOY_B = np.array([[0, 1, -0.5]], dtype=np.float32)
 TOP = 8  # contributions listed per sign
+SPOT_COLOURS = ("#ffb000", "#00b4d8", "#e040fb", "#76ff03", "#ff1744")  # by rank, repeating
 
 
 def class_picker(names) -> int:
@@ -137,6 +138,72 @@ def contributions(e, names) -> None:
     )
 
 
+def spots(e, config, count: int) -> list[dict]:
+    """The ``count`` largest positive contributions as rows: rank, flat index i, its (c, h, w)
+    on the flattened maps (ops.unflat_index), W·x, and the input region that cell sees (the
+    receptive field of the last conv / activation / pool stage, whose maps are flattened)."""
+    last = attribution.spatial_stages(config)[-1][0]
+    rows = []
+    for rank, (i, value) in enumerate(e.top(count, 1), start=1):
+        c, h, w = ops.unflat_index(i, e.feature_shape)
+        field = attribution.receptive_field(config, last, h, w)
+        rows.append({"rank": rank, "i": i, "(c, h, w)": (c, h, w), "W·x": value,
+                     "stage": last, "sees input": field})  # fmt: skip
+    return rows
+
+
+def spots_figure(trace, rows, k_name: str):
+    """The input with every spot's field outlined, and each channel that holds a spot with
+    its cells outlined, one colour per rank."""
+    image, maps = trace.stage("input").output.mean(axis=0), trace.input_of("flatten")
+    channels = sorted({r["(c, h, w)"][0] for r in rows})
+    colour = {r["rank"]: SPOT_COLOURS[(r["rank"] - 1) % len(SPOT_COLOURS)] for r in rows}
+    boxes = [[figures.Box(*r["sees input"], color=colour[r["rank"]]) for r in rows]]
+    for c in channels:
+        boxes.append([
+            figures.Box(h, w, h, w, color=colour[r["rank"]])
+            for r in rows for cc, h, w in [r["(c, h, w)"]] if cc == c
+        ])  # fmt: skip
+    titles = [f"input: what the spots for {k_name} see"] + [
+        f"{rows[0]['stage']} ch {c}" for c in channels
+    ]
+    return figures.field_maps(
+        [image] + [maps[c] for c in channels], titles, boxes,
+        [(0.0, 1.0)] + [None] * len(channels), [theme.IMAGE] + [None] * len(channels),
+    )  # fmt: skip
+
+
+def evidence(trace, e, names) -> None:
+    """Where the largest contributions to the chosen class sit: back on their (c, h, w) maps
+    and on the input region each of those cells sees."""
+    k = e.output_index
+    st.subheader(f"Where the evidence for {names[k]} sits")
+    if e.feature_shape is None:
+        st.caption(
+            "This model has a hidden dense layer: the class scores read its units, not the "
+            "flattened maps, so their contributions have no place on a map."
+        )
+        return
+    spot = layout.keep("dense_spots")
+    count = st.slider("Largest contributions shown", spot.lo, spot.hi, key="dense_spots")
+    rows = spots(e, state.current_model().model.config, int(count))
+    if not rows:
+        st.caption(f"No feature adds to the score of {names[k]} for this input.")
+        return
+    st.plotly_chart(spots_figure(trace, rows, names[k]), key="dense_spots_maps")
+    st.dataframe(
+        [{"rank": r["rank"], "i": r["i"], "(c, h, w)": "({}, {}, {})".format(*r["(c, h, w)"]),
+          "W·x": f"{r['W·x']:+.4f}", "sees input": field_view.words(r["sees input"])}
+         for r in rows],
+        hide_index=True, key="dense_spots_table",
+    )  # fmt: skip
+    st.caption(
+        f"The {len(rows)} largest positive products W·x for class {names[k]}, by rank (one "
+        f"outline colour each): index i of the flattened vector is cell (c, h, w) of "
+        f"{rows[0]['stage']}, whose receptive field is the region outlined on the input."
+    )
+
+
 def softmax_settings(logits, names) -> tuple[float, int]:
     """The temperature and the true label (for the loss) widgets."""
     cols = st.columns(2)
@@ -199,6 +266,8 @@ source = layout.source_switch("dense_source", trace)
 e, names, logits = model_part(trace) if source == "model" else toy_part()
 if e is not None:
     contributions(e, names)
+    if source == "model":
+        evidence(trace, e, names)
     softmax_part(logits, names)
     if source == "model":
         st.info(layout.prose("softmax_scribble"))

@@ -271,10 +271,17 @@ PAGE_FILES = {page.slug: page.file for page in pages.PAGES}  # the page registry
 CHANGES = {  # one non-default value per page, so the round trip proves more than defaults
     "draw": {"draw_center": False},
     "convolution": {"conv_channel": 5, "conv_row": 3, "conv_toy_stride": 2},
-    "activation": {"act_function": "tanh", "act_channel": 2},
-    "pooling": {"pool_mode": "avg", "pool_size": 3, "pool_ceil": True, "pool_shift": "up"},
+    "activation": {"act_function": "tanh", "act_channel": 2, "act_row": 5, "act_col": 9},
+    "pooling": {
+        "pool_mode": "avg",
+        "pool_size": 3,
+        "pool_ceil": True,
+        "pool_shift": "up",
+        "pool_row": 2,  # a picked cell (a click or the sliders)
+        "pool_col": 4,
+    },
     "flatten": {"flat_index": 300},
-    "dense": {"softmax_temperature": 3.5, "softmax_label": 2},
+    "dense": {"softmax_temperature": 3.5, "softmax_label": 2, "dense_spots": 5},
     "attribution": {
         "attr_class": 3,
         "attr_compare": False,

@@ -183,6 +183,7 @@ PAGES = (
         settings={
             "dense_source": _SOURCE,
             "dense_class": _INDEX,
+            "dense_spots": _int(1, 10, 3),  # the largest contributions shown on their maps
             "softmax_temperature": _float(0.1, 10.0, 1.0),
             "softmax_label": _INDEX,
             "dense_toy_x": _grid(14),
