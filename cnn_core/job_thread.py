@@ -11,17 +11,9 @@ from __future__ import annotations
 import time
 
 from .job_process import WAIT_TICK
-from .job_worker import PUBLISH_EVERY
+from .job_worker import PUBLISH_EVERY, ending
 from .snapshots import snapshot_weights
-from .train import (
-    BatchEvent,
-    DivergedEvent,
-    DoneEvent,
-    EpochEvent,
-    StepEvent,
-    StoppedEvent,
-    train,
-)
+from .train import BatchEvent, EpochEvent, StepEvent, train
 
 
 class ThreadTrainer:
@@ -44,11 +36,8 @@ class ThreadTrainer:
                 elif isinstance(event, StepEvent):
                     with self.lock:
                         self._pub.step = event
-                elif isinstance(event, DoneEvent):
-                    outcome = "done"
-                elif isinstance(event, (DivergedEvent, StoppedEvent)):  # StoppedEvent: time limit
-                    outcome = "diverged" if isinstance(event, DivergedEvent) else "stopped"
-                    reason = event.reason
+                elif (end := ending(event)) is not None:
+                    outcome, reason = end
         finally:
             events.close()  # the model keeps the last finished step's weights, in eval mode
         self._ticket.release()  # training is over: the next learner need not wait for the

@@ -51,6 +51,7 @@ from .train import (
     StepEvent,
     StoppedEvent,
     TrainControl,
+    TrainEvent,
     evaluate,
     train,
 )
@@ -66,6 +67,16 @@ def weights_to_arrays(model: CNN) -> dict[str, np.ndarray]:
 
 def arrays_to_weights(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()}
+
+
+def ending(event: TrainEvent) -> tuple[str, str] | None:
+    """(outcome, reason) if ``event`` ends the run ("done", "diverged" or "stopped": the time
+    limit), else None. Either worker's loop reads the end of a run through this."""
+    if isinstance(event, DoneEvent):
+        return "done", ""
+    if isinstance(event, (DivergedEvent, StoppedEvent)):
+        return ("diverged" if isinstance(event, DivergedEvent) else "stopped"), event.reason
+    return None
 
 
 def needs_measuring(outcome: str, has_rows: bool, has_event: bool) -> bool:
@@ -180,11 +191,8 @@ class _Run:
                     self.send(("epoch", event, weights_to_arrays(self.model)))
                 elif isinstance(event, StepEvent):
                     self.send(("step", event))
-                elif isinstance(event, DoneEvent):
-                    outcome = "done"
-                elif isinstance(event, (DivergedEvent, StoppedEvent)):
-                    outcome = "diverged" if isinstance(event, DivergedEvent) else "stopped"
-                    reason = event.reason
+                elif (end := ending(event)) is not None:
+                    outcome, reason = end
         finally:
             events.close()  # the model keeps the last finished step's weights, in eval mode
         self.send(("trained", outcome, reason))

@@ -21,7 +21,7 @@ from cnn_core.data import Split, load_bundled
 from cnn_core.job import TrainingJob
 from cnn_core.limits import TrainingSlots
 from cnn_core.runtime import configure_torch
-from cnn_core.train import BatchEvent
+from cnn_core.train import BatchEvent, DivergedEvent, DoneEvent, EpochEvent, StoppedEvent
 
 from .test_job import finish, paused_job, request, wait_until
 
@@ -191,3 +191,22 @@ def test_the_worker_sends_progress_at_most_every_batch_every_and_before_anything
     assert run.conn.sent[1][2] == 4  # steps 2..5
     assert run.conn.sent[2] == ("status", "paused", 0)
     assert sum(m[2] for m in run.conn.sent if m[0] == "batch") == 5
+
+
+def test_ending_names_how_a_run_ended_and_nothing_else():
+    """Both workers read a run's end through job_worker.ending: done, diverged or stopped with
+    the event's reason; progress events are not an ending."""
+    assert job_worker.ending(DoneEvent(3)) == ("done", "")
+    diverged = DivergedEvent(2, 5, "the loss became nan", restored=True)
+    assert job_worker.ending(diverged) == ("diverged", "the loss became nan")
+    assert job_worker.ending(StoppedEvent("it reached its time limit")) == (
+        "stopped",
+        "it reached its time limit",
+    )
+    batch = BatchEvent(epoch=1, batch=1, num_batches=2, loss=1.0, accuracy=0.5,
+                       images_per_second=1.0, images_seen=64)  # fmt: skip
+    assert job_worker.ending(batch) is None
+    confusion = np.zeros((10, 10), np.int64)
+    epoch = EpochEvent(epoch=1, train_loss=1.0, train_accuracy=0.5, test_loss=1.0,
+                       test_accuracy=0.5, confusion=confusion, seconds=1.0)  # fmt: skip
+    assert job_worker.ending(epoch) is None  # an epoch's end is not the run's
