@@ -2,7 +2,10 @@
 
 The network is a list of named stages run in order, the same names the pages use:
 
-    conv1 -> act1 -> pool1 -> conv2 -> act2 -> pool2 -> flatten [-> hidden -> act_hidden] -> dense
+    conv1 [-> norm1] -> act1 -> pool1 -> conv2 [-> norm2] -> act2 -> pool2 -> flatten
+        [-> hidden -> act_hidden] -> dense
+
+(normN, batch normalisation, only with ``ModelConfig(batch_norm=True)``.)
 
 ``CNN.trace(image)`` runs that list explicitly (no hooks) and records every stage's output, so
 each number a page shows is the number PyTorch computed.
@@ -16,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .activations import ACTIVATIONS, activation_named
@@ -37,6 +41,7 @@ class ModelConfig:
     kernel_size: tuple[int, ...] | int = 3  # square kernel side per block (odd, 1-7)
     stride: tuple[int, ...] | int = 1  # convolution stride per block (1-2)
     padding: tuple[int, ...] | int = 1  # zero padding per block (0-3)
+    batch_norm: bool = False  # BatchNorm2d after each conv, before its activation (stage normN)
     activation: str = "relu"  # relu, leaky_relu, sigmoid or tanh, after every conv and hidden
     negative_slope: float = 0.01  # slope of leaky_relu for negative inputs (0-1)
     pooling: str = "max"  # max, avg or none, after every block's activation
@@ -69,6 +74,8 @@ class ModelConfig:
                 raise ValueError(f"block {b}: kernel size must be odd (1, 3, 5 or 7), got {k}")
             check_number(f"block {b}: stride", s, 1, 2)
             check_number(f"block {b}: padding", p, 0, 3)
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"batch_norm must be True or False, got {self.batch_norm!r}")
         if self.activation not in ACTIVATIONS:  # the table in activations.py
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
         if self.pooling not in POOLINGS:
@@ -94,10 +101,10 @@ class ModelConfig:
         for b, (f, k, s, p) in enumerate(self.blocks(), start=1):
             try:
                 size = conv_output_size(size, k, s, p)
-                out += [
-                    (f"conv{b}", "conv", (f, size, size)),
-                    (f"act{b}", "activation", (f, size, size)),
-                ]
+                out.append((f"conv{b}", "conv", (f, size, size)))
+                if self.batch_norm:
+                    out.append((f"norm{b}", "norm", (f, size, size)))
+                out.append((f"act{b}", "activation", (f, size, size)))
                 if self.pooling != "none":
                     size = conv_output_size(size, self.pool_size, self.pool_stride)
                     out.append((f"pool{b}", "pool", (f, size, size)))
@@ -127,7 +134,8 @@ class ModelConfig:
         act, parts = ACTIVATIONS[self.activation].torch_module, []
         for f, k, s, p in self.blocks():
             extra = "".join([f" s{s}" if s != 1 else "", f" p{p}" if p else ""])
-            parts += [f"conv {f}@{k}x{k}{extra}", act]
+            parts.append(f"conv {f}@{k}x{k}{extra}")
+            parts += ["BatchNorm2d", act] if self.batch_norm else [act]
             if self.pooling != "none":
                 stride = "" if self.pool_stride == self.pool_size else f" s{self.pool_stride}"
                 parts.append(f"{self.pooling} {self.pool_size}x{self.pool_size}{stride}")
@@ -168,6 +176,8 @@ def _build_stages(config: ModelConfig) -> tuple[nn.ModuleDict, dict[str, str]]:
     c = config.in_channels
     for b, (f, k, s, p) in enumerate(config.blocks(), start=1):
         stages[f"conv{b}"], kinds[f"conv{b}"] = nn.Conv2d(c, f, k, s, p), "conv"
+        if config.batch_norm:
+            stages[f"norm{b}"], kinds[f"norm{b}"] = nn.BatchNorm2d(f), "norm"
         stages[f"act{b}"], kinds[f"act{b}"] = _activation_module(config), "activation"
         if config.pooling != "none":
             pool = nn.MaxPool2d if config.pooling == "max" else nn.AvgPool2d
@@ -200,10 +210,13 @@ class CNN(nn.Module):
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         """PyTorch's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from the
-        given generator instead of the process-wide one (sessions share a process)."""
+        given generator instead of the process-wide one (sessions share a process). Batch norm
+        starts as the identity: scale 1, shift 0, running mean 0 and variance 1."""
         with torch.no_grad():
             for module in self.stages.values():
-                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                if isinstance(module, nn.BatchNorm2d):
+                    module.reset_parameters()  # no random numbers: ones, zeros, fresh stats
+                elif isinstance(module, (nn.Conv2d, nn.Linear)):
                     bound = 1 / math.sqrt(module.weight[0].numel())  # 1/sqrt(fan_in)
                     for p in (module.weight, module.bias):
                         p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
@@ -241,7 +254,8 @@ class CNN(nn.Module):
         """Run one image through every stage and record each output; mutates nothing.
 
         image: (28, 28) or (1, 28, 28) floats in [0, 1] (any array-like). Dropout is never applied
-        in a trace, whatever the module's mode, so this is safe on a model other sessions share.
+        in a trace and batch norm always uses its running statistics (inference), whatever the
+        module's mode, so this is safe on a model other sessions share (or one in training).
         """
         x = torch.as_tensor(_check_image(image, self.config)).reshape(
             1, *self.config.shapes()[0][2]
@@ -249,12 +263,23 @@ class CNN(nn.Module):
         stages = [Stage("input", "input", x[0].numpy().copy(), {})]
         for name, module in self.stages.items():
             params = _stage_params(module, tuple(x.shape[1:]))
-            x = module(x)
+            x = _inference(module, x)
             stages.append(Stage(name, self.kinds[name], x[0].numpy().copy(), params))
         logits = x[0]
         probabilities = torch.softmax(x, dim=1)[0]
         stages.append(Stage("softmax", "softmax", probabilities.numpy().copy(), {"dim": 1}))
         return Trace(stages, logits.numpy().copy(), probabilities.numpy().copy())
+
+
+def _inference(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """module(x) as at inference: batch norm with its running statistics even in train mode
+    (which would normalise with this one image's statistics and update the running ones)."""
+    if isinstance(module, nn.BatchNorm2d):
+        return F.batch_norm(
+            x, module.running_mean, module.running_var, module.weight, module.bias,
+            training=False, eps=module.eps,
+        )  # fmt: skip
+    return module(x)
 
 
 def _check_image(image, config: ModelConfig) -> np.ndarray:
@@ -304,8 +329,26 @@ def _stage_params(module: nn.Module, in_shape: tuple[int, ...]) -> dict:
         }
     if isinstance(module, nn.Flatten):
         return {"input_shape": in_shape}
+    if isinstance(module, nn.BatchNorm2d):
+        return _norm_params(module)
     act = next(a for a in ACTIVATIONS.values() if type(module).__name__ == a.torch_module)
     params = {"function": act.name}
     if act.uses_slope:
         params["negative_slope"] = module.negative_slope
     return params
+
+
+def _norm_params(module: nn.BatchNorm2d) -> dict:
+    """A batch-norm stage's scale and shift (learned), its running statistics (buffers, updated
+    by training and used at inference) and settings, as NumPy copies."""
+    return {
+        "weight": module.weight.detach().numpy().copy(),  # (C,) the scale, gamma
+        "bias": module.bias.detach().numpy().copy(),  # (C,) the shift, beta
+        "running_mean": module.running_mean.numpy().copy(),  # (C,)
+        "running_var": module.running_var.numpy().copy(),  # (C,) unbiased batch variances
+        "num_batches_tracked": int(module.num_batches_tracked),  # training steps that updated them
+        "eps": module.eps,
+        "momentum": module.momentum,  # running = (1 - momentum) * running + momentum * batch
+        "num_features": module.num_features,
+        "num_parameters": module.weight.numel() + module.bias.numel(),
+    }

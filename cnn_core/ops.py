@@ -353,6 +353,40 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 # ----------------------------------------------------------------------------------------------
+# Normalisation
+
+
+def _per_channel(name: str, value, channels: int, default: float) -> np.ndarray:
+    """A (C,) float64 vector of one value per channel (``default`` everywhere when None)."""
+    if value is None:
+        return np.full(channels, default)
+    v = np.asarray(value, dtype=np.float64)
+    if v.shape != (channels,):
+        raise ValueError(f"{name} needs one value per channel, shape ({channels},); got {v.shape}")
+    _check_finite(name, v)
+    return v
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, eps=1e-5) -> np.ndarray:
+    """Batch normalisation at inference, like F.batch_norm(..., training=False) on one image:
+    y[c] = (x[c] - running_mean[c]) / sqrt(running_var[c] + eps) * weight[c] + bias[c].
+    weight (the scale, gamma) defaults to 1 and bias (the shift, beta) to 0."""
+    x = _as_image(x)  # (C, H, W)
+    _check_finite("x", x)
+    c = x.shape[0]
+    mean = _per_channel("running_mean", running_mean, c, 0.0)  # (C,)
+    var = _per_channel("running_var", running_var, c, 1.0)  # (C,)
+    gamma, beta = _per_channel("weight", weight, c, 1.0), _per_channel("bias", bias, c, 0.0)
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 < eps < 1:
+        raise ValueError(f"eps must be a small positive number (e.g. 1e-5), got {eps!r}")
+    if np.any(var + eps <= 0):
+        raise ValueError("running_var + eps must be positive in every channel")
+    scale = gamma / np.sqrt(var + eps)  # (C,) one multiplier per channel
+    out = (x - mean[:, None, None]) * scale[:, None, None] + beta[:, None, None]
+    return out.astype(x.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
 # Flatten, dense, softmax
 
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STAGE_KINDS = ("input", "conv", "activation", "pool", "flatten", "dense", "softmax")
+STAGE_KINDS = ("input", "conv", "norm", "activation", "pool", "flatten", "dense", "softmax")
 
 
 @dataclass(frozen=True)
 class Stage:
     """One named stage of the network and what it produced for the traced input."""
 
-    name: str  # e.g. "conv1", "act1", "pool1", "flatten", "dense", "softmax"
+    name: str  # e.g. "conv1", "norm1", "act1", "pool1", "flatten", "dense", "softmax"
     kind: str  # one of STAGE_KINDS
     output: np.ndarray  # the stage's output without the batch axis, e.g. (8, 28, 28) or (10,)
     params: dict = field(default_factory=dict)  # weights and settings (see CNN.trace)

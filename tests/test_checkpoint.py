@@ -204,3 +204,34 @@ def test_falsy_environment_value_is_accepted(monkeypatch, value):
     check_safe_environment()
     monkeypatch.delenv(UNSAFE_ENV)
     check_safe_environment()
+
+
+def test_batch_norm_running_statistics_round_trip():
+    """A batch-norm model's running mean, variance and step count (buffers, not parameters) are
+    saved and loaded with the weights: the loaded model has the same state dict and trace."""
+    model = CNN(ModelConfig(filters=(3, 4), batch_norm=True), seed=2)
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):  # two training-mode passes move the running statistics
+            model(torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(3)))
+    model.eval()
+    loaded, _ = load_checkpoint(save_checkpoint(model))
+    assert loaded.config.batch_norm
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    assert int(loaded.stages["norm2"].num_batches_tracked) == 2
+    assert not torch.allclose(loaded.stages["norm1"].running_var, torch.ones(3))
+    image = load_bundled().test.as_float()[1]
+    np.testing.assert_array_equal(model.trace(image).logits, loaded.trace(image).logits)
+
+
+def test_a_checkpoint_saved_before_batch_norm_existed_loads_without_it():
+    """The shipped default model's file predates the batch_norm field (its stored configuration
+    has no such key): it loads as a model without norm stages."""
+    with open(DEFAULT_MODEL_PATH, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        stored = json.loads(json.loads(f.read(length))["__metadata__"]["model_config"])
+    assert "batch_norm" not in stored
+    model, _ = load_checkpoint(DEFAULT_MODEL_PATH)
+    assert not model.config.batch_norm
+    assert not any(kind == "norm" for kind in model.kinds.values())

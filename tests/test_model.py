@@ -1,6 +1,7 @@
 """cnn_core.model and cnn_core.trace: ModelConfig validation, the CNN built from named stages, and
 a Trace whose every stage equals PyTorch's own forward."""
 
+import copy
 import dataclasses
 import json
 import threading
@@ -51,6 +52,7 @@ CONFIGS = {
         filters=(6, 5), kernel_size=5, padding=2, activation="tanh"
     ),
     "kernel1": ModelConfig(filters=(3, 5), kernel_size=1, padding=0),
+    "batch_norm": ModelConfig(filters=(4, 6), batch_norm=True),
 }
 
 
@@ -119,6 +121,9 @@ def test_describe():
     assert ModelConfig(filters=(2,), pooling="none", activation="leaky_relu").describe() == (
         "conv 2@3x3 p1 -> LeakyReLU -> flatten 1568 -> dense 10"
     )
+    assert ModelConfig(filters=(2,), batch_norm=True).describe() == (
+        "conv 2@3x3 p1 -> BatchNorm2d -> ReLU -> max 2x2 -> flatten 392 -> dense 10"
+    )
 
 
 INVALID_CONFIGS = {
@@ -153,6 +158,7 @@ INVALID_CONFIGS = {
     "classes 1": (dict(num_classes=1), "number of classes must be between 2 and 100"),
     "in channels 4": (dict(in_channels=4), "input channels must be between 1 and 3"),
     "input size 4": (dict(input_size=4), "input size must be between 8 and 64"),
+    "batch_norm 1": (dict(batch_norm=1), "batch_norm must be True or False, got 1"),
 }
 
 
@@ -226,13 +232,14 @@ def _same_weights(a: CNN, b: CNN) -> bool:
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_same_seed_same_weights_different_seed_different_weights(name):
-    """CNN(config, seed) is deterministic; another seed changes every parameter tensor."""
+    """CNN(config, seed) is deterministic; another seed changes every conv and dense parameter
+    tensor (batch norm starts at scale 1 and shift 0 whatever the seed)."""
     config = CONFIGS[name]
     a, b, c = CNN(config, seed=3), CNN(config, seed=3), CNN(config, seed=4)
     assert _same_weights(a, b)
     assert a.fingerprint() == b.fingerprint()
     for (name_a, pa), (_, pc) in zip(a.named_parameters(), c.named_parameters(), strict=True):
-        assert not torch.equal(pa, pc), name_a
+        assert ".norm" in name_a or not torch.equal(pa, pc), name_a
     assert a.fingerprint() != c.fingerprint()
 
 
@@ -307,6 +314,8 @@ def _explicit_forward(model: CNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
         for b, (_, _, s, p) in enumerate(cfg.blocks(), start=1):
             conv = model.stages[f"conv{b}"]
             x = out[f"conv{b}"] = F.conv2d(x, conv.weight, conv.bias, stride=s, padding=p)
+            if cfg.batch_norm:  # the module itself in eval mode: its running statistics
+                x = out[f"norm{b}"] = copy.deepcopy(model.stages[f"norm{b}"]).eval()(x)
             x = out[f"act{b}"] = act(x)
             if cfg.pooling == "max":
                 x = out[f"pool{b}"] = F.max_pool2d(x, cfg.pool_size, cfg.pool_stride)
@@ -346,6 +355,10 @@ def test_numpy_ops_reproduce_every_trace_stage(config):
         x, p = trace.input_of(stage.name), stage.params
         if stage.kind == "conv":
             got = ops.conv2d(x, p["weight"], p["bias"], p["stride"], p["padding"], p["dilation"])
+        elif stage.kind == "norm":
+            got = ops.batch_norm(
+                x, p["running_mean"], p["running_var"], p["weight"], p["bias"], p["eps"]
+            )
         elif stage.kind == "activation":
             got = ops.activation(p["function"], x, p.get("negative_slope", 0.01))
         elif stage.kind == "pool":
@@ -522,6 +535,11 @@ def test_stage_params(config):
             1,
         )
         assert conv["num_parameters"] == module.weight.numel() + module.bias.numel()
+        if config.batch_norm:
+            norm, bn = trace.stage(f"norm{b}").params, model.stages[f"norm{b}"]
+            np.testing.assert_array_equal(norm["running_var"], bn.running_var.numpy())
+            assert norm["weight"].shape == norm["running_mean"].shape == (f,)
+            assert (norm["eps"], norm["momentum"], norm["num_parameters"]) == (1e-5, 0.1, 2 * f)
         act = trace.stage(f"act{b}").params
         assert act["function"] == config.activation
         if config.activation == "leaky_relu":
@@ -582,3 +600,75 @@ def test_forward_dropout_uses_the_given_generator():
     assert torch.equal(d, e)
     assert not torch.equal(a, d)
     assert a.shape == (2, 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# Batch normalisation
+
+
+def _trained_norm_model(seed: int = 5) -> CNN:
+    """A batch-norm model whose running statistics, scale and shift are not their initial 1s and
+    0s: a few training-mode forward passes, then random scales and shifts."""
+    model = CNN(ModelConfig(filters=(4, 6), batch_norm=True), seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(16, 1, 28, 28, generator=g))
+        for b in (1, 2):
+            bn = model.stages[f"norm{b}"]
+            bn.weight.copy_(torch.rand(bn.num_features, generator=g) * 2 + 0.5)
+            bn.bias.copy_(torch.randn(bn.num_features, generator=g))
+    return model.eval()
+
+
+def test_norm_stages_sit_between_conv_and_activation_and_start_as_the_identity():
+    """batch_norm=True adds norm1, norm2 (kind "norm") right after each conv; a new model's norm
+    has scale 1, shift 0, running mean 0 and variance 1 (BatchNorm2d's own start), whatever the
+    seed, and its 2 x C parameters count."""
+    config = ModelConfig(batch_norm=True)
+    names = [(n, k) for n, k, _ in config.shapes()][:5]
+    assert names == [("input", "input"), ("conv1", "conv"), ("norm1", "norm"),
+                     ("act1", "activation"), ("pool1", "pool")]  # fmt: skip
+    model = CNN(config, seed=7)
+    for b, f in ((1, 8), (2, 16)):
+        ours, fresh = model.stages[f"norm{b}"], torch.nn.BatchNorm2d(f)
+        for name, tensor in fresh.state_dict().items():
+            assert torch.equal(ours.state_dict()[name], tensor), (b, name)
+    assert model.num_parameters() == 9098 + 2 * (8 + 16)
+
+
+def test_norm_stage_equals_batchnorm2d_in_eval_mode_even_on_a_model_in_train_mode():
+    """The trace's norm output is nn.BatchNorm2d's in eval mode (within MAX_ABS_DIFF) with the
+    model's running statistics, also when the model is in train mode, and tracing changes no
+    running statistic (a train-mode forward would normalise with the one image and update them)."""
+    model = _trained_norm_model()
+    image = _image(4)
+    expected = _explicit_forward(model, _batch(image))
+    before = copy.deepcopy(model.state_dict())
+    model.train()
+    trace = model.trace(image)
+    for name in ("norm1", "norm2", "dense"):
+        diff = np.abs(trace.stage(name).output - expected[name][0].numpy()).max()
+        assert diff <= MAX_ABS_DIFF, (name, diff)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    assert model.training
+
+
+def test_norm_params_and_numpy_op_on_trained_statistics():
+    """On non-trivial statistics, the norm stage's params are the module's buffers and
+    parameters, and ops.batch_norm on the conv output gives the recorded output (OPS_ATOL)."""
+    model = _trained_norm_model(6)
+    trace = model.trace(_image(6))
+    for b in (1, 2):
+        p, bn = trace.stage(f"norm{b}").params, model.stages[f"norm{b}"]
+        np.testing.assert_array_equal(p["running_mean"], bn.running_mean.numpy())
+        np.testing.assert_array_equal(p["weight"], bn.weight.detach().numpy())
+        assert p["num_batches_tracked"] == 3
+        assert not np.allclose(p["running_var"], 1.0)
+        got = ops.batch_norm(
+            trace.input_of(f"norm{b}"), p["running_mean"], p["running_var"], p["weight"],
+            p["bias"], p["eps"],
+        )  # fmt: skip
+        np.testing.assert_allclose(got, trace.stage(f"norm{b}").output, rtol=0, atol=OPS_ATOL)

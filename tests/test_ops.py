@@ -942,3 +942,54 @@ def test_padding_that_would_explode_a_map_is_refused_before_allocating():
         ops.conv2d_at(x, w, np.zeros(1, np.float32), 1, 10**6, 0, 0, 0)
     with pytest.raises(ValueError, match="at most 1024"):
         ops.max_pool2d(x, 10**9, ceil_mode=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Batch normalisation (inference)
+
+
+def test_batch_norm_equals_torch_in_eval_mode():
+    """ops.batch_norm equals F.batch_norm(training=False) with the same running statistics,
+    scale and shift: float64 inputs within F64_ATOL, float32 within F32_ATOL (one subtraction,
+    one multiplication and one addition per value, each rounded in float32 by PyTorch)."""
+    rng = _rng(21)
+    x = rng.normal(0, 3, (5, 6, 7))
+    mean, var = rng.normal(0, 2, 5), rng.uniform(0.01, 9, 5)
+    weight, bias = rng.normal(1, 0.5, 5), rng.normal(0, 1, 5)
+    for dtype, atol in ((np.float64, F64_ATOL), (np.float32, F32_ATOL)):
+        t = [torch.from_numpy(a.astype(dtype)) for a in (x, mean, var, weight, bias)]
+        want = F.batch_norm(t[0][None], *t[1:3], t[3], t[4], training=False, eps=1e-3)[0]
+        got = ops.batch_norm(*(a.astype(dtype) for a in (x, mean, var, weight, bias)), eps=1e-3)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=atol)
+
+
+def test_batch_norm_hand_checked_and_defaults():
+    """Channel 0: (x - 2) / sqrt(4 + 0) * 3 + 1 on x = 2, 4, 6 gives 1, 4, 7 (eps set to a tiny
+    1e-12, whose effect is far below EXACT_ATOL); without weight and bias the scale is 1 and the
+    shift 0, as in PyTorch."""
+    x = np.array([[[2.0, 4.0, 6.0]], [[1.0, 1.0, 1.0]]])  # (2, 1, 3)
+    got = ops.batch_norm(x, [2.0, 0.0], [4.0, 1.0], [3.0, 1.0], [1.0, 0.0], eps=1e-12)
+    np.testing.assert_allclose(got[0, 0], [1.0, 4.0, 7.0], rtol=0, atol=EXACT_ATOL)
+    np.testing.assert_allclose(got[1, 0], [1.0, 1.0, 1.0], rtol=0, atol=EXACT_ATOL)
+    plain = ops.batch_norm(x, [2.0, 0.0], [4.0, 1.0], eps=1e-12)
+    np.testing.assert_allclose(plain[0, 0], [0.0, 1.0, 2.0], rtol=0, atol=EXACT_ATOL)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"running_mean": [0.0]}, r"running_mean needs one value per channel, shape \(2,\)"),
+        ({"running_var": [1.0, np.nan]}, "NaN or infinite"),
+        ({"running_var": [1.0, -1.0]}, "running_var \\+ eps must be positive"),
+        ({"eps": 0}, "eps must be a small positive number"),
+        ({"weight": [[1.0, 1.0]]}, "weight needs one value per channel"),
+    ],
+    ids=["short mean", "NaN var", "negative var", "eps 0", "2-D weight"],
+)
+def test_batch_norm_rejects_bad_statistics(kwargs, message):
+    """Statistics that do not give one finite value per channel, a variance that makes the
+    square root undefined and a zero eps are refused with a sentence."""
+    args = {"running_mean": [0.0, 0.0], "running_var": [1.0, 1.0], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        ops.batch_norm(np.zeros((2, 3, 3)), **args)
