@@ -8,7 +8,9 @@ of the next run, before its sliders are drawn, calls ``apply`` (or ``take``): a 
 before sets the sliders' keys. The click applied last is remembered per chart
 (``state.CELL_PICKS``), because the chart keeps reporting its selection on every later run: a
 slider moved after a click is not put back. The pick lives in the sliders' keys, which are
-shareable settings (ui/pages.py), so it survives page switches and goes into share links.
+shareable settings (ui/pages.py), so it goes into share links; Streamlit drops a widget's value
+when a run does not draw it (another page), so ``keep`` copies those keys on every run of their
+page (``state.PICKED``) and puts them back on the first run after a page switch.
 """
 
 from __future__ import annotations
@@ -95,13 +97,26 @@ def take(chart_key: str, shape) -> tuple[int, ...] | None:
     return cell
 
 
+def keep(widget_keys) -> None:
+    """At the start of a run of their page: copy the pickers' values, or put the copies back
+    when Streamlit dropped the keys (the page was not drawn on the last run)."""
+    kept = st.session_state.setdefault(state.PICKED, {})
+    for key in widget_keys:
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
+        elif key in kept:
+            st.session_state[key] = kept[key]
+
+
 def apply(chart_keys, widget_keys, shape) -> tuple[int, ...] | None:
     """Set ``widget_keys`` (e.g. the row and column sliders' keys) from a new click on any of
-    ``chart_keys``; returns the cell, or None when there was no new click."""
+    ``chart_keys``; returns the cell, or None when there was no new click. Call it before the
+    sliders are drawn (it also ``keep``s the keys)."""
+    keep(widget_keys)
     for chart_key in [chart_keys] if isinstance(chart_keys, str) else chart_keys:
         cell = take(chart_key, shape)
         if cell is not None:
             for key, value in zip(widget_keys, cell, strict=True):
-                st.session_state[key] = value
+                st.session_state[key] = st.session_state[state.PICKED][key] = value
             return cell
     return None

@@ -175,6 +175,7 @@ def model_section() -> None:
     _layer_header(trace, name)
     _filter_weights(stage, channel)
     _, h_out, w_out = stage.shape
+    cell_pick.keep(("conv_row", "conv_col"))  # the pick, back after a page switch
     layout.keep_int("conv_row", 0, h_out - 1, h_out // 2)
     layout.keep_int("conv_col", 0, w_out - 1, w_out // 2)
     st.session_state.setdefault("conv_play", False)

@@ -57,7 +57,9 @@ def _cell_changed(shape, key: str) -> None:
 
 
 def _sync(shape) -> None:
-    """Before the widgets: clamp pre-set values to this shape; the index decides the cell."""
+    """Before the widgets: clamp pre-set values to this shape (the index kept over a page
+    switch, ui/cell_pick.py); the index decides the cell."""
+    cell_pick.keep(("flat_index",))
     c_, h_, w_ = shape
     example = min(h_ * w_ + w_ + 1, c_ * h_ * w_ - 1)  # cell (1, 1, 1): every term counts
     layout.keep_int("flat_index", 0, c_ * h_ * w_ - 1, example)
@@ -76,6 +78,7 @@ def _clicked(shape) -> None:
         c, h, w = cell
         i = ops.flat_index(c, h, w, shape)
         st.session_state.update(flat_index=i, flat_c=c, flat_h=h, flat_w=w)
+        cell_pick.keep(("flat_index",))  # the copy kept over a page switch
 
 
 def index_widgets(shape) -> tuple[int, tuple[int, int, int]]:

@@ -52,6 +52,7 @@ TRAIN_OPENED = "train_opened"  # training: what "Open" did, said once beside the
 TRAIN_EPOCH_RUN = "train_epoch_run"  # training: the run the epoch scrubber was last set for
 TRAIN_CELL_SEEN = "train_cell_seen"  # training: the last confusion-matrix cell clicked
 CELL_PICKS = "cell_picks"  # {chart key: the map cell its click last set} (ui/cell_pick.py)
+PICKED = "picked_cells"  # {widget key: value} of the cell pickers, kept over page switches
 
 TRACE_CACHE_SIZE = 4
 
