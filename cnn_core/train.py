@@ -1,4 +1,4 @@
-"""Training as a generator of progress events; evaluation; the confusion matrix; augmentation.
+"""Training as a generator of progress events; evaluation; the confusion matrix.
 
     for event in train(model, split, TrainConfig(epochs=3)):
         ...  # BatchEvent every few batches, EpochEvent after each epoch, then DoneEvent
@@ -36,10 +36,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .augment import augment_batch, random_affine, random_thickness  # noqa: F401 (public)
 from .ops import check_number
+from .step_record import StepEvent, _StepRecorder, optimizer_update  # noqa: F401 (public)
 
 OPTIMIZERS = ("adam", "sgd")
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "onecycle")
+WARMUP = 0.2  # onecycle: the fraction of the steps in which the learning rate rises
 
 # ----------------------------------------------------------------------------------------------
 # Configuration
@@ -60,7 +63,8 @@ class TrainConfig:
     report_every: int = 10  # batches between BatchEvents (1-10000); an epoch's last batch reports
     divergence_threshold: float = 1e3  # a batch loss above this counts as diverged (> 0)
     max_seconds: float | None = None  # wall-clock limit of the run (StoppedEvent); None = none
-    lr_schedule: str = "constant"  # "constant", or "cosine": per step from learning_rate to ~0
+    lr_schedule: str = "constant"  # "constant"; "cosine": per step from learning_rate to ~0;
+    # "onecycle": up from ~0 to learning_rate in the first WARMUP of the steps, then cosine to ~0
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -142,31 +146,6 @@ class DoneEvent:
     epochs_completed: int
 
 
-@dataclass(frozen=True, eq=False)  # eq=False: arrays
-class StepEvent:
-    """The numbers of one optimizer step, asked for with TrainControl.record_next_step.
-
-    Yielded right after that step, before its BatchEvent. Every dict maps a parameter name (as in
-    model.state_dict(), e.g. "stages.conv1.weight") to a float32 array of that parameter's shape.
-    update[name] is the change the optimizer applied: SGD with momentum -lr * velocity, Adam
-    -lr * m_hat / (sqrt(v_hat) + eps) with its bias-corrected moments; before + update = after
-    up to float rounding.
-    """
-
-    epoch: int  # 1-based
-    batch: int  # 1-based, within the epoch
-    images: np.ndarray  # (B, H, W) float32: the batch as the model saw it (after augmentation)
-    labels: np.ndarray  # (B,) int64
-    loss_before: float  # mean cross-entropy of this batch before the step (eval mode, no dropout)
-    loss_after: float  # the same, with the weights after the step
-    learning_rate: float  # the learning rate of this step
-    optimizer: str  # "adam" or "sgd"
-    weights_before: dict[str, np.ndarray]
-    gradients: dict[str, np.ndarray]  # dL/dw of the batch's mean loss (the step's own backward)
-    update: dict[str, np.ndarray]  # from the optimizer's state, see above
-    weights_after: dict[str, np.ndarray]
-
-
 @dataclass
 class TrainControl:
     """Signals to a running ``train`` generator, read between optimizer steps. Plain attributes:
@@ -178,60 +157,6 @@ class TrainControl:
 
 
 TrainEvent = BatchEvent | EpochEvent | DivergedEvent | StoppedEvent | DoneEvent | StepEvent
-
-
-# ----------------------------------------------------------------------------------------------
-# Augmentation
-
-
-def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random stroke thickness, then a random small rotation, scale and shift, per image.
-
-    images: (B, C, H, W) floats in [0, 1], bright ink on black. Returns a new tensor of the same
-    shape, values in [0, 1]. Every random number comes from ``generator``.
-    """
-    return random_affine(random_thickness(images, generator), generator)
-
-
-def _dilate(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Grey-level dilation: each pixel becomes the maximum of a size x size window.
-    size 2 pads one row and column at the bottom right (a half-pixel shift), keeping H and W."""
-    padded = F.pad(images, (0, 1, 0, 1)) if size == 2 else F.pad(images, (1, 1, 1, 1))
-    return F.max_pool2d(padded, size, stride=1)  # (B, C, H, W)
-
-
-def random_thickness(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Per image: much thicker strokes (3x3 dilation) with probability 0.15, a little thicker
-    (2x2 dilation) 0.2, thinner (2x2 erosion, the dilation of the negative) 0.15, else unchanged.
-    A 3x3 erosion is not used: it wipes out the thin strokes of many MNIST digits."""
-    u = torch.rand(images.shape[0], 1, 1, 1, generator=generator)  # (B, 1, 1, 1) one per image
-    out = torch.where(u < 0.15, _dilate(images, 3), images)
-    out = torch.where((u >= 0.15) & (u < 0.35), _dilate(images, 2), out)
-    return torch.where((u >= 0.35) & (u < 0.5), -_dilate(-images, 2), out)
-
-
-def random_affine(
-    images: torch.Tensor,
-    generator: torch.Generator,
-    max_shift: float = 3.0,
-    max_degrees: float = 15.0,
-    scale: tuple[float, float] = (0.85, 1.15),
-) -> torch.Tensor:
-    """Rotate by U(-max_degrees, max_degrees), scale by U(*scale) and shift by U(-max_shift,
-    max_shift) pixels in each direction, about the image centre, bilinear, zeros outside."""
-    b, _, h, w = images.shape
-    u = torch.rand(b, 4, generator=generator)  # (B, 4): angle, scale, dx, dy in [0, 1)
-    angle = (2 * u[:, 0] - 1) * math.radians(max_degrees)  # (B,)
-    zoom = scale[0] + u[:, 1] * (scale[1] - scale[0])  # (B,) > 1 makes the digit larger
-    dx, dy = (2 * u[:, 2] - 1) * max_shift * 2 / w, (2 * u[:, 3] - 1) * max_shift * 2 / h
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # (B,)
-    # theta maps output coordinates to input coordinates, in [-1, 1] units: (B, 2, 3)
-    theta = torch.stack(
-        [torch.stack([cos, -sin, dx], dim=1), torch.stack([sin, cos, dy], dim=1)], dim=1
-    )
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)  # (B, H, W, 2)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return out.clamp_(0.0, 1.0)  # bilinear weights are convex: only rounding can leave [0, 1]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,10 +255,18 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 def learning_rate_at(config: TrainConfig, step: int, total_steps: int) -> float:
-    """The learning rate of 0-based step ``step``: constant, or cosine from lr down towards 0."""
+    """The learning rate of 0-based step ``step``: constant; cosine from lr down towards 0; or
+    onecycle, a linear warm-up to lr in the first WARMUP of the steps and then a cosine down (a
+    high rate that a network with batch normalisation can take, reached without a jolt)."""
+    lr = config.learning_rate
     if config.lr_schedule == "constant":
-        return config.learning_rate
-    return config.learning_rate * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+        return lr
+    if config.lr_schedule == "cosine":
+        return lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+    warmup = max(1, round(WARMUP * total_steps))
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
 
 
 def gradient_norm(model) -> float:
@@ -450,6 +383,14 @@ def _divergence_reason(config: TrainConfig, loss: float, norm: float, finite: bo
     return None
 
 
+def _take_record(control: TrainControl) -> bool:
+    """True (once) when the consumer asked for the next step's numbers."""
+    if not control.record_next_step:
+        return False
+    control.record_next_step = False
+    return True
+
+
 def _run_epoch(model, optimizer, images, y, generator, epoch: int, progress: _Progress):
     """Train one epoch, yielding BatchEvents. Returns None when the epoch is complete, or the
     (batch, reason) of a divergence, or a StoppedEvent when the time limit is hit."""
@@ -546,81 +487,3 @@ def _epoch_event(model, split, epoch: int, progress: _Progress) -> EpochEvent:
         confusion=result.confusion,
         seconds=time.perf_counter() - progress.epoch_started,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# One step in numbers
-
-
-def _take_record(control: TrainControl) -> bool:
-    """True (once) when the consumer asked for the next step's numbers."""
-    if not control.record_next_step:
-        return False
-    control.record_next_step = False
-    return True
-
-
-def _parameters(model) -> dict[str, np.ndarray]:
-    """A float32 copy of every trainable parameter, by state-dict name."""
-    return {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
-
-
-@torch.no_grad()
-def _batch_loss(model, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean cross-entropy of one batch in eval mode (no dropout); the mode is restored."""
-    was_training = model.training
-    model.eval()
-    try:
-        return F.cross_entropy(model(x), y).item()
-    finally:
-        model.train(was_training)
-
-
-def optimizer_update(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> torch.Tensor:
-    """The change the optimizer's last step applied to ``param``, from its state: SGD
-    -lr * velocity (the momentum buffer; the gradient itself without momentum), Adam
-    -lr * m_hat / (sqrt(v_hat) + eps). Supports this module's two optimizers (no weight decay)."""
-    group = next(g for g in optimizer.param_groups if any(p is param for p in g["params"]))
-    state = optimizer.state[param]
-    if isinstance(optimizer, torch.optim.Adam):
-        beta1, beta2 = group["betas"]
-        t = float(state["step"])
-        m_hat = state["exp_avg"] / (1 - beta1**t)  # bias-corrected first moment
-        v_hat = state["exp_avg_sq"] / (1 - beta2**t)  # bias-corrected second moment
-        return -group["lr"] * m_hat / (v_hat.sqrt() + group["eps"])
-    velocity = state.get("momentum_buffer")
-    return -group["lr"] * (param.grad if velocity is None else velocity)
-
-
-@dataclass
-class _StepRecorder:
-    """What is known of a recorded step before it is taken."""
-
-    x: torch.Tensor  # (B, C, H, W)
-    y: torch.Tensor  # (B,)
-    before: dict[str, np.ndarray]
-    loss_before: float
-
-    @classmethod
-    def start(cls, model, x, y) -> _StepRecorder:
-        return cls(x, y, _parameters(model), _batch_loss(model, x, y))
-
-    def finish(self, model, optimizer, epoch, batch, lr, name) -> StepEvent:
-        """The StepEvent of the step just taken by ``optimizer``."""
-        params = dict(model.named_parameters())
-        return StepEvent(
-            epoch=epoch,
-            batch=batch,
-            images=self.x[:, 0].numpy().copy(),  # (B, H, W) the first (grey) channel
-            labels=self.y.numpy().copy(),
-            loss_before=self.loss_before,
-            loss_after=_batch_loss(model, self.x, self.y),
-            learning_rate=lr,
-            optimizer=name,
-            weights_before=self.before,
-            gradients={n: p.grad.detach().numpy().copy() for n, p in params.items()},
-            update={
-                n: optimizer_update(optimizer, p).detach().numpy().copy() for n, p in params.items()
-            },
-            weights_after=_parameters(model),
-        )

@@ -236,6 +236,19 @@ def test_cosine_schedule():
     assert learning_rate_at(TrainConfig(learning_rate=0.01), 99, 100) == 0.01
 
 
+def test_onecycle_schedule_warms_up_then_anneals():
+    """onecycle rises linearly over the first 20 of 100 steps (step 0 at lr/20), peaks at the
+    learning rate at step 19, is half of it halfway down the cosine (step 60) and nears 0."""
+    config = TrainConfig(learning_rate=0.01, lr_schedule="onecycle")
+    rates = [learning_rate_at(config, step, 100) for step in range(100)]
+    assert rates[0] == pytest.approx(0.0005)
+    assert rates[19] == pytest.approx(0.01) == max(rates)
+    assert all(a < b for a, b in zip(rates[:19], rates[1:20], strict=True))
+    assert all(a > b for a, b in zip(rates[20:-1], rates[21:], strict=True))
+    assert rates[60] == pytest.approx(0.005)
+    assert rates[99] < 1e-5
+
+
 def test_evaluate_confusion_and_mode(small_split):
     """evaluate() gives a confusion matrix summing to N whose diagonal matches the accuracy,
     probabilities that sum to 1, and leaves a training-mode module in training mode."""
@@ -378,3 +391,19 @@ def test_weights_finite_finds_one_bad_weight_and_accepts_huge_finite_ones():
         with torch.no_grad():
             last.view(-1)[-1] = bad
         assert not weights_finite(model)
+
+
+def test_training_a_batch_norm_model_moves_its_running_statistics_and_evaluation_does_not(
+    small_split,
+):
+    """train() updates every norm stage's running statistics once per step (buffers, not
+    parameters: the optimizer never touches them); evaluate() uses them and changes nothing."""
+    model = CNN(ModelConfig(filters=(4, 6), batch_norm=True), seed=0)
+    events = run(model, small_split, epochs=1, batch_size=64, report_every=100)
+    assert isinstance(events[-1], DoneEvent)
+    bn = model.stages["norm1"]
+    assert int(bn.num_batches_tracked) == 4  # 256 images / 64 per batch
+    assert not torch.allclose(bn.running_mean, torch.zeros(4))
+    before = weights(model)
+    evaluate(model, small_split.test)
+    assert same_weights(before, weights(model))
