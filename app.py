@@ -10,10 +10,12 @@ import streamlit as st
 
 from cnn_core.runtime import configure_torch
 from ui import links, live, pages, sidebar, state
+from ui.layout import app_styles
 
 configure_torch()  # CONVSCOPE_THREADS (default 1); per script thread, so on every run
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/grid_on:", layout="wide")
+app_styles()  # the app's CSS on every page: code colours with AA contrast (ui/theme.py APP_CSS)
 
 # The page scripts live in app_pages/, not pages/: a folder named pages/ next to app.py makes
 # Streamlit run its old auto-discovery on the first request to a fresh server, before app.py has

@@ -1,6 +1,6 @@
-"""Draw & predict: the three ways to make an input (draw, pick a sample, upload a photo) side by
-side with the prediction, then every stage at a glance. The wording and the samples follow the
-data set of the model in use (digits or clothes, ui/samples.py)."""
+"""Draw & predict: the ways to make an input (draw, pick a sample, upload a photo, key in a grid
+without a mouse) side by side with the prediction, then every stage at a glance. The wording and
+the samples follow the data set of the model in use (digits or clothes, ui/samples.py)."""
 
 import copy
 
@@ -9,9 +9,9 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, charts, figures, images, layout, pages, samples, state
+from ui import canvas, charts, figures, images, keyboard_digit, layout, pages, samples, state
 
-TABS = ("Draw", "Pick a sample", "Upload a photo")  # the three ways to make an input
+TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
 
 
@@ -57,8 +57,11 @@ def _steps_row(pre) -> None:
     """The preprocessing steps as small images with their sizes."""
     cols = st.columns(len(pre.steps))
     for col, (name, img) in zip(cols, pre.steps.items(), strict=True):
+        size = f"{img.shape[0]}x{img.shape[1]}"
         col.image(  # on a square, so every thumbnail has the same size
-            images.square_thumbnail(img, 84), caption=f"{name} ({img.shape[0]}x{img.shape[1]})"
+            images.square_thumbnail(img, 84),
+            caption=f"{name} ({size})",
+            alt=f"Preprocessing step '{name}' of {state.input_source()}: {size} pixels",
         )
 
 
@@ -71,7 +74,8 @@ def _prediction(trace) -> None:
         unsafe_allow_html=True,
     )
     st.markdown(f"predicted with probability **{p[trace.prediction]:.1%}**")
-    st.plotly_chart(charts.probability_bars(p, names), key="draw_probabilities")
+    alt = charts.probability_alt(p, names)
+    st.plotly_chart(charts.probability_bars(p, names), key="draw_probabilities", alt=alt)
 
 
 def _overview(trace) -> None:
@@ -100,10 +104,12 @@ def _overview(trace) -> None:
 def _stage_view(stage, trace, mode, global_values) -> None:
     names = state.current_model().class_names
     if stage.kind == "input":
-        st.image(images.grayscale(stage.output[0], 3))
+        alt = f"{stage.name}: the 28x28 input image, {state.input_source()}, white ink on black"
+        st.image(images.grayscale(stage.output[0], 3), alt=alt)
     elif stage.output.ndim == 3:
         side = stage.output.shape[1]
-        layout.stage_maps(stage.output, mode, global_values, scale=max(2, 112 // side), ncols=8)
+        scale = max(2, 112 // side)
+        layout.stage_maps(stage.output, mode, global_values, scale, ncols=8, name=stage.name)
     elif stage.kind in ("softmax", "dense") and stage.output.size == len(names):
         st.plotly_chart(
             figures.annotated_grid(
@@ -113,9 +119,12 @@ def _stage_view(stage, trace, mode, global_values) -> None:
                 x_labels=list(names),
             ),
             key=f"ov_{stage.name}",
+            alt=f"{stage.name}: one value per class, printed in its cell",
         )
     else:
-        st.plotly_chart(figures.vector_strip(stage.output), key=f"ov_{stage.name}")
+        alt = f"{stage.name}: a strip of {stage.output.size} values, one per feature"
+        st.plotly_chart(figures.vector_strip(stage.output), key=f"ov_{stage.name}", alt=alt)
+        layout.numbers_table(stage.output, f"ov_{stage.name}", stage.name)
 
 
 def _enter_canvas() -> None:
@@ -153,6 +162,27 @@ def draw_input() -> None:
     _take_drawing(rgba, center)
 
 
+def keyboard_input(subject: samples.Subject) -> None:
+    """The Keyboard tab: a grid drawn with the arrow keys and Space (ui/keyboard_digit.py);
+    Enter makes it the current input, preprocessed exactly as a drawing."""
+    st.caption(
+        f"Make a {subject.noun} without a mouse: Tab into the grid, move with the arrow keys, "
+        "press Space to ink or clear a cell, and Enter to read the drawing."
+    )
+    kept = st.session_state.get(keyboard_digit.KEPT)
+    bits = keyboard_digit.keyboard_grid("keyboard_grid", kept)
+    if bits is None or bits == kept:
+        return
+    st.session_state[keyboard_digit.KEPT] = bits
+    center = st.session_state.get("draw_center", True)
+    pre = preprocess_canvas(keyboard_digit.grid_to_rgba(bits), center=center)
+    if pre.is_empty:
+        st.warning("The grid is blank: ink a few cells with Space, then press Enter.")
+        return
+    st.session_state[state.DRAW_PREPROCESSED] = pre
+    state.set_input(pre.image, "your keyboard drawing")  # the prediction beside is drawn next
+
+
 def _result(trace, subject: samples.Subject) -> None:
     """Beside the inputs: the preprocessing steps of a drawing or photo, and the prediction."""
     pre = st.session_state.get(state.DRAW_PREPROCESSED)
@@ -175,13 +205,15 @@ def live_view() -> None:
     subject = _subject()
     left, right = st.columns([2, 3])
     with left:
-        draw_tab, pick_tab, upload_tab = st.tabs(TABS, key="draw_input_tab")
+        draw_tab, pick_tab, upload_tab, keys_tab = st.tabs(TABS, key="draw_input_tab")
         with draw_tab:
             draw_input()
         with pick_tab:
             gallery(subject)
         with upload_tab:
             upload(subject)
+        with keys_tab:
+            keyboard_input(subject)
     trace = state.current_trace()
     with right:
         _result(trace, subject)
@@ -232,7 +264,8 @@ def _thumbnails(subject, test, shown, example: bool) -> None:
             name = samples.use_label(
                 subject, int(test.labels[index]), start + k + 1 if example else None
             )
-            cols[2 * k].image(images.grayscale(test.images[index] / 255, 2))
+            alt = f"Held-out sample #{index}: {samples.item(subject, int(test.labels[index]))}"
+            cols[2 * k].image(images.grayscale(test.images[index] / 255, 2), alt=alt)
             if cols[2 * k + 1].button(name, key=f"gallery_use_{index}", wrap=True):
                 st.session_state[state.GALLERY_PICK] = index
 

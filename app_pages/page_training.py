@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from ui import charts, figures, images, layout, pages, state, step_view
+from ui import charts, figures, images, layout, pages, state, step_view, tour
 from ui import training_view as tv
 
 EXAMPLES_PER_ROW = 6
@@ -28,7 +28,11 @@ def curves(view: tv.RunView | None, info) -> None:
     figure = figures.training_curves(
         view.rows, view.previous, live=view.live, lr_marks=view.lr_marks
     )
-    st.plotly_chart(figure, key="train_curves")
+    alt = (
+        f"Training curves of {len(view.rows)} recorded points: loss and accuracy against "
+        "training steps" + (", with the previous run for comparison" if view.previous else "")
+    )
+    st.plotly_chart(figure, key="train_curves", alt=alt)
 
 
 def _epoch_slider(view: tv.RunView) -> int:
@@ -75,19 +79,29 @@ def _snapshot(view: tv.RunView, epoch: int, image) -> None:
         f"{when}, the model predicts **{names[k]}** for the current input "
         f"({state.input_source()}) with probability **{trace.probabilities[k]:.1%}**."
     )
-    st.plotly_chart(charts.probability_bars(trace.probabilities, names), key="train_snapshot_probs")
+    st.plotly_chart(
+        charts.probability_bars(trace.probabilities, names),
+        key="train_snapshot_probs",
+        alt=charts.probability_alt(trace.probabilities, names),
+    )
     left, right = st.columns(2)
     left.markdown(f"conv1 filters at epoch {epoch} (shape {layout.shape_text(weights.shape)})")
     left.plotly_chart(
         figures.heatmap_grid(weights[:, 0], titles=_titles("filter", len(weights)), cell_px=70),
         key="train_snapshot_filters",
+        alt=f"conv1: {len(weights)} filters after epoch {epoch}, as heatmaps",
     )
+    with left:
+        layout.numbers_table(weights[:, 0], "train_snapshot_filters", "the conv1 filters")
     maps = trace.stage("conv1").output  # (C_out, H, W)
     right.markdown(f"conv1 feature maps of the input (shape {layout.shape_text(maps.shape)})")
     right.plotly_chart(
         figures.heatmap_grid(maps, titles=_titles("map", len(maps)), cell_px=70, ncols=4),
         key="train_snapshot_maps",
+        alt=layout.maps_alt(f"conv1 after epoch {epoch}", maps),
     )
+    with right:
+        layout.numbers_table(maps, "train_snapshot_maps", "the conv1 feature maps")
 
 
 def _titles(word: str, n: int) -> list[str]:
@@ -150,7 +164,10 @@ def confusion(info) -> tv.HeldOut:
         key="train_confusion",
         on_select="rerun",
         selection_mode="points",
+        alt=f"Confusion matrix of {len(names)} classes, true classes in rows, predictions in "
+        "columns, the number of images in each cell; the same numbers are in the table below it",
     )
+    layout.numbers_table(ev.confusion, "train_confusion", "the confusion matrix")
     _apply_selection(event, names)
     t, p = _cell_picker(ev.confusion, names)
     examples(held, t, p, names)
@@ -176,7 +193,8 @@ def examples(held: tv.HeldOut, t: int, p: int, names) -> None:
     for start in range(0, len(found), EXAMPLES_PER_ROW):
         row = found[start : start + EXAMPLES_PER_ROW]
         for col, i in zip(st.columns(EXAMPLES_PER_ROW), row, strict=False):
-            col.image(images.grayscale(tv.held_out_image(held, i), 3))
+            alt = f"Held-out image #{i}: a {names[t]}, predicted {names[p]}"
+            col.image(images.grayscale(tv.held_out_image(held, i), 3), alt=alt)
             col.caption(f"#{i} · p({names[p]}) {probs[i, p]:.1%} · p({names[t]}) {probs[i, t]:.1%}")
             if col.button("Open", key=f"train_open_{i}", help="Make it the current input"):
                 _open(held, int(i), names)
@@ -233,11 +251,14 @@ def filters(info) -> None:
         st.plotly_chart(
             figures.heatmap_grid(maps, titles=_titles("filter", f), cell_px=70),
             key=f"train_filters_{b}",
+            alt=f"The {f} filters of conv{b} as heatmaps",
         )
+        layout.numbers_table(maps, f"train_filters_{b}", f"the conv{b} filters")
         c_in = f
 
 
 st.title("Training")
+tour.show("training")
 st.markdown(layout.prose("training"))
 model_info = state.current_model()
 job = st.session_state.get(state.TRAINING)

@@ -11,7 +11,7 @@ from cnn_core.data import CLASS_NAMES, DataError, load_bundled, load_dataset
 from tests.conftest import open_page
 from ui import samples, state
 
-TABS = ["Draw", "Pick a sample", "Upload a photo"]
+TABS = ["Draw", "Pick a sample", "Upload a photo", "Keyboard"]
 FASHION_TRAINED_ON = "Fashion-MNIST (70,000): 60,000 images"
 
 

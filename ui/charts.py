@@ -15,11 +15,12 @@ def probability_bars(probabilities, class_names, highlight=None, title=None) -> 
     p = np.asarray(probabilities, dtype=np.float64)
     highlight = int(np.argmax(p)) if highlight is None else highlight
     colours = ["#d62728" if k == highlight else "#9aa7b8" for k in range(len(p))]
+    hatch = ["/" if k == highlight else "" for k in range(len(p))]  # not by colour alone
     fig = go.Figure(
         go.Bar(
             x=[str(c) for c in class_names],
             y=p,
-            marker_color=colours,
+            marker={"color": colours, "pattern": {"shape": hatch, "fgcolor": "#ffffff"}},
             text=[f"{v:.1%}" for v in p],
             textposition="outside",
             hovertemplate="class %{x}<br>p = %{y:.6f}<extra></extra>",
@@ -34,6 +35,17 @@ def probability_bars(probabilities, class_names, highlight=None, title=None) -> 
         font=FONT,
     )
     return fig
+
+
+def probability_alt(probabilities, class_names, top: int = 3) -> str:
+    """probability_bars in words: the classes and the most probable ones with their values."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    order = np.argsort(-p, kind="stable")[:top]
+    best = ", ".join(f"{class_names[k]} {p[k]:.1%}" for k in order)
+    return (
+        f"Bar chart of the probabilities of the {len(p)} classes; the predicted class is "
+        f"{class_names[order[0]]} (hatched bar). Highest: {best}."
+    )
 
 
 def confusion_figure(matrix, class_names) -> go.Figure:

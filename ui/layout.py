@@ -20,6 +20,12 @@ def prose(name: str) -> str:
     return (ASSETS / f"{name}.md").read_text(encoding="utf-8")
 
 
+def app_styles() -> None:
+    """The app's own CSS (theme.APP_CSS: code colours with AA contrast in both themes); app.py
+    draws it on every page. A <style>-only st.html takes no space on the page."""
+    st.html(f"<style>{theme.APP_CSS}</style>")
+
+
 def color_mode(key: str) -> str:
     """The colour-range mode radio ("per layer" unless the key holds another valid mode, e.g.
     from a share link); returns one of theme.COLOR_MODES."""
@@ -59,13 +65,29 @@ def input_trace() -> Trace | None:
 
 def map_values(trace: Trace) -> np.ndarray:
     """Every value of every conv / activation / pool map (the 'global' colour range)."""
-    maps = [s.output.ravel() for s in trace.stages if s.kind in {"conv", "activation", "pool"}]
+    kinds = {"conv", "norm", "activation", "pool"}
+    maps = [s.output.ravel() for s in trace.stages if s.kind in kinds]
     return np.concatenate(maps)
 
 
-def stage_maps(maps: np.ndarray, mode: str, global_values, scale: int = 3, ncols: int = 8):
-    """Show a (C, H, W) stage as one coloured image with its colour range stated."""
-    st.image(images.montage(maps, mode, global_values, scale, ncols), clamp=True)
+def maps_alt(name: str, maps: np.ndarray) -> str:
+    """A stage's maps in words: "conv1: 8 feature maps of 28x28 for your drawing, values from
+    -0.52 to 1.3"."""
+    count, height, width = np.shape(maps)
+    plural = "s" if count != 1 else ""
+    return (
+        f"{name}: {count} feature map{plural} of {height}x{width} for {state.input_source()}, "
+        f"values from {float(np.min(maps)):.3g} to {float(np.max(maps)):.3g}"
+    )
+
+
+def stage_maps(
+    maps: np.ndarray, mode: str, global_values, scale: int = 3, ncols: int = 8, name="stage"
+):
+    """Show a (C, H, W) stage as one coloured image with its colour range stated, its
+    description as the image's alt text and its numbers as a table on demand."""
+    alt = maps_alt(name, maps)
+    st.image(images.montage(maps, mode, global_values, scale, ncols), clamp=True, alt=alt)
     lo, hi = theme.value_range(
         maps if mode == "per layer" else (global_values if mode == "global" else maps)
     )
@@ -73,6 +95,23 @@ def stage_maps(maps: np.ndarray, mode: str, global_values, scale: int = 3, ncols
     st.caption(
         f"{mode} colour range{'' if mode == 'per map' else f' {lo:.3g} to {hi:.3g}'} · {scale_name}"
     )
+    numbers_table(maps, f"maps_{name}", name)
+
+
+def numbers_table(values, key: str, what: str = "this map") -> None:
+    """A heatmap's numbers on demand: an expander "Numbers as a table" with the values of a
+    (H, W) map, or of one map (picked by number) of a (C, H, W) stage, or of a vector."""
+    values = np.asarray(values)
+    values = values.astype(np.float32) if values.dtype.kind == "f" else values
+    with st.expander(f"Numbers as a table ({what})"):
+        if values.ndim == 3:
+            top = values.shape[0] - 1
+            keep_int(f"table_{key}", 0, top, 0)
+            c = int(st.number_input("Map", 0, top, step=1, key=f"table_{key}"))
+            values = values[c]  # (H, W)
+        table = values.reshape(1, -1) if values.ndim == 1 else values  # rows x columns
+        st.dataframe(table, alt=f"The numbers of {what}, row by row")
+        st.caption("Rows and columns are counted from 0, as in PyTorch.")
 
 
 def shape_text(shape) -> str:

@@ -54,8 +54,8 @@ def _batch(step, class_names) -> None:
         tiles = np.concatenate([np.pad(img, ((0, 0), (0, 1)), constant_values=1) for img in row], 1)
         first = k * THUMBS_PER_ROW
         names = ", ".join(class_names[int(c)] for c in step.labels[first : first + len(row)])
-        st.image(images.grayscale(tiles, 3), caption=f"Images {first + 1}-{first + len(row)}: "
-                 f"labels {names}")  # fmt: skip
+        text = f"Images {first + 1}-{first + len(row)}: labels {names}"
+        st.image(images.grayscale(tiles, 3), caption=text, alt=f"Training batch, {text}")
     st.caption(
         f"The first {len(shown)} of the batch's {count} images, after augmentation, as the "
         "model saw them; each row's labels are under it, left to right."
