@@ -9,7 +9,7 @@ shows the current input through the newest published weights.
 import streamlit as st
 
 from cnn_core.runtime import configure_torch
-from ui import links, live, pages, sidebar, state
+from ui import links, live, model_claim, pages, sidebar, state
 from ui.layout import app_styles
 
 configure_torch()  # CONVSCOPE_THREADS (default 1); per script thread, so on every run
@@ -35,6 +35,7 @@ ROUTES = {  # slug -> st.Page
 
 current = st.navigation(list(ROUTES.values()))
 slug = pages.BY_URL[current.url_path].slug
+model_claim.arrive()  # a URL claiming a model this new session lacks (ui/model_claim.py)
 target = links.apply(slug)  # a share link, on the session's first run only
 if target is not None:
     st.switch_page(ROUTES[target])
@@ -48,6 +49,7 @@ with share_slot:
 with st.container():
     for kind, text in state.pop_notices():
         getattr(st, kind)(text)
+    model_claim.sync()  # the URL's claim of an own model; says so when it is lost
     live.live_banner()
 current.run()
 live.page_done()  # the page is complete: a live rerun may now redraw it

@@ -5,7 +5,8 @@ invisible square ``go.Scatter`` marker over every cell, its customdata the cell'
 (after any fixed ``prefix``, e.g. a channel). The page draws the chart with
 ``st.plotly_chart(fig, key=..., on_select="rerun", selection_mode="points")`` and, at the START
 of the next run, before its sliders are drawn, calls ``apply`` (or ``take``): a click not applied
-before sets the sliders' keys. The click applied last is remembered per chart
+before sets the sliders' keys and runs the app again (the sidebar's share link is drawn before
+the page: the second run's link holds the new cell). The click applied last is remembered per chart
 (``state.CELL_PICKS``), because the chart keeps reporting its selection on every later run: a
 slider moved after a click is not put back. The pick lives in the sliders' keys, which are
 shareable settings (ui/pages.py), so it goes into share links; Streamlit drops a widget's value
@@ -108,15 +109,21 @@ def keep(widget_keys) -> None:
             st.session_state[key] = kept[key]
 
 
-def apply(chart_keys, widget_keys, shape) -> tuple[int, ...] | None:
+def apply(chart_keys, widget_keys, shape) -> None:
     """Set ``widget_keys`` (e.g. the row and column sliders' keys) from a new click on any of
-    ``chart_keys``; returns the cell, or None when there was no new click. Call it before the
-    sliders are drawn (it also ``keep``s the keys)."""
+    ``chart_keys`` and run the app again (``rerun``); without a new click, do nothing. Call it
+    before the sliders are drawn (it also ``keep``s the keys)."""
     keep(widget_keys)
     for chart_key in [chart_keys] if isinstance(chart_keys, str) else chart_keys:
         cell = take(chart_key, shape)
         if cell is not None:
             for key, value in zip(widget_keys, cell, strict=True):
                 st.session_state[key] = st.session_state[state.PICKED][key] = value
-            return cell
+            rerun()
     return None
+
+
+def rerun() -> None:
+    """Run the app again after a click set the pickers: the sidebar's share link, drawn before
+    the page, then holds the new cell too (a slider's value is set before the run starts)."""
+    st.rerun()

@@ -79,6 +79,7 @@ def _clicked(shape) -> None:
         i = ops.flat_index(c, h, w, shape)
         st.session_state.update(flat_index=i, flat_c=c, flat_h=h, flat_w=w)
         cell_pick.keep(("flat_index",))  # the copy kept over a page switch
+        cell_pick.rerun()
 
 
 def index_widgets(shape) -> tuple[int, tuple[int, int, int]]:

@@ -42,6 +42,8 @@ FILTER_EDIT = "filter_edit"  # conv page: (session model before the first filter
 UPLOADED_MODEL = "uploaded_model"  # (file id, sha256) of the last model file handled
 LINK_APPLIED = "link_applied"  # True once this session's share link was read (ui/links.py)
 TEACHER = "teacher_mode"  # True when the session was opened with a class link (mode=class)
+CLAIM_CHECKED = "model_claim_checked"  # True once the URL's model claim was read (model_claim)
+LOST_MODEL = "lost_model"  # the claimed model kind this server does not have, or absent
 DOWNLOAD_CACHE = "model_download_bytes"  # (model version, bytes) of the last model file made
 # Pages
 DRAW_PREPROCESSED = "draw_last_preprocessed"  # Preprocessed of the last drawing (steps row)
