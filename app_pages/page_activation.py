@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnn_core import explain, toy, toy_steps
 from cnn_core.activations import ACTIVATIONS
-from ui import cell_pick, charts, field_view, figures, grids, layout, state
+from ui import cell_pick, charts, field_view, figures, grids, layout, norm_view, state
 from ui import toy as toy_ui
 
 FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
@@ -39,20 +39,27 @@ def model_view(trace):
     stage, channel = layout.layer_and_channel(
         acts, "act_layer", "act_channel", ("Activation stage", "Channel"), st.columns(2)
     )
-    name = stage.name
     own = stage.params["function"]
-    own_slope = stage.params.get("negative_slope", 0.01)
     if "act_slope" not in st.session_state:
-        st.session_state["act_slope"] = float(own_slope)
+        st.session_state["act_slope"] = float(stage.params.get("negative_slope", 0.01))
     function, slope = function_picker(own)
-    e = explain.activation_step(trace, name, channel, function, slope)
+    e = explain.activation_step(trace, stage.name, channel, function, slope)
+    model_text(trace, stage, channel, e, own)
+    previous = trace.previous(stage.name)
+    source = "conv" if trace.stage(previous).kind == "conv" else "batch-norm"
+    return e, model_ranges(trace, stage.name, e), f"{source} output {previous}"
+
+
+def model_text(trace, stage, channel: int, e, own: str) -> None:
+    """Shapes, the PyTorch line, and how far these numbers are from the model's own."""
+    name, function = stage.name, e.function
     st.markdown(
         f"Shape before and after: `{layout.shape_text(stage.shape)}` (an activation never "
         f"changes the shape) · **0 parameters** · map of channel {channel} of `{name}`, which "
         f"receives the output of `{trace.previous(name)}`."
     )
     st.code(
-        f"x = {ACTIVATIONS[function].module_text(slope)}(x)  # applied to every value",
+        f"x = {ACTIVATIONS[function].module_text(e.negative_slope)}(x)  # applied to every value",
         language="python",
     )
     if e.is_model_function:
@@ -65,6 +72,11 @@ def model_view(trace):
             f"**What if**: the model uses {FUNCTIONS[own]}; the map after {FUNCTIONS[function]} "
             "is computed here on the same pre-activation values and is not in the model."
         )
+
+
+def model_ranges(trace, name: str, e) -> dict:
+    """The colour range of the maps before and after, in the chosen colour-range mode."""
+    function, slope = e.function, e.negative_slope
     mode = layout.color_mode("act_color_mode")
     every = layout.map_values(trace) if mode == "global" else None
     layer = {"before": trace.input_of(name), "after": None}
@@ -74,7 +86,7 @@ def model_view(trace):
         "before": layout.color_range(e.before, mode, layer["before"], every),
         "after": layout.color_range(e.after, mode, layer["after"], every),
     }
-    return e, ranges, f"conv output {trace.previous(name)}"
+    return ranges
 
 
 def toy_view():
@@ -201,3 +213,4 @@ if e is not None:
             int(st.session_state["act_channel"]), f"Cell ({row}, {col}) of {e.layer}",
             "act_fields",
         )  # fmt: skip
+        norm_view.section(trace, row, col)

@@ -28,7 +28,7 @@ import torch
 
 from .model import CNN, ModelConfig, _check_image
 
-SPATIAL_KINDS = ("conv", "activation", "pool")  # stages whose output is a stack of maps
+SPATIAL_KINDS = ("conv", "norm", "activation", "pool")  # stages whose output is a stack of maps
 MAX_OCCLUSION_IMAGES = 4096  # masked images in one forward pass (patch 1, stride 1: 784)
 
 
@@ -67,7 +67,8 @@ def _spatial_stage(config: ModelConfig, stage: str) -> tuple[str, tuple[int, ...
     if stage not in found:
         allowed = list(found)
         raise ValueError(
-            f"{stage!r} is not a conv, activation or pool stage of this model; choose one of "
+            f"{stage!r} is not a conv, activation or pool stage (or a batch norm) of this model; "
+            f"choose one of "
             f"{', '.join(allowed)}"
         )
     return found[stage]
@@ -160,7 +161,8 @@ def grad_cam(model: CNN, image, target: int, stage: str) -> np.ndarray:
 
 def _layers(config: ModelConfig, stage: str) -> list[tuple[int, int, int]]:
     """(kernel, stride, padding) of every layer from the input to ``stage``, in order (an
-    activation has the geometry of the identity: kernel 1, stride 1, no padding)."""
+    activation or a batch norm has the geometry of the identity: kernel 1, stride 1, no
+    padding)."""
     layers = []
     for name, kind, _ in spatial_stages(config):
         block = int(name[-1]) - 1  # conv1, act1, pool1 belong to block 1
@@ -212,7 +214,8 @@ def field_sizes(config: ModelConfig) -> list[tuple[str, int]]:
     before a layer, at every layer with a kernel k."""
     sizes, side, jump = [], 1, 1
     for name, kind, _ in spatial_stages(config):
-        k, s, _ = _layers(config, name)[-1] if kind != "activation" else (1, 1, 0)
+        identity = kind in ("activation", "norm")  # one value in, one value out
+        k, s, _ = (1, 1, 0) if identity else _layers(config, name)[-1]
         side, jump = side + (k - 1) * jump, jump * s
         sizes.append((name, side))
     return sizes

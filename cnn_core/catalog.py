@@ -95,6 +95,30 @@ DATASETS: dict[str, DatasetInfo] = {
     )
 }  # fmt: skip
 
+
+@dataclass(frozen=True)
+class Preset:
+    """A run the sidebar offers in one click: a data set, an architecture and its training."""
+
+    label: str  # the button's text
+    dataset: str  # a key of DATASETS
+    model: dict  # ModelConfig fields (the others keep their defaults)
+    run: dict  # like DatasetInfo.first_run: epochs, batch, lr, schedule, augment
+
+
+# Fashion-MNIST to 90% held-out quickly, measured with bench/time_to_accuracy.py (figures in the
+# README): batch norm lets a one-cycle schedule peak at a high learning rate; stride-2 convs
+# instead of pooling make the maps 14x14 and 7x7 straight away (4x fewer positions than conv +
+# pool at full size), and no augmentation: thicker strokes and tilts suit digits, not clothes.
+PRESETS: dict[str, Preset] = {
+    "fashion-fast": Preset(
+        "Fashion-MNIST, fast to 90%", "fashion-mnist",
+        {"filters": (16, 32), "kernel_size": 3, "stride": 2, "padding": 1, "pooling": "none",
+         "batch_norm": True},
+        {"epochs": 3, "batch": 128, "lr": 1e-2, "schedule": "onecycle", "augment": False},
+    ),
+}  # fmt: skip
+
 # Views of the table for readers that want one column.
 CLASS_NAMES = {name: d.class_names for name, d in DATASETS.items()}
 DATASET_LABELS = {name: d.label for name, d in DATASETS.items()}  # every data set, in words

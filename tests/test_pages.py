@@ -85,7 +85,8 @@ def test_every_stage_kind_of_the_model_has_one_page():
     kinds = {stage.kind for stage in load_default_model().trace(held_out_digit()).stages}
     for kind in kinds:
         assert sum(kind in page.kinds for page in pages.PAGES) == 1, kind
-    assert pages.for_kind("input") is pages.HOME and pages.for_kind("norm") is None
+    assert pages.for_kind("input") is pages.HOME
+    assert pages.for_kind("norm") is pages.BY_SLUG["activation"]  # its section there
 
 
 def test_widget_keys_are_unique_and_drawn_by_the_code():

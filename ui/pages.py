@@ -118,7 +118,7 @@ PAGES = (
         "app_pages/page_activation.py",
         "Activation",
         ":material/show_chart:",
-        kinds=("activation",),
+        kinds=("activation", "norm"),  # batch norm: a section of its own on this page
         settings={
             "act_source": _SOURCE,
             "act_layer": _stages("act"),
@@ -131,6 +131,8 @@ PAGES = (
             "act_toy_bias": _float(-10.0, 10.0, -2.0),
             "act_toy_image": _grid(14),
             "act_toy_kernel": _grid(7),
+            "norm_layer": _stages("norm"),
+            "norm_channel": _INDEX,
         },
     ),
     Page(

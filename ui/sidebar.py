@@ -13,6 +13,7 @@ import streamlit as st
 from cnn_core import ModelConfig
 from cnn_core import data as datasets
 from cnn_core.activations import ACTIVATIONS
+from cnn_core.catalog import PRESETS
 from cnn_core.data import DATASET_LABELS, DATASETS
 from cnn_core.job import TrainRequest, estimate_seconds
 from cnn_core.limits import ModelTooLargeError, check_model_size, limit_train_config, load_limits
@@ -29,6 +30,10 @@ RUN_DEFAULTS = {name: {"images": d.train_size, **d.first_run} for name, d in DAT
 FIRST_RUN = RUN_DEFAULTS[next(iter(DATASETS))]
 RUN_KEYS = {"epochs": "cfg_epochs", "batch": "cfg_batch", "lr": "cfg_lr",
             "schedule": "cfg_schedule", "augment": "cfg_augment"}  # fmt: skip
+# The architecture widgets' choices (a preset's values must be among them).
+FILTERS, KERNELS, STRIDES, PADDINGS = (1, 2, 4, 8, 16, 32, 64), (1, 3, 5, 7), (1, 2), (0, 1, 2, 3)
+POOLINGS = ("max", "avg", "none")
+BATCH_SIZES = (16, 32, 64, 128, 256)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -72,22 +77,27 @@ def _architecture_widgets() -> dict:
         cols = st.columns(4)
         fields["filters"].append(
             cols[0].selectbox(
-                f"Filters {b + 1}",
-                (1, 2, 4, 8, 16, 32, 64),
-                index=(1, 2, 4, 8, 16, 32, 64).index(f0),
-                key=f"cfg_filters_{b}",
+                f"Filters {b + 1}", FILTERS, index=FILTERS.index(f0), key=f"cfg_filters_{b}"
             )
         )
         fields["kernel_size"].append(
-            cols[1].selectbox(f"Kernel {b + 1}", (1, 3, 5, 7), index=1, key=f"cfg_kernel_{b}")
+            cols[1].selectbox(f"Kernel {b + 1}", KERNELS, index=1, key=f"cfg_kernel_{b}")
         )
-        fields["stride"].append(cols[2].selectbox(f"Stride {b + 1}", (1, 2), key=f"cfg_stride_{b}"))
+        fields["stride"].append(
+            cols[2].selectbox(f"Stride {b + 1}", STRIDES, key=f"cfg_stride_{b}")
+        )
         fields["padding"].append(
-            cols[3].selectbox(f"Pad {b + 1}", (0, 1, 2, 3), index=1, key=f"cfg_padding_{b}")
+            cols[3].selectbox(f"Pad {b + 1}", PADDINGS, index=1, key=f"cfg_padding_{b}")
         )
+    fields["batch_norm"] = st.checkbox(
+        "Batch norm after each conv", False, key="cfg_batch_norm",
+        help="BatchNorm2d between each conv and its activation: normalises each channel with "
+        "the batch's statistics while training (the Activation page shows its numbers); "
+        "it lets a higher learning rate train stably.",
+    )  # fmt: skip
     fields["activation"] = st.selectbox("Activation", tuple(ACTIVATIONS), key="cfg_activation")
     cols = st.columns(3)
-    fields["pooling"] = cols[0].selectbox("Pooling", ("max", "avg", "none"), key="cfg_pooling")
+    fields["pooling"] = cols[0].selectbox("Pooling", POOLINGS, key="cfg_pooling")
     fields["pool_size"] = cols[1].selectbox("Pool size", (2, 3, 4, 1), key="cfg_pool_size")
     fields["pool_stride"] = cols[2].selectbox("Pool stride", (2, 1, 3, 4), key="cfg_pool_stride")
     fields["hidden_units"] = st.select_slider(
@@ -117,10 +127,11 @@ def _training_widgets(dataset: str) -> dict:
     schedule = LR_SCHEDULES.index(FIRST_RUN["schedule"])
     values["lr_schedule"] = st.selectbox(
         "Learning-rate schedule", LR_SCHEDULES, schedule, key="cfg_schedule",
-        help="cosine: from the learning rate down towards 0 by the last step",
+        help="cosine: from the learning rate down towards 0 by the last step; onecycle: up "
+        "to the learning rate in the first 20% of the steps, then the same way down",
     )  # fmt: skip
     values["batch_size"] = st.select_slider(
-        "Batch size", (16, 32, 64, 128, 256), FIRST_RUN["batch"], key="cfg_batch"
+        "Batch size", BATCH_SIZES, FIRST_RUN["batch"], key="cfg_batch"
     )
     most = max(1, min(MAX_EPOCHS, limits.max_epochs))
     values["epochs"] = st.slider(
@@ -139,6 +150,33 @@ def _dataset_defaults() -> None:
     defaults = RUN_DEFAULTS[st.session_state["cfg_dataset"]]
     for name, key in RUN_KEYS.items():
         st.session_state[key] = defaults[name]
+
+
+def _apply_preset(name: str) -> None:
+    """on_click of a preset button: its data set, architecture and run into the widgets."""
+    preset = PRESETS[name]
+    config = ModelConfig(**preset.model)
+    state_ = st.session_state
+    state_["cfg_dataset"], state_["cfg_optimizer"] = preset.dataset, "adam"
+    for field, key in RUN_KEYS.items():
+        state_[key] = preset.run[field]
+    state_[f"cfg_images_{preset.dataset}"] = RUN_DEFAULTS[preset.dataset]["images"]
+    state_["cfg_blocks"] = len(config.filters)
+    for b, (f, k, s, p) in enumerate(config.blocks()):
+        state_[f"cfg_filters_{b}"], state_[f"cfg_kernel_{b}"] = f, k
+        state_[f"cfg_stride_{b}"], state_[f"cfg_padding_{b}"] = s, p
+    state_["cfg_batch_norm"], state_["cfg_pooling"] = config.batch_norm, config.pooling
+    state_["cfg_activation"], state_["cfg_hidden"] = config.activation, config.hidden_units
+    state_["cfg_dropout"] = config.dropout
+
+
+def _preset_buttons() -> None:
+    """One button per preset (cnn_core.catalog.PRESETS)."""
+    for name, preset in PRESETS.items():
+        st.button(
+            preset.label, key=f"preset_{name}", on_click=_apply_preset, args=(name,),
+            help="Sets the data set, the architecture and the optimisation below; press Train.",
+        )  # fmt: skip
 
 
 def _dataset_widget() -> tuple[str, bool]:
@@ -216,6 +254,7 @@ def _follow_the_run(request: TrainRequest | None) -> None:
 
 def training_panel() -> TrainRequest | None:
     """The whole panel; returns a TrainRequest when Train was pressed with valid settings."""
+    _preset_buttons()
     dataset, usable = _dataset_widget()
     with st.expander("Architecture", expanded=False):
         arch = _architecture_widgets()
