@@ -5,7 +5,18 @@ import streamlit as st
 
 from cnn_core import explain, toy, toy_steps
 from cnn_core.activations import ACTIVATIONS
-from ui import cell_pick, charts, field_view, figures, grids, layout, norm_view, state
+from ui import (
+    cell_pick,
+    charts,
+    exercises,
+    field_view,
+    figures,
+    grids,
+    layout,
+    norm_view,
+    state,
+    tour,
+)
 from ui import toy as toy_ui
 
 FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
@@ -197,6 +208,7 @@ def grids_of(e, ranges, source_name: str, box) -> None:
 
 
 st.title("Activation")
+tour.show("activation")
 st.markdown(layout.prose("activation"))
 trace = layout.input_trace()
 source = layout.source_switch("act_source", trace)
@@ -214,3 +226,4 @@ if e is not None:
             "act_fields",
         )  # fmt: skip
         norm_view.section(trace, row, col)
+exercises.section("activation")

@@ -10,9 +10,10 @@ switching layer) are clamped.
 
 import streamlit as st
 
-from ui import conv_editor, conv_model, conv_toy, layout, links
+from ui import conv_editor, conv_model, conv_rgb, conv_toy, exercises, layout, links, tour
 
 st.title("Convolution")
+tour.show("convolution")
 st.markdown(layout.prose("convolution"))
 st.latex(
     r"\text{out}[o,i,j] = b_o + \sum_{c}\sum_{u,v} w[o,c,u,v]\,"
@@ -28,3 +29,5 @@ with editor_tab:
     conv_editor.editor_section()
 with toy_tab:
     conv_toy.toy_section()
+    conv_rgb.rgb_section()
+exercises.section("convolution")

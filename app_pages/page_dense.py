@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import attribution, explain, ops, toy, toy_steps
-from ui import charts, field_view, figures, layout, state, theme
+from ui import charts, exercises, field_view, figures, layout, state, theme, tour
 from ui import toy as toy_ui
 
 TOY_X = toy.toy_features()  # the toy image's conv map (toy X kernel), max-pooled 2x2, flattened
@@ -260,6 +260,7 @@ def softmax_part(logits, names) -> None:
 
 
 st.title("Dense & softmax")
+tour.show("dense")
 st.markdown(layout.prose("dense"))
 trace = layout.input_trace()
 source = layout.source_switch("dense_source", trace)
@@ -271,3 +272,4 @@ if e is not None:
     softmax_part(logits, names)
     if source == "model":
         st.info(layout.prose("softmax_scribble"))
+exercises.section("dense")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, charts, figures, images, keyboard_digit, layout, pages, samples, state
+from ui import canvas, charts, figures, images, keyboard_digit, layout, pages, samples, state, tour
 
 TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
@@ -216,6 +216,7 @@ def live_view() -> None:
             keyboard_input(subject)
     trace = state.current_trace()
     with right:
+        tour.show("draw")  # after the inputs: a stroke is the input by now (its card completes)
         _result(trace, subject)
     if trace is not None:
         _overview(trace)

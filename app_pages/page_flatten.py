@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import ops, toy, toy_steps
-from ui import cell_pick, charts, figures, flat_index, layout, theme
+from ui import cell_pick, charts, exercises, figures, flat_index, layout, theme, tour
 from ui import toy as toy_ui
 
 TOY_KERNELS = "the toy kernel and a vertical-edge kernel"
@@ -87,6 +87,7 @@ def show_maps(maps, cell, every) -> None:
 
 
 st.title("Flatten")
+tour.show("flatten")
 st.markdown(layout.prose("flatten"))
 trace = layout.input_trace()
 source = layout.source_switch("flat_source", trace)
@@ -97,3 +98,4 @@ else:
     maps = toy_maps()
     if maps is not None:
         show(maps, ops.flatten(maps), maps, "the toy")
+exercises.section("flatten")

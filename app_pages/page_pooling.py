@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import conv_lab, experiments, explain, toy, toy_steps
-from ui import cell_pick, field_view, figures, grids, layout, state
+from ui import cell_pick, exercises, field_view, figures, grids, layout, state, tour
 from ui import toy as toy_ui
 
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
@@ -325,6 +325,7 @@ def shift_maps(x, channel: int) -> None:
 
 
 st.title("Pooling")
+tour.show("pooling")
 PROSE = layout.prose("pooling").split("<!-- section -->")
 st.markdown(PROSE[0])
 trace = layout.input_trace()
@@ -343,3 +344,4 @@ if view is not None:
     if source == "model":
         field_section(trace, view, int(st.session_state["pool_channel"]))
         shift_section(trace, view.layer, int(st.session_state["pool_channel"]))
+exercises.section("pooling")

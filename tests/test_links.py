@@ -229,6 +229,8 @@ def test_a_class_link_hides_training_and_keeps_the_default_model():
         ({"page": "dense", "dense_class": "1.5"}, "whole number"),
         ({"page": "dense", "<script>alert(1)</script>": "1"}, "unknown"),
         ({"mode": "root"}, "only mode"),
+        ({"page": "pooling", "tour": "maybe"}, "tour"),
+        ({"page": "dense", "seed": "-3"}, "seed"),
     ],
 )
 def test_each_malformed_kind_gives_the_note_and_no_traceback(params, words):

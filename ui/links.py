@@ -6,8 +6,9 @@ their keys from there) and queues one note listing whatever was ignored and why.
 draws the link for the current view. Query values are untrusted (cnn_core.share validates them).
 
 Parameters: ``page`` (a page slug), ``img`` (the 28x28 input, cnn_core.share.encode_image),
-``mode=class`` (teacher mode: the default model, no training panel, no model upload), and the
-page's settings in the page registry (ui/pages.py), each named after the widget key it sets.
+``mode=class`` (teacher mode: the default model, no training panel, no model upload), ``tour=1``
+(open the page's guided tour), ``seed`` (the exercises' seed; pages.LINK_EXTRAS), and the page's
+settings in the page registry (ui/pages.py), each named after the widget key it sets.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ PAGE_SLUGS = tuple(pages.BY_SLUG)
 CONV_TABS = pages.CONV_TABS  # the Convolution page's tabs (the page and the tests read it here)
 # Shareable settings per page slug, keyed by the widget key they set (the page registry's).
 SETTINGS: dict[str, dict[str, Setting]] = {page.slug: page.settings for page in pages.PAGES}
-RESERVED = {"page", "img", "mode"}
+RESERVED = {"page", "img", "mode", *pages.LINK_EXTRAS}
 MAX_PARAMS = 40  # a link with more parameters than this is not one of ours
 
 
@@ -49,6 +50,8 @@ def _read_one(name: str, text: str, known: dict[str, Setting]):
         if text != "class":
             raise LinkError("the only mode is 'class'")
         return text
+    if name in pages.LINK_EXTRAS:
+        return pages.LINK_EXTRAS[name].parse(text)
     return known[name].parse(text)
 
 
@@ -98,6 +101,10 @@ def apply(current_slug: str) -> str | None:
         st.session_state[state.TEACHER] = True
         state.set_session_model(None)
     target = values.pop("page", None)
+    if values.pop("tour", False):
+        st.session_state[state.TOUR_LINK] = target or current_slug
+    if "seed" in values:
+        st.session_state[state.EXERCISE_SEED] = values.pop("seed")
     for key, value in values.items():
         st.session_state[key] = value
     if notes:
@@ -109,8 +116,11 @@ def teacher_mode() -> bool:
     return bool(st.session_state.get(state.TEACHER))
 
 
-def encode(slug: str, image, values: dict, teacher: bool = False) -> dict[str, str]:
-    """The query parameters of a view: page, image, the page's settings that have values."""
+def encode(
+    slug: str, image, values: dict, teacher: bool = False, tour: bool = False, seed=None
+) -> dict[str, str]:
+    """The query parameters of a view: page, image, the page's settings that have values; with
+    ``tour`` the link opens the page's guided tour, with ``seed`` its exercises."""
     params = {"page": slug}
     if image is not None:
         params["img"] = encode_image(image)
@@ -122,6 +132,10 @@ def encode(slug: str, image, values: dict, teacher: bool = False) -> dict[str, s
                 continue  # a value the page has not validated yet is simply not shared
     if teacher:
         params["mode"] = "class"
+    if tour:
+        params["tour"] = "1"
+    if seed is not None:
+        params["seed"] = pages.LINK_EXTRAS["seed"].format(seed)
     return params
 
 
@@ -144,9 +158,16 @@ def share_box(slug: str) -> None:
             key="share_class",
             help="The link opens with the default model and without the training panel.",
         )
-        params = encode(slug, state.current_input(), dict(st.session_state), teacher)
+        tour = st.toggle(
+            "Open with the guided tour",
+            key="share_tour",
+            help="The page opens at the first card of its guided tour.",
+        )
+        seed = st.session_state.get(state.EXERCISE_SEED)
+        params = encode(slug, state.current_input(), dict(st.session_state), teacher, tour, seed)
         st.code(link_for(slug, params), language=None, wrap_lines=True)
         st.caption(
             "Copy it with the button at the top right of the box. It holds this page, the current "
-            "input and the page's settings; it opens with the default model."
+            "input, the page's settings and the exercises' seed (everyone who opens it gets the "
+            "same exercises); it opens with the default model."
         )

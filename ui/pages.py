@@ -222,6 +222,11 @@ PAGES = (
     ),
 )
 HOME = PAGES[0]
+# Link settings every page takes; they set no widget (ui/links.py puts them in session state).
+LINK_EXTRAS: dict[str, Widget] = {
+    "tour": _bool(False),  # tour=1: the page opens with its guided tour (ui/tour.py)
+    "seed": _int(0, 999_999),  # the exercises' seed: a class with one link gets the same ones
+}
 BY_SLUG = {page.slug: page for page in PAGES}
 BY_URL = {page.url_path: page for page in PAGES}  # st.Page.url_path -> Page
 WIDGETS = {key: widget for page in PAGES for key, widget in page.settings.items()}

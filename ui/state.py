@@ -55,6 +55,10 @@ TRAIN_EPOCH_RUN = "train_epoch_run"  # training: the run the epoch scrubber was 
 TRAIN_CELL_SEEN = "train_cell_seen"  # training: the last confusion-matrix cell clicked
 CELL_PICKS = "cell_picks"  # {chart key: the map cell its click last set} (ui/cell_pick.py)
 PICKED = "picked_cells"  # {widget key: value} of the cell pickers, kept over page switches
+TOURS = "tours"  # {page slug: ui.tour.Progress} guided-tour progress (ui/tour.py)
+TOUR_LINK = "tour_link"  # the page slug a link's tour=1 opens with its tour, until it has
+EXERCISES = "exercises"  # {page slug: ui.exercises.Record} exercises shown, answers, score
+EXERCISE_SEED = "exercise_seed"  # int: this session's exercise seed (random, or a link's seed)
 
 TRACE_CACHE_SIZE = 4
 
