@@ -81,3 +81,10 @@ def describe(violations: list[dict]) -> str:
 def summary(violations: list[dict]) -> str:
     """Each violation as "rule (impact) xN" (N elements), on one line."""
     return ", ".join(f"{v['id']} ({v['impact']}) x{len(v['nodes'])}" for v in violations) or "none"
+
+
+# What makes a page wider than the screen: the document's width and the widest elements.
+WIDEST = """() => ({width: document.documentElement.scrollWidth, screen: window.innerWidth,
+  widest: [...document.querySelectorAll('body *')].map(e => [e.getBoundingClientRect().right,
+    (e.getAttribute('data-testid') || e.tagName) + '.' + [...e.classList].slice(0, 2).join('.')])
+    .filter(([r]) => r > window.innerWidth + 1).sort((a, b) => b[0] - a[0]).slice(0, 5)})"""
