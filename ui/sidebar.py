@@ -160,7 +160,7 @@ def _apply_preset(name: str) -> None:
     state_["cfg_dataset"], state_["cfg_optimizer"] = preset.dataset, "adam"
     for field, key in RUN_KEYS.items():
         state_[key] = preset.run[field]
-    state_[f"cfg_images_{preset.dataset}"] = RUN_DEFAULTS[preset.dataset]["images"]
+    state_.pop(f"cfg_images_{preset.dataset}", None)  # the slider's default: all it allows
     state_["cfg_blocks"] = len(config.filters)
     for b, (f, k, s, p) in enumerate(config.blocks()):
         state_[f"cfg_filters_{b}"], state_[f"cfg_kernel_{b}"] = f, k
