@@ -23,10 +23,11 @@ FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label,
 PICK_CHARTS = ("act_before", "act_after", "act_changed")  # a click on any of them picks a cell
 
 
-def function_picker(own: str | None) -> tuple[str, float]:
-    """Function and leaky slope widgets; own is the model's function (None for the toy)."""
+def function_picker(own: str | None, cols=None) -> tuple[str, float]:
+    """Function and leaky slope widgets (in two columns of their own unless ``cols`` are given);
+    own is the model's function (None for the toy)."""
     layout.keep_choice("act_function", FUNCTIONS, own or "relu")
-    cols = st.columns(2)
+    cols = cols or st.columns(2)
     # The labels stay the same in model and toy mode: a select box whose labels change under
     # the same key keeps showing the old label in the browser; what the model uses is said below.
     function = cols[0].selectbox(
@@ -47,18 +48,19 @@ def function_picker(own: str | None) -> tuple[str, float]:
 def model_view(trace):
     """Widgets for the model's own maps; returns the explanation and the colour sources."""
     acts = [s for s in trace.by_kind("activation") if s.output.ndim == 3]
+    cols = st.columns([2, 2, 2, 2, 3])  # one row of settings: the figures come sooner
     stage, channel = layout.layer_and_channel(
-        acts, "act_layer", "act_channel", ("Activation stage", "Channel"), st.columns(2)
+        acts, "act_layer", "act_channel", ("Activation stage", "Channel"), cols[:2]
     )
     own = stage.params["function"]
     if "act_slope" not in st.session_state:
         st.session_state["act_slope"] = float(stage.params.get("negative_slope", 0.01))
-    function, slope = function_picker(own)
+    function, slope = function_picker(own, cols[2:4])
     e = explain.activation_step(trace, stage.name, channel, function, slope)
-    model_text(trace, stage, channel, e, own)
     previous = trace.previous(stage.name)
     source = "conv" if trace.stage(previous).kind == "conv" else "batch-norm"
-    return e, model_ranges(trace, stage.name, e), f"{source} output {previous}"
+    ranges = model_ranges(trace, stage.name, e, cols[4])
+    return e, ranges, f"{source} output {previous}"
 
 
 def model_text(trace, stage, channel: int, e, own: str) -> None:
@@ -85,10 +87,12 @@ def model_text(trace, stage, channel: int, e, own: str) -> None:
         )
 
 
-def model_ranges(trace, name: str, e) -> dict:
-    """The colour range of the maps before and after, in the chosen colour-range mode."""
+def model_ranges(trace, name: str, e, where) -> dict:
+    """The colour range of the maps before and after, in the colour-range mode chosen in
+    ``where``."""
     function, slope = e.function, e.negative_slope
-    mode = layout.color_mode("act_color_mode")
+    with where:
+        mode = layout.color_mode("act_color_mode")
     every = layout.map_values(trace) if mode == "global" else None
     layer = {"before": trace.input_of(name), "after": None}
     if mode == "per layer":
@@ -158,8 +162,9 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
     """The formula with the chosen cell's numbers, the maps, the changes and the curve."""
     x, y = float(e.before[row, col]), float(e.after[row, col])
     act = ACTIVATIONS[e.function]
-    st.latex(act.formula)
-    st.latex(act.cell_formula(x, y, e.negative_slope, rf"x_{{{row},{col}}}"))
+    with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
+        st.latex(act.cell_formula(x, y, e.negative_slope, rf"x_{{{row},{col}}}"))
+        grids_of(e, ranges, source_name, [figures.Box(row, col, row, col)])
     if e.torch_after is not None:
         st.markdown(
             f"Cell ({row}, {col}): before **{x:.5f}**, after **{y:.5f}**; "
@@ -167,7 +172,7 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
         )
     else:
         st.markdown(f"Cell ({row}, {col}): before **{x:.5f}**, after **{y:.5f}**.")
-    grids_of(e, ranges, source_name, [figures.Box(row, col, row, col)])
+    st.latex(act.formula)
     changed = int(e.changed.sum())
     zeroed = f"; **{e.zeroed}** were set to 0" if e.function == "relu" else ""
     st.markdown(f"**{changed}** of {e.before.size} cells changed{zeroed}.")
@@ -209,7 +214,10 @@ def grids_of(e, ranges, source_name: str, box) -> None:
 
 st.title("Activation")
 tour.show("activation")
-st.markdown(layout.prose("activation"))
+# The mechanism first: two sentences, the longer explanation on demand, then the figures.
+st.markdown(layout.prose("activation_lead"))
+with st.expander("Why an activation, and how the functions differ"):
+    st.markdown(layout.prose("activation"))
 trace = layout.input_trace()
 source = layout.source_switch("act_source", trace)
 if source == "model":
@@ -220,6 +228,9 @@ if e is not None:
     row, col = chosen_cell(e)
     show(e, ranges, source_name, row, col)
     if source == "model":
+        stage = trace.stage(e.layer)
+        channel = int(st.session_state["act_channel"])
+        model_text(trace, stage, channel, e, stage.params["function"])  # under the figures
         field_view.show(
             trace, state.current_model().model.config, e.layer, (row, col, row, col),
             int(st.session_state["act_channel"]), f"Cell ({row}, {col}) of {e.layer}",

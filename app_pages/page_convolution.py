@@ -14,11 +14,14 @@ from ui import conv_editor, conv_model, conv_rgb, conv_toy, exercises, layout, l
 
 st.title("Convolution")
 tour.show("convolution")
-st.markdown(layout.prose("convolution"))
-st.latex(
-    r"\text{out}[o,i,j] = b_o + \sum_{c}\sum_{u,v} w[o,c,u,v]\,"
-    r"x_{\text{pad}}[c,\; i s + u d,\; j s + v d]"
-)
+# The mechanism first: two sentences, the longer explanation on demand, then the figures.
+st.markdown(layout.prose("convolution_lead"))
+with st.expander("How convolution works, and why it suits images"):
+    st.markdown(layout.prose("convolution"))
+    st.latex(
+        r"\text{out}[o,i,j] = b_o + \sum_{c}\sum_{u,v} w[o,c,u,v]\,"
+        r"x_{\text{pad}}[c,\; i s + u d,\; j s + v d]"
+    )
 # The open tab is a widget value ("conv_tab", a share-link setting): a rerun after "Use in the
 # model" or an edit keeps the learner on the tab they acted in, and a link reopens its tab.
 TABS = list(links.CONV_TABS.values())

@@ -25,8 +25,17 @@ def class_picker(names) -> int:
 
 
 def model_part(trace):
-    """Weight matrices and the chosen class of the model's last dense layer."""
+    """The chosen class of the model's last dense layer (its weights are drawn under the
+    contributions: weight_matrices)."""
     names = state.current_model().class_names
+    if "dense_class" not in st.session_state:
+        st.session_state["dense_class"] = trace.prediction
+    k = class_picker(names)
+    return explain.dense_step(trace, "dense", k), names, trace.logits
+
+
+def weight_matrices(trace) -> None:
+    """Each dense layer's PyTorch line, parameter count and weight matrix."""
     for stage in trace.by_kind("dense"):
         p = stage.params
         rows = "classes" if stage.name == "dense" else "hidden units"
@@ -44,10 +53,6 @@ def model_part(trace):
             ),
             key=f"dense_weights_{stage.name}",
         )  # fmt: skip
-    if "dense_class" not in st.session_state:
-        st.session_state["dense_class"] = trace.prediction
-    k = class_picker(names)
-    return explain.dense_step(trace, "dense", k), names, trace.logits
 
 
 def toy_part():
@@ -110,19 +115,16 @@ def contributions(e, names) -> None:
         rf"\text{{({e.x.size} products)}}"
     )
     pos, neg = e.top(TOP, 1), e.top(TOP, -1)
-    left, right = st.columns(2)
-    for col, items, title in ((left, pos, "largest positive"), (right, neg, "most negative")):
-        col.markdown(f"**{title} contributions**")
-        col.dataframe(contribution_rows(e, items), hide_index=True)
     items = pos + neg[::-1]
     labels = [
         f"i={i}" + ("" if e.feature(i) is None else " (c{}, h{}, w{})".format(*e.feature(i)))
         for i, _ in items
     ]
-    st.plotly_chart(
-        charts.contribution_bars(labels, [v for _, v in items], f"top contributions to {k}"),
-        key="dense_contrib_chart",
-    )
+    with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
+        st.plotly_chart(
+            charts.contribution_bars(labels, [v for _, v in items], f"top contributions to {k}"),
+            key="dense_contrib_chart",
+        )
     sign = "+" if e.bias >= 0 else "-"
     st.latex(
         rf"z_{{{k}}} = \underbrace{{{e.contributions.sum():.4f}}}_{{\sum_i W x}} {sign} "
@@ -136,6 +138,10 @@ def contributions(e, names) -> None:
         f"{who}: **{e.torch_value:.5f}** · |difference| {e.difference:.1e} · products not "
         f"listed: {e.x.size - len(pos) - len(neg)} (smaller, or exactly zero)."
     )
+    left, right = st.columns(2)
+    for col, items, title in ((left, pos, "largest positive"), (right, neg, "most negative")):
+        col.markdown(f"**{title} contributions**")
+        col.dataframe(contribution_rows(e, items), hide_index=True)
 
 
 def spots(e, config, count: int) -> list[dict]:
@@ -261,13 +267,17 @@ def softmax_part(logits, names) -> None:
 
 st.title("Dense & softmax")
 tour.show("dense")
-st.markdown(layout.prose("dense"))
+# The mechanism first: two sentences, the longer explanation on demand, then the figures.
+st.markdown(layout.prose("dense_lead"))
+with st.expander("How logits and softmax work"):
+    st.markdown(layout.prose("dense"))
 trace = layout.input_trace()
 source = layout.source_switch("dense_source", trace)
 e, names, logits = model_part(trace) if source == "model" else toy_part()
 if e is not None:
     contributions(e, names)
     if source == "model":
+        weight_matrices(trace)  # under the contributions
         evidence(trace, e, names)
     softmax_part(logits, names)
     if source == "model":

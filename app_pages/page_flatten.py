@@ -35,6 +35,20 @@ def toy_maps():
 def show(maps, flat, every, what: str) -> None:
     """The formula, the synced index <-> (c, h, w) widgets, the vector and the map."""
     c_, h_, w_ = maps.shape
+    i, (c, h, w) = flat_index.index_widgets(maps.shape)
+    st.latex(rf"i = c \cdot H W + h \cdot W + w = {c} \cdot {h_ * w_} + {h} \cdot {w_} + {w} = {i}")
+    st.markdown(
+        f"Index **{i}** ↔ channel **{c}**, row **{h}**, column **{w}** · value "
+        f"x[{i}] = maps[{c}, {h}, {w}] = **{float(flat[i]):.5f}**"
+    )
+    with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
+        st.plotly_chart(
+            charts.channel_vector(
+                flat, h_ * w_, i, title=f"the vector of {flat.size} values, coloured by channel"
+            ),
+            key="flat_vector",
+        )
+        show_maps(maps, (c, h, w), every)
     st.code(
         f"x = torch.flatten(x, start_dim=1)  # {what}: ({c_}, {h_}, {w_}) -> ({flat.size},) "
         "per image, 0 parameters",
@@ -45,19 +59,6 @@ def show(maps, flat, every, what: str) -> None:
         "none of them changed · **0 parameters**. The order is PyTorch's (C-contiguous, "
         "row-major): channel, then row, then column."
     )
-    i, (c, h, w) = flat_index.index_widgets(maps.shape)
-    st.latex(rf"i = c \cdot H W + h \cdot W + w = {c} \cdot {h_ * w_} + {h} \cdot {w_} + {w} = {i}")
-    st.markdown(
-        f"Index **{i}** ↔ channel **{c}**, row **{h}**, column **{w}** · value "
-        f"x[{i}] = maps[{c}, {h}, {w}] = **{float(flat[i]):.5f}**"
-    )
-    st.plotly_chart(
-        charts.channel_vector(
-            flat, h_ * w_, i, title=f"the vector of {flat.size} values, coloured by channel"
-        ),
-        key="flat_vector",
-    )
-    show_maps(maps, (c, h, w), every)
 
 
 def show_maps(maps, cell, every) -> None:
@@ -88,7 +89,10 @@ def show_maps(maps, cell, every) -> None:
 
 st.title("Flatten")
 tour.show("flatten")
-st.markdown(layout.prose("flatten"))
+# The mechanism first: two sentences, the longer explanation on demand, then the figures.
+st.markdown(layout.prose("flatten_lead"))
+with st.expander("How flattening orders the numbers, and why the order matters"):
+    st.markdown(layout.prose("flatten"))
 trace = layout.input_trace()
 source = layout.source_switch("flat_source", trace)
 if source == "model":

@@ -12,13 +12,14 @@ TOY_SOURCES = {"conv": "the toy image's conv map (5x5)", "image": "the toy image
 DIRECTIONS = list(experiments.SHIFTS)
 
 
-def settings(own: dict) -> tuple[str, int, int, bool]:
-    """Mode, window, stride and ceil-mode widgets; defaults are ``own`` (the model's)."""
+def settings(own: dict, cols=None) -> tuple[str, int, int, bool]:
+    """Mode, window, stride and ceil-mode widgets (in four columns of their own unless ``cols``
+    are given); defaults are ``own`` (the model's)."""
     layout.keep_choice("pool_mode", MODES, own["mode"])
     size = layout.keep("pool_size", own["kernel_size"])  # bounds in ui/pages.py
     stride = layout.keep("pool_stride", own["stride"])
     layout.keep_bool("pool_ceil", own["ceil_mode"])
-    cols = st.columns(4)
+    cols = cols or st.columns(4)
     mode = cols[0].radio("Mode", list(MODES), format_func=MODES.get, key="pool_mode")
     k = cols[1].number_input("Window size k", size.lo, size.hi, step=1, key="pool_size")
     s = cols[2].number_input("Stride s", stride.lo, stride.hi, step=1, key="pool_stride")
@@ -39,19 +40,27 @@ def size_formula(n: int, k: int, s: int, ceil: bool, out: int) -> str:
 
 def model_view(trace, pools):
     """Layer, channel and the pooling settings on the model's map; returns the PoolView."""
+    cols = st.columns([2, 2, 3, 2, 2, 2])  # one row of settings: the figures come sooner
     stage, channel = layout.layer_and_channel(
-        pools, "pool_layer", "pool_channel", ("Pooling stage", "Channel"), st.columns(2)
+        pools, "pool_layer", "pool_channel", ("Pooling stage", "Channel"), cols[:2]
     )
     name = stage.name
     p = stage.params
-    mode, k, s, ceil = settings(p)
+    mode, k, s, ceil = settings(p, cols[2:])
     view = explain.pool_what_if(trace, name, channel, mode, k, s, ceil)
+    return view, trace.input_of(name), layout.map_values(trace)
+
+
+def model_text(trace, view) -> None:
+    """The model's own pooling line (and the 'what if' one), shapes and parameters."""
+    name, p = view.layer, trace.stage(view.layer).params
+    mode, k, s, ceil = view.mode, view.kernel_size, view.stride, view.ceil_mode
     c_in = trace.input_of(name).shape[0]
     own = view.torch_after is not None
     st.code(
         f"{'nn.MaxPool2d' if p['mode'] == 'max' else 'nn.AvgPool2d'}(kernel_size="
         f"{p['kernel_size']}, stride={p['stride']})  # the model's own: 0 parameters"
-        + ("" if own else f"\n{torch_line(mode, k, s, ceil)}  # the 'what if' shown below"),
+        + ("" if own else f"\n{torch_line(mode, k, s, ceil)}  # the 'what if' shown above"),
         language="python",
     )
     st.markdown(
@@ -65,7 +74,6 @@ def model_view(trace, pools):
             f"{p['kernel_size']}, stride {p['stride']}; these numbers are computed here on the "
             "same map and are not in the model."
         )
-    return view, trace.input_of(name), layout.map_values(trace)
 
 
 def torch_line(mode: str, k: int, s: int, ceil: bool) -> str:
@@ -102,13 +110,13 @@ def toy_view():
     return view, grid, np.concatenate([grid.ravel(), view.after.ravel()])
 
 
-def chosen_cell(view) -> tuple[int, int]:
-    """The output cell: a click on the pooled map (read before the sliders), or the sliders."""
+def chosen_cell(view, cols) -> tuple[int, int]:
+    """The output cell: a click on the pooled map (read before the sliders), or the sliders
+    (in the first two of ``cols``)."""
     h, w = view.after.shape
     cell_pick.apply("pool_after", ("pool_row", "pool_col"), (h, w))
     layout.keep_int("pool_row", 0, h - 1, h // 2)
     layout.keep_int("pool_col", 0, w - 1, w // 2)
-    cols = st.columns(2)
     row = cols[0].slider("Output row", 0, max(h - 1, 1), key="pool_row", disabled=h == 1)
     col = cols[1].slider("Output column", 0, max(w - 1, 1), key="pool_col", disabled=w == 1)
     return min(int(row), h - 1), min(int(col), w - 1)
@@ -127,22 +135,24 @@ def window_formula(view, row: int, col: int) -> str:
 
 
 def show(view, layer_maps, every) -> None:
-    """Sizes, the chosen window with its formula, the maps with winners, partial windows."""
-    sizes(view)
-    row, col = chosen_cell(view)
-    cell_result(view, row, col)
+    """The maps with the chosen window and winners first, then the window's formula, its numbers,
+    the sizes and partial windows."""
+    cols = st.columns(3)  # one row: output row, output column, colour range
+    row, col = chosen_cell(view, cols)
     layout.keep_bool("pool_all_winners", False)
-    show_all = st.toggle(
-        "Mark every window's winner", key="pool_all_winners", disabled=view.winners is None
-    )
+    show_all = bool(st.session_state["pool_all_winners"])  # its toggle is under the maps
     marks = []
     if view.winners is not None:
         marks = view.decisive_winners() if show_all else [tuple(view.winners[row, col])]
-    colours = layout.color_range(
-        view.before, layout.color_mode("pool_color_mode"), layer_maps, every
-    )
-    maps(view, row, col, marks, colours)
+    with cols[2]:
+        mode = layout.color_mode("pool_color_mode")
+    colours = layout.color_range(view.before, mode, layer_maps, every)
+    with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
+        maps(view, row, col, marks, colours)
+    st.toggle("Mark every window's winner", key="pool_all_winners", disabled=view.winners is None)
+    cell_result(view, row, col)
     window(view, row, col, colours)
+    sizes(view)
 
 
 def cell_result(view, row: int, col: int) -> None:
@@ -327,7 +337,10 @@ def shift_maps(x, channel: int) -> None:
 st.title("Pooling")
 tour.show("pooling")
 PROSE = layout.prose("pooling").split("<!-- section -->")
-st.markdown(PROSE[0])
+# The mechanism first: two sentences, the longer explanation on demand, then the figures.
+st.markdown(layout.prose("pooling_lead"))
+with st.expander("How pooling works: invariance and partial windows"):
+    st.markdown(PROSE[0])
 trace = layout.input_trace()
 pools = [] if trace is None else trace.by_kind("pool")
 source = layout.source_switch("pool_source", trace)
@@ -342,6 +355,7 @@ except ValueError as err:
 if view is not None:
     show(view, layer_maps, every)
     if source == "model":
+        model_text(trace, view)  # under the figures
         field_section(trace, view, int(st.session_state["pool_channel"]))
         shift_section(trace, view.layer, int(st.session_state["pool_channel"]))
 exercises.section("pooling")

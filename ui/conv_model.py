@@ -136,6 +136,18 @@ def _step_through(trace, name: str, channel: int, mode: str, playing: bool) -> N
     row = position("Output row", "conv_row", h_out, h_out // 2, cols[0])
     col = position("Output column", "conv_col", w_out, w_out // 2, cols[1])
     e = explain.conv_step(trace, name, channel, row, col)
+    with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
+        _step_figure(trace, name, e, mode)
+    config = state.current_model().model.config
+    what = f"Output cell ({row}, {col}) of {name}"
+    field_view.show(trace, config, name, (row, col, row, col), channel, what, "conv_fields")
+
+
+def _step_figure(trace, name: str, e, mode: str) -> None:
+    """The chosen output cell step by step: the input with its receptive field, the patch,
+    weights and products, their sum plus the bias, and the output map."""
+    stage, channel = trace.stage(name), e.step.out_channel
+    row, col = e.step.row, e.step.col
     st.subheader(f"Output cell ({channel}, {row}, {col}) step by step")
     is_image = trace.previous(name) == "input"
     in_maps = trace.input_of(name)
@@ -154,9 +166,6 @@ def _step_through(trace, name: str, channel: int, mode: str, playing: bool) -> N
     _step_rows(e.step, in_range, in_scale)
     out_range = theme.map_ranges(stage.output, mode, layout.map_values(trace))[channel]
     _step_result(e, stage.output[channel], out_range)
-    config = state.current_model().model.config
-    what = f"Output cell ({row}, {col}) of {name}"
-    field_view.show(trace, config, name, (row, col, row, col), channel, what, "conv_fields")
 
 
 def model_section() -> None:
@@ -172,8 +181,6 @@ def model_section() -> None:
     name = stage.name
     with cols[2]:
         mode = layout.color_mode("conv_color_mode")
-    _layer_header(trace, name)
-    _filter_weights(stage, channel)
     _, h_out, w_out = stage.shape
     cell_pick.keep(("conv_row", "conv_col"))  # the pick, back after a page switch
     layout.keep_int("conv_row", 0, h_out - 1, h_out // 2)
@@ -185,6 +192,9 @@ def model_section() -> None:
     playing = st.toggle("Play (one position per step, row by row)", key="conv_play")
     run_every = PLAY_SECONDS if playing else None
     st.fragment(_step_through, run_every=run_every)(trace, name, channel, mode, playing)
+    st.subheader("The layer and its filter")  # after the step-through: the mechanism first
+    _layer_header(trace, name)
+    _filter_weights(stage, channel)
     st.subheader("Every output channel of this layer")
     layout.stage_maps(stage.output, mode, layout.map_values(trace))
     field_growth(state.current_model().model.config, name)
