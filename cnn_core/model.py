@@ -318,15 +318,7 @@ def _stage_params(module: nn.Module, in_shape: tuple[int, ...]) -> dict:
             "num_parameters": module.weight.numel() + module.bias.numel(),
         }
     if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        mode = "max" if isinstance(module, nn.MaxPool2d) else "avg"
-        k, s = module.kernel_size, module.stride
-        return {
-            "mode": mode,
-            "kernel_size": k if isinstance(k, int) else k[0],
-            "stride": s if isinstance(s, int) else s[0],
-            "padding": 0,
-            "ceil_mode": False,
-        }
+        return _pool_params(module)
     if isinstance(module, nn.Flatten):
         return {"input_shape": in_shape}
     if isinstance(module, nn.BatchNorm2d):
@@ -336,6 +328,18 @@ def _stage_params(module: nn.Module, in_shape: tuple[int, ...]) -> dict:
     if act.uses_slope:
         params["negative_slope"] = module.negative_slope
     return params
+
+
+def _pool_params(module: nn.MaxPool2d | nn.AvgPool2d) -> dict:
+    """A pooling stage's settings."""
+    k, s = module.kernel_size, module.stride
+    return {
+        "mode": "max" if isinstance(module, nn.MaxPool2d) else "avg",
+        "kernel_size": k if isinstance(k, int) else k[0],
+        "stride": s if isinstance(s, int) else s[0],
+        "padding": 0,
+        "ceil_mode": False,
+    }
 
 
 def _norm_params(module: nn.BatchNorm2d) -> dict:
