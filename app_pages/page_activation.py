@@ -182,13 +182,18 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
         x=[x], y=[y], mode="markers", name=f"cell ({row}, {col})",
         marker={"size": 14, "symbol": "star", "color": "#ffb000", "line": {"width": 1}},
     )  # fmt: skip
-    st.plotly_chart(fig, key="act_curve")
+    alt = (
+        f"The {FUNCTIONS[e.function]} curve, output against input, with the map's {e.before.size}"
+        f" cells as dots on it; cell ({row}, {col}) is the star at input {x:.4g}, output {y:.4g}"
+    )
+    st.plotly_chart(fig, key="act_curve", alt=alt)
 
 
 def grids_of(e, ranges, source_name: str, box) -> None:
     """The map before and after the activation, and which cells changed: side by side while
     they fit with their numbers at full size (14x14 maps with numbers take a row each)."""
     px = 40 if e.before.shape[0] <= 14 else 12
+    cell = f"({box[0].top}, {box[0].left})"
     changed = e.changed.astype(np.float32)
     where = grids.grid_columns(
         [figures.grid_width_px(e.before, cell_px=px, show_scale=True),
@@ -204,12 +209,20 @@ def grids_of(e, ranges, source_name: str, box) -> None:
             values, title=title, cell_px=px, zrange=zrange, colorscale=scale, show_scale=True,
             boxes=box,
         )  # fmt: skip
-        where_.plotly_chart(cell_pick.add_markers(fig, values), key=f"act_{part}", **cell_pick.PICK)
+        alt = layout.grid_alt(title, values, f"the chosen cell {cell} is outlined")
+        fig = cell_pick.add_markers(fig, values)
+        layout.chart(where_, fig, f"act_{part}", alt, values, f"the map {part}", **cell_pick.PICK)
     fig = figures.annotated_grid(
         changed, cell_px=px, title="changed cells (1 = changed)", zrange=(0.0, 1.0),
         colorscale="Greys", digits=0, boxes=box,
     )  # fmt: skip
-    where[2].plotly_chart(cell_pick.add_markers(fig, changed), key="act_changed", **cell_pick.PICK)
+    alt = layout.grid_alt(
+        "Changed cells, 1 where the activation changed the value",
+        changed,
+        f"{int(changed.sum())} of {changed.size} changed",
+    )
+    fig = cell_pick.add_markers(fig, changed)
+    layout.chart(where[2], fig, "act_changed", alt, changed, "the changed cells", **cell_pick.PICK)
 
 
 st.title("Activation")
@@ -233,7 +246,7 @@ if e is not None:
         model_text(trace, stage, channel, e, stage.params["function"])  # under the figures
         field_view.show(
             trace, state.current_model().model.config, e.layer, (row, col, row, col),
-            int(st.session_state["act_channel"]), f"Cell ({row}, {col}) of {e.layer}",
+            channel, f"Cell ({row}, {col}) of {e.layer}",
             "act_fields",
         )  # fmt: skip
         norm_view.section(trace, row, col)
