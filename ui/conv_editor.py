@@ -61,14 +61,20 @@ def _kernel_preview(kernel) -> None:
     out = conv_lab.apply_kernel(image, kernel)
     pad = ((kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2)
     cols = st.columns(2)
-    cols[0].plotly_chart(
-        figures.annotated_grid(image, "current input", (0.0, 1.0), theme.IMAGE, cell_px=10),
-        key="conv_preview_in",
-    )
-    cols[1].plotly_chart(
-        figures.annotated_grid(out, "kernel on the current input", cell_px=10, show_scale=True),
-        key="conv_preview_out",
-    )
+    source = state.input_source()
+    fig = figures.annotated_grid(image, "current input", (0.0, 1.0), theme.IMAGE, cell_px=10)
+    layout.chart(
+        cols[0], fig, "conv_preview_in",
+        layout.grid_alt(f"The current input, {source}", image, "white ink = 1"),
+        image, "the current input",
+    )  # fmt: skip
+    layout.chart(
+        cols[1], figures.annotated_grid(out, "kernel on the current input", cell_px=10,
+                                        show_scale=True),
+        "conv_preview_out",
+        layout.grid_alt(f"Your {layout.shape_text(kernel.shape)} kernel on {source}, no bias", out),
+        out, "the kernel's output",
+    )  # fmt: skip
     st.code(
         f"F.conv2d(x, kernel, padding={pad})  # x (1, 1, 28, 28) -> "
         f"{layout.shape_text((1, 1, *out.shape))}, kernel {kernel.shape[0]}x{kernel.shape[1]}",
@@ -123,10 +129,12 @@ def _edit_effect(edit) -> None:
     cols[0].plotly_chart(
         charts.probability_bars(before.probabilities, names, title="learned filter"),
         key="conv_bars_before",
+        alt="With the learned filter: " + charts.probability_alt(before.probabilities, names),
     )
     cols[1].plotly_chart(
         charts.probability_bars(now.probabilities, names, title="your kernel"),
         key="conv_bars_now",
+        alt="With your kernel: " + charts.probability_alt(now.probabilities, names),
     )
 
 

@@ -45,7 +45,11 @@ def _filter_weights(stage, channel: int) -> None:
         cols[c].plotly_chart(
             figures.annotated_grid(weight[c], title=f"in ch {c}", zrange=rng, digits=3),
             key=f"conv_weights_{c}",
+            alt=layout.grid_alt(
+                f"{stage.name} filter {channel}, weights on input ch {c}", weight[c]
+            ),
         )
+    layout.numbers_table(weight, "conv_weights", f"filter {channel}'s weights, by input channel")
     if shown < len(weight):
         st.caption(f"The first {shown} of {len(weight)} input channels' weights are shown.")
 
@@ -97,7 +101,14 @@ def _step_rows(step, in_range, in_scale) -> None:
             cell.plotly_chart(
                 figures.annotated_grid(values, title, zrange, scale, digits),
                 key=f"conv_{part}_{c}",
+                alt=layout.grid_alt(f"Output cell ({step.row}, {step.col}): {title}", values),
             )
+    for part, values in (
+        ("patch", step.patch),
+        ("kernel", step.kernel),
+        ("products", step.products),
+    ):
+        layout.numbers_table(values, f"conv_{part}", f"the {part} by input channel")
     if len(step.patch) > 4:
         sums = ", ".join(f"{c}: {v:.4f}" for c, v in enumerate(step.channel_sums))
         st.caption(f"Grids for the first 4 of {len(step.patch)} input channels. Every sum: {sums}")
@@ -122,7 +133,13 @@ def _step_result(e, out_map, out_range) -> None:
         boxes=[figures.Box(step.row, step.col, step.row, step.col)],
         marks=[(step.row, step.col)], cell_px=12 if out_map.shape[0] > 14 else 26,
     )  # fmt: skip
-    st.plotly_chart(cell_pick.add_markers(fig, out_map), key="conv_out", **cell_pick.PICK)
+    alt = layout.grid_alt(
+        f"Output channel {step.out_channel}: {out_map.shape[0]}x{out_map.shape[1]} map",
+        out_map,
+        f"the chosen cell ({step.row}, {step.col}) is outlined and marked, {step.value:.4f}",
+    )
+    figure = cell_pick.add_markers(fig, out_map)
+    layout.chart(st, figure, "conv_out", alt, out_map, "the output map", **cell_pick.PICK)
 
 
 def _step_through(trace, name: str, channel: int, mode: str, playing: bool) -> None:
@@ -153,8 +170,15 @@ def _step_figure(trace, name: str, e, mode: str) -> None:
     in_maps = trace.input_of(name)
     in_range = (0.0, 1.0) if is_image else theme.value_range(in_maps)
     in_scale = theme.IMAGE if is_image else theme.colorscale_for(in_maps)
-    st.plotly_chart(_input_figure(trace, name, e.step, mode), key="conv_inputs")
     pad = stage.params["padding"]
+    padded = conv_lab.pad_map(in_maps, pad)  # (C_in, H + 2p, W + 2p), as drawn
+    top, left, bottom, right = e.step.window
+    alt = layout.maps_alt(f"Input of {name}, zero-padded by {pad}", padded) + (
+        f"; the receptive field of output cell ({row}, {col}), padded rows {top + pad}-"
+        f"{bottom + pad} and columns {left + pad}-{right + pad}, is outlined"
+    )
+    figure = _input_figure(trace, name, e.step, mode)
+    layout.chart(st, figure, "conv_inputs", alt, padded, f"the padded input of {name}")
     st.caption(
         "The orange square is the receptive field of this output cell"
         + (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnn_core import worked_examples as wx
-from ui import figures
+from ui import figures, layout
 from ui.conv_widgets import position
 
 CHANNEL_SCALES = ("Reds", "Greens", "Blues")  # each input channel in its own colour
@@ -28,21 +28,27 @@ def _channel_row(toy: wx.RgbToy, c: int, o: int) -> None:
     step, name = toy.step, wx.CHANNEL_NAMES[c]
     top, left, bottom, right = step.window
     cols = st.columns([3, 2, 2])
-    cols[0].plotly_chart(
-        figures.annotated_grid(
+    window = f"the window, rows {top}-{bottom} and columns {left}-{right}, is outlined"
+    layout.chart(
+        cols[0], figures.annotated_grid(
             toy.image[c], f"{name} channel (6x6)", colorscale=CHANNEL_SCALES[c], digits=0,
             boxes=[figures.Box(top, left, bottom, right)], cell_px=30,
         ),
-        key=f"conv_rgb_in_{c}",
+        f"conv_rgb_in_{c}", layout.grid_alt(f"{name} channel of the RGB toy", toy.image[c], window),
+        toy.image[c], f"the {name} channel",
     )  # fmt: skip
-    cols[1].plotly_chart(
-        figures.annotated_grid(toy.weight[o, c], f"filter {o}, {name} slice", digits=0),
-        key=f"conv_rgb_w_{c}",
-    )
-    cols[2].plotly_chart(
-        figures.annotated_grid(step.products[c], f"{name}: patch x slice", digits=0),
-        key=f"conv_rgb_p_{c}",
-    )
+    layout.chart(
+        cols[1], figures.annotated_grid(toy.weight[o, c], f"filter {o}, {name} slice", digits=0),
+        f"conv_rgb_w_{c}", layout.grid_alt(f"Filter {o}, {name} slice", toy.weight[o, c]),
+        toy.weight[o, c], f"filter {o}'s {name} slice",
+    )  # fmt: skip
+    layout.chart(
+        cols[2], figures.annotated_grid(step.products[c], f"{name}: patch x slice", digits=0),
+        f"conv_rgb_p_{c}",
+        layout.grid_alt(f"{name} patch x slice", step.products[c],
+                        f"they add up to {step.channel_sums[c]:g}"),
+        step.products[c], f"the {name} products",
+    )  # fmt: skip
     st.caption(f"{name}: the products add up to **{step.channel_sums[c]:g}**.")
 
 
@@ -57,12 +63,14 @@ def _outputs(toy: wx.RgbToy, o: int, row: int, col: int) -> None:
     cols = st.columns(2)
     for k in range(2):
         boxes = [figures.Box(row, col, row, col)] if k == o else []
-        cols[k].plotly_chart(
-            figures.annotated_grid(
+        chosen = f"cell ({row}, {col}) is outlined" if k == o else "no cell outlined"
+        layout.chart(
+            cols[k], figures.annotated_grid(
                 toy.output[k], f"output map {k} (filter {k}, bias {toy.bias[k]:g})",
                 boxes=boxes, digits=0,
             ),
-            key=f"conv_rgb_out_{k}",
+            f"conv_rgb_out_{k}", layout.grid_alt(f"RGB toy output map {k}", toy.output[k], chosen),
+            toy.output[k], f"output map {k}",
         )  # fmt: skip
 
 

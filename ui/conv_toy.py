@@ -74,21 +74,30 @@ def _toy_step(pg: conv_lab.Playground, i: int, j: int) -> None:
     marks = [(int(r) + p, int(c) + p) for r in step.rows for c in step.cols]
     cols = st.columns([3, 2, 2])
     boxes = ([frame] if p else []) + [figures.Box(top + p, left + p, bottom + p, right + p)]
-    cols[0].plotly_chart(
-        figures.annotated_grid(pg.padded, "padded input", marks=marks, boxes=boxes,
-                               digits=_digits(pg.padded), cell_px=26),
-        key="conv_toy_padded",
+    window = f"the window of output cell ({i}, {j}), padded rows {top + p}-{bottom + p} and "
+    window += f"columns {left + p}-{right + p}, is outlined and its cells marked with dots"
+    layout.chart(
+        cols[0], figures.annotated_grid(pg.padded, "padded input", marks=marks, boxes=boxes,
+                                        digits=_digits(pg.padded), cell_px=26),
+        "conv_toy_padded", layout.grid_alt(f"Toy input padded by {p}", pg.padded, window),
+        pg.padded, "the padded toy input",
     )  # fmt: skip
-    cols[1].plotly_chart(
+    layout.chart(
+        cols[1],
         figures.annotated_grid(step.products[0], "patch x kernel", digits=_digits(step.products)),
-        key="conv_toy_products",
-    )
-    cols[2].plotly_chart(
-        figures.annotated_grid(
+        "conv_toy_products",
+        layout.grid_alt(f"Patch x kernel for output cell ({i}, {j})", step.products[0],
+                        f"they add up to {step.value:g}"),
+        step.products[0], "patch x kernel",
+    )  # fmt: skip
+    layout.chart(
+        cols[2], figures.annotated_grid(
             pg.output, "output", boxes=[figures.Box(i, j, i, j)], digits=_digits(pg.output)
         ),
-        key="conv_toy_output",
-    )
+        "conv_toy_output",
+        layout.grid_alt("Toy output", pg.output, f"cell ({i}, {j}) = {step.value:g} is outlined"),
+        pg.output, "the toy output",
+    )  # fmt: skip
     pairs = zip(step.patch[0].ravel(), step.kernel[0].ravel(), strict=True)
     terms = " + ".join(f"{a:g}\\cdot{b:g}" for a, b in pairs)
     st.latex(rf"\text{{out}}[{i},{j}] = {terms} = {step.value:g}")

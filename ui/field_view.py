@@ -4,11 +4,12 @@ as outlines on one figure and said in words under it (colour is not the only enc
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from cnn_core import attribution
 
-from . import figures, theme
+from . import figures, layout, theme
 
 Bounds = tuple[int, int, int, int]  # inclusive (top, left, bottom, right)
 
@@ -98,7 +99,13 @@ def show(trace, config, stage: str, rect: Bounds, channel: int, what: str, key: 
     """The section: a heading, the figure and the caption; returns the bounds per stage."""
     bounds = region_bounds(config, stage, rect)
     st.markdown(f"**Receptive field across layers** · {what}")
-    st.plotly_chart(figure(trace, bounds, stage, channel), key=key)
+    maps, titles = path_maps(trace, list(bounds), stage, channel)
+    alt = f"{len(maps)} maps from the input to {stage}, the field outlined on each: " + ", ".join(
+        f"{t} {np.shape(m)[0]}x{np.shape(m)[1]} {words(b)}"
+        for t, m, b in zip(titles, maps, bounds.values(), strict=True)
+    )
+    st.plotly_chart(figure(trace, bounds, stage, channel), key=key, alt=alt)
+    layout.numbers_table(maps, key, "the maps from the input on", titles)
     st.caption(
         caption(what, bounds) + " Orange outlines: on the input, the pixels it sees; on each "
         "map between, the cells it depends on (any channel). Maps of earlier blocks show the "

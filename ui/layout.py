@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -98,20 +99,43 @@ def stage_maps(
     numbers_table(maps, f"maps_{name}", name)
 
 
-def numbers_table(values, key: str, what: str = "this map") -> None:
+def numbers_table(values, key: str, what: str = "this map", names=None) -> None:
     """A heatmap's numbers on demand: an expander "Numbers as a table" with the values of a
-    (H, W) map, or of one map (picked by number) of a (C, H, W) stage, or of a vector."""
-    values = np.asarray(values)
-    values = values.astype(np.float32) if values.dtype.kind == "f" else values
+    (H, W) map, or of one map (picked by number) of a (C, H, W) stage or of a list of maps of
+    any sizes (``names`` say what each is), or of a vector."""
     with st.expander(f"Numbers as a table ({what})"):
-        if values.ndim == 3:
-            top = values.shape[0] - 1
+        if isinstance(values, list) or np.ndim(values) == 3:
+            top = len(values) - 1
             keep_int(f"table_{key}", 0, top, 0)
             c = int(st.number_input("Map", 0, top, step=1, key=f"table_{key}"))
             values = values[c]  # (H, W)
+            if names:
+                st.caption(f"Map {c}: {names[c]}")
+        values = np.asarray(values)
+        values = values.astype(np.float32) if values.dtype.kind == "f" else values
         table = values.reshape(1, -1) if values.ndim == 1 else values  # rows x columns
         st.dataframe(table, alt=f"The numbers of {what}, row by row")
         st.caption("Rows and columns are counted from 0, as in PyTorch.")
+
+
+def grid_alt(title: str, values, extra: str = "") -> str:
+    """A heatmap in words: "patch, in ch 0: a 5x5 grid of numbers from 0 to 0.98; <extra>"."""
+    values = np.asarray(values, dtype=float)
+    size = "x".join(str(n) for n in values.shape) if values.ndim > 1 else f"{values.size}-value"
+    shown = values[np.isfinite(values)]
+    span = f" from {shown.min():.3g} to {shown.max():.3g}" if shown.size else ""
+    return f"{title}: a {size} grid of numbers{span}" + (f"; {extra}" if extra else "")
+
+
+def chart(place, figure, key: str, alt: str, values=None, what: str = "this map", **kwargs):
+    """st.plotly_chart in ``place`` (st, a column or a container) with its text alternative and,
+    when ``values`` are given (the heatmap's numbers), a "Numbers as a table" expander under it.
+    Returns what st.plotly_chart returns (the selection event with on_select)."""
+    event = place.plotly_chart(figure, key=key, alt=alt, **kwargs)
+    if values is not None:
+        with contextlib.nullcontext() if place is st else place:
+            numbers_table(values, key, what)
+    return event
 
 
 def shape_text(shape) -> str:
