@@ -91,7 +91,7 @@ def show_row(figures, texts, key: str, pick: bool = False) -> None:
 
 def numbers(what: str, maps, titles) -> None:
     """Every number of the maps, on demand (a table per class)."""
-    with st.expander(f"The numbers of the {what}"):
+    with st.expander(f"Numbers as a table (the {what})"):
         for values, title in zip(maps, titles, strict=True):
             st.caption(title)
             st.dataframe(np.round(np.asarray(values, dtype=np.float64), 5))
@@ -214,12 +214,14 @@ def masked_view(trace, image, maps, chosen, names, where) -> None:
     text = (f"The input with patch ({row}, {col}) covered: {covered} set to {fill:g} "
             f"({fill_words}), dashed.")  # fmt: skip
     left_col, right_col = st.columns(2)
+    masked = view.masked_image(image, box, fill)
     left_col.plotly_chart(
-        view.image_figure(view.masked_image(image, box, fill), title="what the model sees",
-                          boxes=[box]),
+        view.image_figure(masked, title="what the model sees", boxes=[box]),
         key="attr_masked", width="content", alt=text,
     )  # fmt: skip
     left_col.caption(text)
+    with left_col:
+        layout.numbers_table(masked, "attr_masked", "the covered input")
     lines = [f"Covering patch ({row}, {col}), {covered}, with {fill:g} ({fill_words}):"]
     for k, drop in zip(chosen, maps, strict=True):
         before, value = float(trace.probabilities[k]), float(drop[row, col])

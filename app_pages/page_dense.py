@@ -45,14 +45,13 @@ def weight_matrices(trace) -> None:
             f"= {p['num_parameters']:,} parameters",
             language="python",
         )
-        st.plotly_chart(
-            figures.annotated_grid(
-                p["weight"], square=False, cell_px=22,
-                title=f"{stage.name} weight matrix W: {p['out_features']} {rows} x "
-                f"{p['in_features']} features (red > 0, blue < 0)",
-            ),
-            key=f"dense_weights_{stage.name}",
+        figure = figures.annotated_grid(
+            p["weight"], square=False, cell_px=22,
+            title=f"{stage.name} weight matrix W: {p['out_features']} {rows} x "
+            f"{p['in_features']} features (red > 0, blue < 0)",
         )  # fmt: skip
+        alt = layout.grid_alt(f"{stage.name} weight matrix W, one row per {rows[:-1]}", p["weight"])
+        layout.chart(st, figure, f"dense_weights_{stage.name}", alt, p["weight"], f"{stage.name} W")
 
 
 def toy_part():
@@ -83,12 +82,11 @@ def toy_part():
         language="python",
     )
     names = tuple(str(c) for c in range(n_out))
-    st.plotly_chart(
-        figures.annotated_grid(
-            w, square=False, cell_px=40, title=f"weight matrix W: {n_out} classes x {n_in} features"
-        ),
-        key="dense_weights_toy",
+    figure = figures.annotated_grid(
+        w, square=False, cell_px=40, title=f"weight matrix W: {n_out} classes x {n_in} features"
     )
+    alt = layout.grid_alt("The toy's weight matrix W, one row per class", w)
+    layout.chart(st, figure, "dense_weights_toy", alt, w, "the toy's W")
     k = class_picker(names)
     return toy_steps.toy_dense_step(x, w, b, k), names, np.array(logits)
 
@@ -121,9 +119,15 @@ def contributions(e, names) -> None:
         for i, _ in items
     ]
     with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
+        values = [v for _, v in items]
+        alt = f"Bar chart of the {len(items)} largest products W·x for class {names[k]}, "
+        alt += "positive bars to the right, negative to the left: " + ", ".join(
+            f"{label} {v:+.3f}" for label, v in zip(labels, values, strict=True)
+        )
         st.plotly_chart(
-            charts.contribution_bars(labels, [v for _, v in items], f"top contributions to {k}"),
+            charts.contribution_bars(labels, values, f"top contributions to {k}"),
             key="dense_contrib_chart",
+            alt=alt,
         )
     sign = "+" if e.bias >= 0 else "-"
     st.latex(
@@ -179,6 +183,15 @@ def spots_figure(trace, rows, k_name: str):
     )  # fmt: skip
 
 
+def spots_numbers(trace, rows) -> None:
+    """The numbers of spots_figure's maps: the input and each channel that holds a spot."""
+    channels = sorted({r["(c, h, w)"][0] for r in rows})
+    maps = trace.input_of("flatten")  # (C, H, W)
+    shown = [trace.stage("input").output.mean(axis=0)] + [maps[c] for c in channels]
+    names = ["the input"] + [f"{rows[0]['stage']} ch {c}" for c in channels]
+    layout.numbers_table(shown, "dense_spots", "the input and the channels", names)
+
+
 def evidence(trace, e, names) -> None:
     """Where the largest contributions to the chosen class sit: back on their (c, h, w) maps
     and on the input region each of those cells sees."""
@@ -196,7 +209,13 @@ def evidence(trace, e, names) -> None:
     if not rows:
         st.caption(f"No feature adds to the score of {names[k]} for this input.")
         return
-    st.plotly_chart(spots_figure(trace, rows, names[k]), key="dense_spots_maps")
+    alt = f"The input and the {rows[0]['stage']} channels holding the {len(rows)} largest "
+    alt += f"products for {names[k]}, each outlined: " + "; ".join(
+        f"rank {r['rank']} cell {r['(c, h, w)']} sees input {field_view.words(r['sees input'])}"
+        for r in rows
+    )
+    st.plotly_chart(spots_figure(trace, rows, names[k]), key="dense_spots_maps", alt=alt)
+    spots_numbers(trace, rows)
     st.dataframe(
         [{"rank": r["rank"], "i": r["i"], "(c, h, w)": "({}, {}, {})".format(*r["(c, h, w)"]),
           "W·x": f"{r['W·x']:+.4f}", "sees input": field_view.words(r["sees input"])}
@@ -260,9 +279,16 @@ def softmax_part(logits, names) -> None:
         f"{np.log(len(names)):.3f}) · cross-entropy for label {names[label]}: "
         f"**{s.cross_entropy:.4g}**"
     )
+    predicted = f"{names[top]} ({s.probabilities[top]:.1%}), the tallest bar"
+    marked = f"the hatched bar is the true label {names[label]} ({s.probabilities[label]:.1%})"
+    alt = f"Bar chart of the {len(names)} probabilities at T = {temperature:g}; the predicted "
+    alt += f"class is {predicted}; {marked}"
     st.plotly_chart(
-        charts.probability_bars(s.probabilities, names, highlight=label), key="softmax_bars"
+        charts.probability_bars(s.probabilities, names, highlight=label),
+        key="softmax_bars",
+        alt=alt,
     )
+    st.caption(f"Predicted: **{predicted}**; {marked}.")
 
 
 st.title("Dense & softmax")

@@ -42,13 +42,15 @@ def show(maps, flat, every, what: str) -> None:
         f"x[{i}] = maps[{c}, {h}, {w}] = **{float(flat[i]):.5f}**"
     )
     with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
-        st.plotly_chart(
-            charts.channel_vector(
-                flat, h_ * w_, i, title=f"the vector of {flat.size} values, coloured by channel"
-            ),
-            key="flat_vector",
+        alt = layout.grid_alt(
+            f"The flattened vector of {what}, {c_} channels of {h_ * w_} values in a row",
+            flat, f"index {i} (channel {c}, row {h}, column {w}) = {float(flat[i]):.4g} is marked",
+        )  # fmt: skip
+        figure = charts.channel_vector(
+            flat, h_ * w_, i, title=f"the vector of {flat.size} values, coloured by channel"
         )
-        show_maps(maps, (c, h, w), every)
+        layout.chart(st, figure, "flat_vector", alt, flat, "the vector")
+        show_maps(maps, (c, h, w), every, what)
     st.code(
         f"x = torch.flatten(x, start_dim=1)  # {what}: ({c_}, {h_}, {w_}) -> ({flat.size},) "
         "per image, 0 parameters",
@@ -61,7 +63,7 @@ def show(maps, flat, every, what: str) -> None:
     )
 
 
-def show_maps(maps, cell, every) -> None:
+def show_maps(maps, cell, every, what: str) -> None:
     """The chosen channel with the cell outlined, beside every channel of the stack."""
     (c, h, w), (c_, h_, w_) = cell, maps.shape
     mode = layout.color_mode("flat_color_mode")
@@ -73,7 +75,10 @@ def show_maps(maps, cell, every) -> None:
         boxes=[figures.Box(h, w, h, w)], zrange=zrange, colorscale=scale, cell_px=px,
         show_scale=True,
     )  # fmt: skip
-    left.plotly_chart(cell_pick.add_markers(fig, maps[c]), key="flat_map", **cell_pick.PICK)
+    alt = layout.grid_alt(f"Channel {c} of {what}'s maps", maps[c],
+                          f"cell ({h}, {w}) = {float(maps[c, h, w]):.4g} is outlined")  # fmt: skip
+    fig = cell_pick.add_markers(fig, maps[c])
+    layout.chart(left, fig, "flat_map", alt, maps[c], f"channel {c}", **cell_pick.PICK)
     titles = [f"ch {k}" + (" (chosen)" if k == c else "") for k in range(c_)]
     fig = figures.heatmap_grid(
         maps, titles, theme.map_ranges(maps, mode, every), ncols=min(c_, 4), cell_px=110
@@ -84,7 +89,8 @@ def show_maps(maps, cell, every) -> None:
             yref=f"y{k + 1 if k else ''}",
             hovertemplate=f"ch {k}<br>" + cell_pick.HOVER,
         )  # fmt: skip
-    right.plotly_chart(fig, key="flat_all_maps", **cell_pick.PICK)
+    alt = layout.grid_alt(f"Every channel of {what}'s maps", maps, f"channel {c} is the chosen one")
+    layout.chart(right, fig, "flat_all_maps", alt, maps, "every channel", **cell_pick.PICK)
 
 
 st.title("Flatten")

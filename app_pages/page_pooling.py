@@ -110,11 +110,19 @@ def toy_view():
     return view, grid, np.concatenate([grid.ravel(), view.after.ravel()])
 
 
+def chart_key(name: str, values) -> str:
+    """A map's chart key with its shape in it ("pool_after_14x14"): a map that changes shape is
+    a fresh chart. Streamlit updates a chart with the same key in place, and Plotly then keeps
+    the old map's size, which squashed the toy's 3x3 pooled map after pool1's 14x14 (its numbers
+    on top of each other, its title outside the chart; test_browser_layout)."""
+    return f"{name}_{values.shape[0]}x{values.shape[1]}"
+
+
 def chosen_cell(view, cols) -> tuple[int, int]:
     """The output cell: a click on the pooled map (read before the sliders), or the sliders
     (in the first two of ``cols``)."""
     h, w = view.after.shape
-    cell_pick.apply("pool_after", ("pool_row", "pool_col"), (h, w))
+    cell_pick.apply(chart_key("pool_after", view.after), ("pool_row", "pool_col"), (h, w))
     layout.keep_int("pool_row", 0, h - 1, h // 2)
     layout.keep_int("pool_col", 0, w - 1, w // 2)
     row = cols[0].slider("Output row", 0, max(h - 1, 1), key="pool_row", disabled=h == 1)
@@ -171,8 +179,9 @@ def cell_result(view, row: int, col: int) -> None:
     if view.winners is not None:
         r, c = (int(v) for v in view.winners[row, col])
         st.markdown(
-            f"The winner (from `return_indices`) is input cell **({r}, {c})** (star): only it "
-            "gets a gradient in training. Flat windows (all values equal) have no real winner."
+            f"The winner (from `return_indices`) is input cell **({r}, {c})** (★ star), value "
+            f"**{float(view.before[r, c]):.5f}**: only it gets a gradient in training. "
+            "Flat windows (all values equal) have no real winner."
         )
 
 
@@ -218,35 +227,75 @@ def maps(view, row: int, col: int, marks, colours) -> None:
         [figures.grid_width_px(view.before, cell_px=before_px, show_scale=True),
          figures.grid_width_px(view.after, cell_px=after_px)]
     )  # fmt: skip
-    where[0].plotly_chart(
-        figures.annotated_grid(
-            view.before, title="input map (window outlined)", zrange=zrange, colorscale=scale,
-            cell_px=before_px, boxes=[figures.Box(top, left, bottom - 1, right - 1)],
-            marks=marks, show_scale=True,
-        ),
-        key="pool_before",
+    before = figures.annotated_grid(
+        view.before, title="input map (window outlined)", zrange=zrange, colorscale=scale,
+        cell_px=before_px, boxes=[figures.Box(top, left, bottom - 1, right - 1)],
+        marks=marks, show_scale=True,
     )  # fmt: skip
+    alt = layout.grid_alt(
+        f"{map_name(view)}: the map pooling receives", view.before,
+        winner_words(view, row, col, marks),
+    )  # fmt: skip
+    layout.chart(where[0], before, chart_key("pool_before", view.before), alt, view.before,
+                 "the input map")  # fmt: skip
     pooled = figures.annotated_grid(
         view.after, title="pooled map (click a cell)", zrange=zrange, colorscale=scale,
         cell_px=after_px, boxes=[figures.Box(row, col, row, col)],
     )  # fmt: skip
-    where[1].plotly_chart(
-        cell_pick.add_markers(pooled, view.after), key="pool_after", **cell_pick.PICK
+    alt = layout.grid_alt(
+        f"{map_name(view)}: pooled map", view.after, f"the chosen window ({row}, {col}) is outlined"
     )
+    figure = cell_pick.add_markers(pooled, view.after)
+    layout.chart(
+        where[1],
+        figure,
+        chart_key("pool_after", view.after),
+        alt,
+        view.after,
+        "the pooled map",
+        **cell_pick.PICK,
+    )
+
+
+def map_name(view) -> str:
+    """Whose map this is, for alt text: "pool1 channel 3 for your drawing" or "the toy"."""
+    if view.layer == "toy":
+        return "The toy image"
+    channel = int(st.session_state["pool_channel"])
+    return f"{view.layer} channel {channel} for {state.input_source()}"
+
+
+def winner_words(view, row: int, col: int, marks) -> str:
+    """The outlined window and its starred winner(s) in words, for the input map's alt text."""
+    top, left, bottom, right = view.window(row, col)
+    text = f"the window of output cell ({row}, {col}), rows {top}-{bottom - 1} and columns "
+    text += f"{left}-{right - 1}, is outlined"
+    if len(marks) == 1:
+        r, c = marks[0]
+        text += f"; its winner, input cell ({r}, {c}) = {float(view.before[r, c]):.4g}, is starred"
+    elif marks:
+        text += f"; every window's decisive winner ({len(marks)} cells) is marked"
+    return text
 
 
 def window(view, row: int, col: int, colours) -> None:
     """The chosen window's numbers and which input cells it covers."""
     (zrange, scale), (top, left, bottom, right) = colours, view.window(row, col)
     c3, c4 = st.columns([1, 3])
+    patch = view.before[top:bottom, left:right]
+    value = float(view.after[row, col])
+    alt = layout.grid_alt(f"The window of output cell ({row}, {col})", patch,
+                          f"its {view.mode} is {value:.4g}")  # fmt: skip
     c3.plotly_chart(
         figures.annotated_grid(
-            view.before[top:bottom, left:right], zrange=zrange, colorscale=scale, digits=3,
-            title="the window",
+            patch, zrange=zrange, colorscale=scale, digits=3, title="the window",
         ),
+        alt=alt,
         key=f"pool_window_{view.mode}_{int(view.ceil_mode)}",  # a fresh chart per setting: an
         # updated one was drawn with 15 px cells after ceil_mode, then Max (issue 10.4's test)
     )  # fmt: skip
+    with c3:
+        layout.numbers_table(patch, "pool_window", "the window")
     cells, k = (bottom - top) * (right - left), view.kernel_size
     partial = f", a **partial** window (a full one has {k * k})."
     c4.markdown(
@@ -318,20 +367,15 @@ def shift_maps(x, channel: int) -> None:
                 f"{x.maps_before.shape[2]})")  # fmt: skip
     c2.markdown(f"**Channel {channel} pooled** ({x.pooled_before.shape[1]} x "
                 f"{x.pooled_before.shape[2]})")  # fmt: skip
-    c1.plotly_chart(
-        figures.heatmap_grid(
-            np.stack([x.maps_before[channel], x.maps_after[channel]]), titles, ncols=2,
-            cell_px=220,
-        ),
-        key="pool_shift_maps",
-    )  # fmt: skip
-    c2.plotly_chart(
-        figures.heatmap_grid(
-            np.stack([x.pooled_before[channel], x.pooled_after[channel]]), titles, ncols=2,
-            cell_px=160,
-        ),
-        key="pool_shift_pooled",
-    )  # fmt: skip
+    moved = f"before and after moving the input one pixel {x.direction}"
+    maps = np.stack([x.maps_before[channel], x.maps_after[channel]])
+    alt = layout.maps_alt(f"Channel {channel} of the map pooling receives, {moved}", maps)
+    figure = figures.heatmap_grid(maps, titles, ncols=2, cell_px=220)
+    layout.chart(c1, figure, "pool_shift_maps", alt, maps, "the map, original and moved")
+    pooled = np.stack([x.pooled_before[channel], x.pooled_after[channel]])
+    alt = layout.maps_alt(f"Channel {channel} pooled, {moved}", pooled)
+    figure = figures.heatmap_grid(pooled, titles, ncols=2, cell_px=160)
+    layout.chart(c2, figure, "pool_shift_pooled", alt, pooled, "the pooled map, original and moved")
 
 
 st.title("Pooling")

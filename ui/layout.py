@@ -121,10 +121,11 @@ def numbers_table(values, key: str, what: str = "this map", names=None) -> None:
 def grid_alt(title: str, values, extra: str = "") -> str:
     """A heatmap in words: "patch, in ch 0: a 5x5 grid of numbers from 0 to 0.98; <extra>"."""
     values = np.asarray(values, dtype=float)
-    size = "x".join(str(n) for n in values.shape) if values.ndim > 1 else f"{values.size}-value"
+    size = "x".join(str(n) for n in values.shape)
+    size = f"{size} grid of" if values.ndim > 1 else f"row of {values.size}"
     shown = values[np.isfinite(values)]
     span = f" from {shown.min():.3g} to {shown.max():.3g}" if shown.size else ""
-    return f"{title}: a {size} grid of numbers{span}" + (f"; {extra}" if extra else "")
+    return f"{title}: a {size} numbers{span}" + (f"; {extra}" if extra else "")
 
 
 def chart(place, figure, key: str, alt: str, values=None, what: str = "this map", **kwargs):

@@ -82,7 +82,8 @@ def _maps(step: norm.NormStep, row: int, col: int) -> None:
             values, title=title, cell_px=px, zrange=(lo, hi),
             colorscale=theme.colorscale_for(values), show_scale=True, boxes=box,
         )  # fmt: skip
-        place.plotly_chart(fig, key=key, alt=f"{title}: a heatmap of {values.size} numbers")
+        alt = layout.grid_alt(title, values, f"the chosen cell ({row}, {col}) is outlined")
+        layout.chart(place, fig, key, alt, values, title)
 
 
 def _batch_traces(count: int = BATCH) -> list:
