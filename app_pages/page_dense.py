@@ -105,6 +105,15 @@ def contribution_rows(e, items) -> list[dict]:
     return rows
 
 
+def contributions_alt(labels, values, name: str) -> str:
+    """The contributions chart in words: every bar with its label and signed value."""
+    bars = ", ".join(f"{label} {v:+.3f}" for label, v in zip(labels, values, strict=True))
+    return (
+        f"Bar chart of the {len(values)} largest products W·x for class {name}, positive bars "
+        f"to the right, negative to the left: {bars}"
+    )
+
+
 def contributions(e, names) -> None:
     """Tables and a chart of the largest +/- contributions, and their sum + bias = logit."""
     k = e.output_index
@@ -120,14 +129,10 @@ def contributions(e, names) -> None:
     ]
     with st.container(key="main_figure"):  # on the first screen (test_browser_first_screen)
         values = [v for _, v in items]
-        alt = f"Bar chart of the {len(items)} largest products W·x for class {names[k]}, "
-        alt += "positive bars to the right, negative to the left: " + ", ".join(
-            f"{label} {v:+.3f}" for label, v in zip(labels, values, strict=True)
-        )
         st.plotly_chart(
             charts.contribution_bars(labels, values, f"top contributions to {k}"),
             key="dense_contrib_chart",
-            alt=alt,
+            alt=contributions_alt(labels, values, names[k]),
         )
     sign = "+" if e.bias >= 0 else "-"
     st.latex(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import figures, images
+from . import figures, images, layout
 
 CONV = "stages.conv1"  # the first conv layer's parameters
 DENSE = "stages.dense"  # the output layer's parameters: weight (K, F), bias (K,)
@@ -69,10 +69,9 @@ def _filter_grids(step, index: int) -> None:
     for col, (part, title) in zip(cols, PARTS, strict=True):
         values = getattr(step, part)[weight][index, 0]  # (kH, kW) of input channel 0
         col.markdown(f"**{title}**")
-        col.plotly_chart(
-            figures.annotated_grid(values, digits=_digits(values), cell_px=64),
-            key=f"step_filter_{part}",
-        )
+        alt = layout.grid_alt(f"{CONV} filter {index}, input channel 0: {title}", values)
+        figure = figures.annotated_grid(values, digits=_digits(values), cell_px=64)
+        layout.chart(col, figure, f"step_filter_{part}", alt, values, title.lower())
     bias = f"{CONV}.bias"
     st.caption(
         f"Bias of filter {index}: {step.weights_before[bias][index]:.5f} + "
@@ -86,10 +85,10 @@ def _dense_strips(step, k: int, name: str) -> None:
     weight = f"{DENSE}.weight"
     for part, title in PARTS:
         row = getattr(step, part)[weight][k]  # (F,)
-        st.plotly_chart(
-            figures.vector_strip(row, title=f"{title} ({len(row)} weights of class {name})"),
-            key=f"step_dense_{part}",
-        )
+        what = f"{title} ({len(row)} weights of class {name})"
+        alt = layout.grid_alt(f"A strip of the {DENSE} weights of class {name}: {title}", row)
+        figure = figures.vector_strip(row, title=what)
+        layout.chart(st, figure, f"step_dense_{part}", alt, row, what)
     update = step.update[weight][k]
     top = np.argsort(-np.abs(update), kind="stable")[:8]
     st.dataframe(
