@@ -110,11 +110,11 @@ def toy_view():
     return view, grid, np.concatenate([grid.ravel(), view.after.ravel()])
 
 
-def chart_key(name: str, values) -> str:
+def chart_key(name: str, view) -> str:
     """A map's chart key with its shape in it ("pool_after_14x14"): a map that changes shape is
-    a fresh chart. Streamlit updates a chart with the same key in place, and Plotly then keeps
-    the old map's size, which squashed the toy's 3x3 pooled map after pool1's 14x14 (its numbers
-    on top of each other, its title outside the chart; test_browser_layout)."""
+    a fresh chart (Streamlit updates a chart with the same key in place; the window chart below
+    needed a fresh key per setting for the same reason)."""
+    values = view.after if name == "pool_after" else view.before
     return f"{name}_{values.shape[0]}x{values.shape[1]}"
 
 
@@ -122,7 +122,7 @@ def chosen_cell(view, cols) -> tuple[int, int]:
     """The output cell: a click on the pooled map (read before the sliders), or the sliders
     (in the first two of ``cols``)."""
     h, w = view.after.shape
-    cell_pick.apply(chart_key("pool_after", view.after), ("pool_row", "pool_col"), (h, w))
+    cell_pick.apply(chart_key("pool_after", view), ("pool_row", "pool_col"), (h, w))
     layout.keep_int("pool_row", 0, h - 1, h // 2)
     layout.keep_int("pool_col", 0, w - 1, w // 2)
     row = cols[0].slider("Output row", 0, max(h - 1, 1), key="pool_row", disabled=h == 1)
@@ -236,10 +236,10 @@ def maps(view, row: int, col: int, marks, colours) -> None:
         f"{map_name(view)}: the map pooling receives", view.before,
         winner_words(view, row, col, marks),
     )  # fmt: skip
-    layout.chart(where[0], before, chart_key("pool_before", view.before), alt, view.before,
+    layout.chart(where[0], before, chart_key("pool_before", view), alt, view.before,
                  "the input map")  # fmt: skip
     pooled = figures.annotated_grid(
-        view.after, title="pooled map (click a cell)", zrange=zrange, colorscale=scale,
+        view.after, title="pooled map", zrange=zrange, colorscale=scale,
         cell_px=after_px, boxes=[figures.Box(row, col, row, col)],
     )  # fmt: skip
     alt = layout.grid_alt(
@@ -249,12 +249,14 @@ def maps(view, row: int, col: int, marks, colours) -> None:
     layout.chart(
         where[1],
         figure,
-        chart_key("pool_after", view.after),
+        chart_key("pool_after", view),
         alt,
         view.after,
         "the pooled map",
         **cell_pick.PICK,
     )
+    where[1].caption("Click a cell of the pooled map to choose its window.")  # not in the
+    # title: a 2x2 map's chart is narrower than the words (test_browser_layout)
 
 
 def map_name(view) -> str:

@@ -72,7 +72,7 @@ def test_clicking_a_cell_of_the_pooled_map_moves_the_window(context, url):
     chosen window to input rows 4-5 and columns 6-7, and the sliders follow."""
     page = _open(context, url, "pooling", {})
     _shown(page, "The window of output cell (7, 7) covers")
-    _click_cell(page, "pool_after", 3, 2)  # x is the column, y the row
+    _click_cell(page, "pool_after_14x14", 3, 2)  # x is the column, y the row
     _shown(page, "The window of output cell (2, 3) covers input rows 4–5 and columns 6–7")
     for key, value in (("pool_row", "2"), ("pool_col", "3")):  # the sliders follow
         thumb = page.locator(f".st-key-{key} [data-testid='stSliderThumbValue']")

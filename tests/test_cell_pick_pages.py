@@ -14,6 +14,8 @@ from ui import state
 
 POOLING = "app_pages/page_pooling.py"
 
+POOLED = "pool_after_14x14"  # the pooled map's chart key: pool1 of the default model is 14x14
+
 
 def _click(at, chart_key: str, *data):
     """Set a chart's selection state as a click in the browser does, and run the script."""
@@ -31,7 +33,7 @@ def _cell(at, keys) -> tuple[int, ...]:
 @pytest.mark.parametrize(
     "page, chart, data, keys, settings",
     [
-        ("app_pages/page_pooling.py", "pool_after", (2, 5), ("pool_row", "pool_col"), {}),
+        ("app_pages/page_pooling.py", POOLED, (2, 5), ("pool_row", "pool_col"), {}),
         ("app_pages/page_activation.py", "act_after", (4, 20), ("act_row", "act_col"), {}),
         ("app_pages/page_activation.py", "act_changed", (27, 1), ("act_row", "act_col"), {}),
         ("app_pages/page_convolution.py", "conv_out", (0, 13), ("conv_row", "conv_col"),
@@ -64,23 +66,23 @@ def test_a_slider_moved_after_a_click_stands_and_a_new_click_counts():
     """The chart keeps reporting its last click on every run: after a slider moves, that old
     click does not put the slider back; a click on another cell, or on the same cell after
     the selection was cleared, is applied."""
-    at = _click(open_page(POOLING, digit=7), "pool_after", 2, 5)
+    at = _click(open_page(POOLING, digit=7), POOLED, 2, 5)
     at.slider(key="pool_row").set_value(6).run()
     assert _cell(at, ("pool_row", "pool_col")) == (6, 5)
     at.run()  # the selection state still holds (2, 5)
     assert _cell(at, ("pool_row", "pool_col")) == (6, 5)
-    _click(at, "pool_after", 1, 1)
+    _click(at, POOLED, 1, 1)
     assert _cell(at, ("pool_row", "pool_col")) == (1, 1)
     at.slider(key="pool_col").set_value(4).run()
-    at.session_state["pool_after"] = {"selection": {"points": [], "point_indices": []}}
+    at.session_state[POOLED] = {"selection": {"points": [], "point_indices": []}}
     at.run()  # a click on the chosen point clears Plotly's selection
-    _click(at, "pool_after", 1, 1)
+    _click(at, POOLED, 1, 1)
     assert _cell(at, ("pool_row", "pool_col")) == (1, 1)
 
 
 def test_a_click_shows_in_the_page_text():
     """After a click on the pooled map, the window's words name the clicked cell."""
-    at = _click(open_page(POOLING, digit=7), "pool_after", 3, 4)
+    at = _click(open_page(POOLING, digit=7), POOLED, 3, 4)
     assert "The window of output cell (3, 4) covers input rows 6–7 and columns 8–9" in (
         page_text(at)
     )
@@ -89,7 +91,7 @@ def test_a_click_shows_in_the_page_text():
 @pytest.mark.parametrize(
     "page, chart, data, keys",
     [
-        (POOLING, "pool_after", (3, 4), ("pool_row", "pool_col")),
+        (POOLING, POOLED, (3, 4), ("pool_row", "pool_col")),
         ("app_pages/page_convolution.py", "conv_out", (2, 25), ("conv_row", "conv_col")),
         ("app_pages/page_flatten.py", "flat_all_maps", (5, 1, 6), ("flat_c", "flat_h", "flat_w")),
         ("app_pages/page_attribution.py", "attr_occlusion_0", (1, 11), ("attr_occ_row",

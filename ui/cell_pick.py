@@ -51,7 +51,22 @@ def add_markers(fig: go.Figure, values, *, size_px: float | None = None, first: 
         )
     )  # fmt: skip
     fig.update_layout(clickmode="event+select", dragmode=False)  # "select" breaks clicks
+    _pin_axes(fig, z.shape, first, step, xref, yref)
     return fig
+
+
+def _pin_axes(fig: go.Figure, shape, first: float, step: float, xref: str, yref: str) -> None:
+    """Fix the axes to the map's cells: on autorange, Plotly widens an axis to fit the markers'
+    pixel size, which drew a 2x2 map in the middle of axes from -1 to 2 (cells a third of their
+    size, their numbers on top of each other; test_browser_layout)."""
+    h, w = shape
+    x_axis, y_axis = f"xaxis{xref[1:]}", f"yaxis{yref[1:]}"
+    x_range = [first - step / 2, first + (w - 0.5) * step]
+    y_range = [first - step / 2, first + (h - 0.5) * step]
+    if fig.layout[y_axis].autorange == "reversed":
+        y_range = y_range[::-1]
+    fig.layout[x_axis].update(range=x_range, autorange=False)
+    fig.layout[y_axis].update(range=y_range, autorange=False)
 
 
 def _cell_px(fig: go.Figure, rows: int) -> float:
