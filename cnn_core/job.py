@@ -8,17 +8,17 @@
     job.join()               # after stop(): the worker has ended and given its slot back
 
 Threads: each job has one worker thread. It waits for a training slot, then either trains
-``job.model`` itself (``worker="thread"``, cnn_core/job_thread.py) or (``worker="process"``,
-the default, see CONVSCOPE_TRAINING_WORKER) starts a worker process (cnn_core/job_worker.py)
-that trains a copy and relays what that process reports (cnn_core/job_process.py); the final
-weights are loaded into ``job.model`` when the run ends. The process keeps the training loop away from Python's lock in the server, which every
-script run of every session holds in turn. Either way nothing but the worker touches
-``job.model`` until the job has finished. Everything the page needs is published under
-``job.lock`` as plain values and copies (progress, curves, the snapshot log, a copy of the
-weights about once a second, the last step's numbers). The worker never imports or calls
-Streamlit; the UI (ui/live.py) never touches the model being trained. A job stops by itself when
-its session has gone: ``release_after(grace)`` (the session's websocket closed) or no
-``touch()`` heartbeat for ``HEARTBEAT_TIMEOUT`` seconds; its process ends with it.
+``job.model`` itself (``worker="thread"``, cnn_core/job_thread.py) or (``worker="process"``, the
+default, see CONVSCOPE_TRAINING_WORKER) starts a worker process (cnn_core/job_worker.py) that trains
+a copy and relays what that process reports (cnn_core/job_process.py); the final weights are loaded
+into ``job.model`` when the run ends. The process keeps the training loop away from Python's lock in
+the server, which every script run of every session holds in turn. Either way nothing but the worker
+touches ``job.model`` until the job has finished. Everything the page needs is published under
+``job.lock`` as plain values and copies (progress, curves, the snapshot log, a copy of the weights
+about once a second, the last step's numbers). The worker never imports or calls Streamlit; the UI
+(ui/live.py) never touches the model being trained. A job stops by itself when its session has gone:
+``release_after(grace)`` (the session's websocket closed) or no ``touch()`` heartbeat for
+``HEARTBEAT_TIMEOUT`` seconds; its process ends with it.
 """
 
 from __future__ import annotations

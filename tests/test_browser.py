@@ -21,7 +21,9 @@ def page(browser, app_url):
 
 def _draw(page, points) -> None:
     """Press the mouse at the first point of a stroke, move through the rest, release."""
-    box = page.locator("canvas").first.bounding_box()
+    upper = page.locator("canvas.upper-canvas").first  # fabric's event layer over the drawing
+    upper.wait_for(state="visible", timeout=60_000)  # a live rerun may be mounting it afresh
+    box = upper.bounding_box()
     xy = [(box["x"] + x, box["y"] + y) for x, y in points]
     page.mouse.move(*xy[0])
     page.mouse.down()

@@ -1,8 +1,8 @@
-"""ui/figures.py and ui/charts.py: the layout a figure asks Plotly for. Numbers in grids are printed at 14 px or
-more in cells that hold them; a layer's map titles have a strip of their own above their maps;
-shared colour bars lie under the maps; grid titles stay inside their chart. (What Chromium finally
-draws is measured in tests/test_browser_layout.py.) And what each figure shows: its traces, their
-data, shapes and axes."""
+"""ui/figures.py and ui/charts.py: the layout a figure asks Plotly for. Numbers in grids are
+printed at 14 px or more in cells that hold them; a layer's map titles have a strip of their own
+above their maps; shared colour bars lie under the maps; grid titles stay inside their chart.
+(What Chromium finally draws is measured in tests/test_browser_layout.py.) And what each figure
+shows: its traces, their data, shapes and axes."""
 
 from __future__ import annotations
 
