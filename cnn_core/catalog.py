@@ -44,6 +44,19 @@ class DatasetInfo:
         return not self.files
 
 
+IDX_FILES = (  # the four files of an MNIST-style data set, in this order everywhere
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def _idx_files(*sha256: str) -> dict[str, str]:
+    """{file name: SHA-256} of a data set's four IDX files, the hashes given in IDX_FILES' order."""
+    return dict(zip(IDX_FILES, sha256, strict=True))
+
+
 _DIGITS = tuple(str(d) for d in range(10))
 _CLOTHES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")  # fmt: skip
@@ -71,24 +84,24 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo(
             "mnist", "MNIST (70,000)", _DIGITS, 60000, "the MNIST test set",
             {"epochs": 3, "batch": 64, "lr": 3e-3, "schedule": "cosine", "augment": True},
-            files={
-                "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",  # noqa: E501
-                "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",  # noqa: E501
-                "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",  # noqa: E501
-                "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",  # noqa: E501
-            },
+            files=_idx_files(  # SHA-256 of train images, train labels, test images, test labels
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            ),
             base_url="https://ossci-datasets.s3.amazonaws.com/mnist/",
         ),
         DatasetInfo(
             "fashion-mnist", "Fashion-MNIST (70,000)", _CLOTHES, 60000,
             "the Fashion-MNIST test set",
             {"epochs": 5, "batch": 64, "lr": 3e-3, "schedule": "cosine", "augment": False},
-            files={
-                "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",  # noqa: E501
-                "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",  # noqa: E501
-                "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",  # noqa: E501
-                "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",  # noqa: E501
-            },
+            files=_idx_files(  # SHA-256 of train images, train labels, test images, test labels
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+            ),
             base_url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # no https
             system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),
         ),

@@ -112,6 +112,20 @@ def _pool_setup(rng: np.random.Generator, partial: bool):
     return x, row, col, (top, left, bottom, right)
 
 
+def _pool_question(mode: str, x, row: int, col: int, box):
+    """(value of output cell (row, col), the window's cells, the prompt) for ``mode`` "max" or
+    "avg" pooling of ``x`` (1, 5, 5) with a 2x2 window, stride 2 and ceil_mode."""
+    pool = ops.max_pool2d if mode == "max" else ops.avg_pool2d
+    value = float(pool(x, 2, 2, ceil_mode=True)[0, row, col])
+    cells = x[0, box[0] : box[2], box[1] : box[3]].ravel()
+    name = "Max" if mode == "max" else "Average"
+    prompt = (
+        f"{name} pooling with a 2x2 window, stride 2 and `ceil_mode=True` turns this 5x5 map "
+        f"into 3x3. What is output cell ({row}, {col})?"
+    )
+    return value, cells, prompt
+
+
 def _window_words(row, col, box) -> str:
     top, left, bottom, right = box
     part = (
@@ -127,12 +141,7 @@ def _window_words(row, col, box) -> str:
 def max_pool(rng: np.random.Generator) -> Exercise:
     """The maximum of one 2x2 window (stride 2, ceil_mode, so the edge windows are partial)."""
     x, row, col, box = _pool_setup(rng, partial=rng.random() < 0.5)
-    value = float(ops.max_pool2d(x, 2, 2, ceil_mode=True)[0, row, col])
-    cells = x[0, box[0] : box[2], box[1] : box[3]].ravel()
-    prompt = (
-        "Max pooling with a 2x2 window, stride 2 and `ceil_mode=True` turns this 5x5 map into "
-        f"3x3. What is output cell ({row}, {col})?"
-    )
+    value, cells, prompt = _pool_question("max", x, row, col, box)
     solution = (
         f"{_window_words(row, col, box).capitalize()}: max({', '.join(num(v) for v in cells)}) "
         f"= **{num(value)}**."
@@ -145,12 +154,7 @@ def avg_pool(rng: np.random.Generator) -> Exercise:
     """The mean of a partial 2x2 window with ceil_mode: the divisor counts only the cells in the
     map (PyTorch never counts the part past the edge), to within 0.01."""
     x, row, col, box = _pool_setup(rng, partial=True)
-    value = float(ops.avg_pool2d(x, 2, 2, ceil_mode=True)[0, row, col])
-    cells = x[0, box[0] : box[2], box[1] : box[3]].ravel()
-    prompt = (
-        "Average pooling with a 2x2 window, stride 2 and `ceil_mode=True` turns this 5x5 map "
-        f"into 3x3. What is output cell ({row}, {col})?"
-    )
+    value, cells, prompt = _pool_question("avg", x, row, col, box)
     solution = (
         f"{_window_words(row, col, box).capitalize()}. Only the {cells.size} cells inside the "
         f"map are averaged (no padding, and the part past the edge is not counted): "

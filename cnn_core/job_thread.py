@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 from .job_process import WAIT_TICK
-from .job_worker import PUBLISH_EVERY, ending
+from .job_worker import PUBLISH_EVERY
 from .snapshots import snapshot_weights
-from .train import BatchEvent, EpochEvent, StepEvent, train
+from .train import BatchEvent, EpochEvent, StepEvent, ending, train
 
 
 class ThreadTrainer:

@@ -43,18 +43,7 @@ import torch
 
 from .model import CNN
 from .runtime import configure_torch
-from .train import (
-    BatchEvent,
-    DivergedEvent,
-    DoneEvent,
-    EpochEvent,
-    StepEvent,
-    StoppedEvent,
-    TrainControl,
-    TrainEvent,
-    evaluate,
-    train,
-)
+from .train import BatchEvent, EpochEvent, StepEvent, TrainControl, ending, evaluate, train
 
 PUBLISH_EVERY = 1.0  # seconds between two published copies of the weights (either worker)
 BATCH_EVERY = 0.1  # seconds between two progress messages of this process while it runs
@@ -67,16 +56,6 @@ def weights_to_arrays(model: CNN) -> dict[str, np.ndarray]:
 
 def arrays_to_weights(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()}
-
-
-def ending(event: TrainEvent) -> tuple[str, str] | None:
-    """(outcome, reason) if ``event`` ends the run ("done", "diverged" or "stopped": the time
-    limit), else None. Either worker's loop reads the end of a run through this."""
-    if isinstance(event, DoneEvent):
-        return "done", ""
-    if isinstance(event, (DivergedEvent, StoppedEvent)):
-        return ("diverged" if isinstance(event, DivergedEvent) else "stopped"), event.reason
-    return None
 
 
 def needs_measuring(outcome: str, has_rows: bool, has_event: bool) -> bool:

@@ -14,18 +14,23 @@ import numpy as np
 
 from . import ops
 
+
+def picture(*rows: str) -> np.ndarray:
+    """A small grid of single digits drawn as text, one string per row: picture("010", "111")
+    -> [[0, 1, 0], [1, 1, 1]] float32. For grids written in the code, where the text shows the
+    shape (a learner's typed grid goes through ``parse_grid``)."""
+    return np.array([[int(ch) for ch in row] for row in rows], dtype=np.float32)
+
+
 # A 7x7 "7": a top bar and a diagonal stroke, so edge kernels give visibly different answers.
-TOY_IMAGE = np.array(
-    [
-        [0, 0, 0, 0, 0, 0, 0],
-        [0, 1, 1, 1, 1, 1, 0],
-        [0, 0, 0, 0, 1, 0, 0],
-        [0, 0, 0, 1, 0, 0, 0],
-        [0, 0, 1, 1, 1, 0, 0],
-        [0, 0, 1, 0, 0, 0, 0],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    dtype=np.float32,
+TOY_IMAGE = picture(
+    "0000000",
+    "0111110",
+    "0000100",
+    "0001000",
+    "0011100",
+    "0010000",
+    "0000000",
 )
 
 # A 3x3 kernel of 0s and 1s: an "X" that answers most on diagonal strokes.

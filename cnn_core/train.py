@@ -437,6 +437,16 @@ def _training_data(split, model, config: TrainConfig) -> tuple[np.ndarray, torch
     return check_dataset(data, model.config)
 
 
+def ending(event: TrainEvent) -> tuple[str, str] | None:
+    """(outcome, reason) if ``event`` ends the run ("done", "diverged" or "stopped": the time
+    limit), else None. Either worker's loop reads the end of a run through this."""
+    if isinstance(event, DoneEvent):
+        return "done", ""
+    if isinstance(event, (DivergedEvent, StoppedEvent)):
+        return ("diverged" if isinstance(event, DivergedEvent) else "stopped"), event.reason
+    return None
+
+
 def train(
     model, split, config: TrainConfig, control: TrainControl | None = None
 ) -> Iterator[TrainEvent]:

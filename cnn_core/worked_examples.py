@@ -17,51 +17,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ops
+from .toy import picture
 
 # The 7x7 binary image (a smiling face) of the classic feature-detector example.
-SMILEY = np.array(
-    [
-        [0, 0, 0, 0, 0, 0, 0],
-        [0, 1, 0, 0, 0, 1, 0],
-        [0, 0, 0, 0, 0, 0, 0],
-        [0, 0, 0, 1, 0, 0, 0],
-        [0, 1, 0, 0, 0, 1, 0],
-        [0, 0, 1, 1, 1, 0, 0],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    dtype=np.float32,
+SMILEY = picture(
+    "0000000",
+    "0100010",
+    "0000000",
+    "0001000",
+    "0100010",
+    "0011100",
+    "0000000",
 )
 DETECTOR = np.array([[0, 0, 1], [1, 0, 0], [0, 1, 1]], dtype=np.float32)  # the 3x3 feature detector
 
 # A 6x6 RGB image, channels first (3, 6, 6): small whole numbers a learner can add by hand.
-RGB_IMAGE = np.array(
+RGB_IMAGE = np.stack(
     [
-        [  # R
-            [1, 0, 2, 1, 0, 0],
-            [0, 1, 1, 2, 1, 0],
-            [2, 1, 0, 0, 1, 2],
-            [1, 2, 0, 1, 0, 1],
-            [0, 1, 2, 1, 2, 0],
-            [1, 0, 1, 0, 1, 1],
-        ],
-        [  # G
-            [0, 1, 1, 0, 2, 1],
-            [1, 0, 2, 1, 0, 1],
-            [0, 2, 1, 1, 1, 0],
-            [2, 0, 1, 0, 2, 1],
-            [1, 1, 0, 2, 0, 2],
-            [0, 2, 1, 1, 1, 0],
-        ],
-        [  # B
-            [2, 1, 0, 1, 1, 0],
-            [1, 2, 1, 0, 0, 1],
-            [0, 0, 2, 1, 2, 1],
-            [1, 1, 0, 2, 1, 0],
-            [2, 0, 1, 0, 1, 2],
-            [1, 1, 2, 1, 0, 0],
-        ],
-    ],
-    dtype=np.float32,
+        picture("102100", "011210", "210012", "120101", "012120", "101011"),  # R
+        picture("011021", "102101", "021110", "201021", "110202", "021110"),  # G
+        picture("210110", "121001", "002121", "110210", "201012", "112100"),  # B
+    ]
 )
 # Two filters of shape 3x3x3, stored as PyTorch does: (C_out=2, C_in=3, kH=3, kW=3).
 RGB_FILTERS = np.array(

@@ -21,7 +21,14 @@ from cnn_core.data import Split, load_bundled
 from cnn_core.job import TrainingJob
 from cnn_core.limits import TrainingSlots
 from cnn_core.runtime import configure_torch
-from cnn_core.train import BatchEvent, DivergedEvent, DoneEvent, EpochEvent, StoppedEvent
+from cnn_core.train import (
+    BatchEvent,
+    DivergedEvent,
+    DoneEvent,
+    EpochEvent,
+    StoppedEvent,
+    ending,
+)
 
 from .test_job import finish, paused_job, request, wait_until
 
@@ -194,19 +201,19 @@ def test_the_worker_sends_progress_at_most_every_batch_every_and_before_anything
 
 
 def test_ending_names_how_a_run_ended_and_nothing_else():
-    """Both workers read a run's end through job_worker.ending: done, diverged or stopped with
+    """Both workers read a run's end through train.ending: done, diverged or stopped with
     the event's reason; progress events are not an ending."""
-    assert job_worker.ending(DoneEvent(3)) == ("done", "")
+    assert ending(DoneEvent(3)) == ("done", "")
     diverged = DivergedEvent(2, 5, "the loss became nan", restored=True)
-    assert job_worker.ending(diverged) == ("diverged", "the loss became nan")
-    assert job_worker.ending(StoppedEvent("it reached its time limit")) == (
+    assert ending(diverged) == ("diverged", "the loss became nan")
+    assert ending(StoppedEvent("it reached its time limit")) == (
         "stopped",
         "it reached its time limit",
     )
     batch = BatchEvent(epoch=1, batch=1, num_batches=2, loss=1.0, accuracy=0.5,
                        images_per_second=1.0, images_seen=64)  # fmt: skip
-    assert job_worker.ending(batch) is None
+    assert ending(batch) is None
     confusion = np.zeros((10, 10), np.int64)
     epoch = EpochEvent(epoch=1, train_loss=1.0, train_accuracy=0.5, test_loss=1.0,
                        test_accuracy=0.5, confusion=confusion, seconds=1.0)  # fmt: skip
-    assert job_worker.ending(epoch) is None  # an epoch's end is not the run's
+    assert ending(epoch) is None  # an epoch's end is not the run's
