@@ -142,6 +142,14 @@ def settle(page, timeout_ms: int) -> bool:
         return False
 
 
+def canvas_box(page) -> dict:
+    """The drawing canvas's box: fabric's upper canvas (its event layer over the drawing), once
+    visible (after a page switch the first <canvas> of the page may be a hidden one)."""
+    upper = page.locator("canvas.upper-canvas").first
+    upper.wait_for(state="visible", timeout=60_000)
+    return upper.bounding_box()
+
+
 def draw(page, points, steps: int = 4, undo_first: bool = True) -> None:
     """One stroke through ``points`` (canvas pixels), as tests/test_browser.py draws; the
     canvas's own Undo first when it has something to undo and ``undo_first`` (it has not after
@@ -150,7 +158,7 @@ def draw(page, points, steps: int = 4, undo_first: bool = True) -> None:
     undo = page.locator(".dc-icon-button[title='Undo']")
     if undo_first and undo.is_enabled():
         undo.click()
-    box = page.locator("canvas").first.bounding_box()
+    box = canvas_box(page)
     xy = [(box["x"] + x, box["y"] + y) for x, y in points]
     page.mouse.move(*xy[0])
     page.mouse.down()
@@ -194,7 +202,7 @@ def clear_canvas(page, timeout_ms: int, attempts: int = 3) -> None:
         draw(page, [(140, 50 + 9 * k) for k in range(21)], undo_first=False)  # a "1"
         page.wait_for_timeout(500)  # past the canvas's 200 ms debounce: the stroke is sent
         settle(page, 10_000)
-        box = page.locator("canvas").first.bounding_box()
+        box = canvas_box(page)
         edit.click()
         try:
             for _ in range(200):
