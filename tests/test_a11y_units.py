@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cnn_core import explain, load_default_model, preprocess_canvas
-from tests.conftest import held_out_digit, open_page, start_training, wait_until
-from ui import charts, keyboard_digit
+from tests.conftest import held_out_digit, open_page, start_training, train_to_end, wait_until
+from ui import charts, keyboard_digit, layout, state
 
 SIDE = keyboard_digit.SIDE
 
@@ -188,3 +188,14 @@ def test_activation_page_with_batch_norm_is_described():
     at = open_page("app_pages/page_activation.py", digit=7, model=info, settings=settings)
     assert "Numbers as a table (after norm2)" in [e.label for e in at.expander]
     _assert_described(at)
+
+
+def test_the_sidebar_curves_have_a_text_alternative_with_their_last_figures():
+    """After a finished run the sidebar's curves chart has alt text naming the last epoch's
+    held-out accuracy and loss (the figures the run recorded); live points are named too."""
+    at = train_to_end()
+    rows = at.session_state[state.TRAINING].rows
+    alts = [c.proto.alt for c in at.sidebar.get("plotly_chart")]
+    assert alts == [layout.curves_alt(rows)]
+    assert f"{rows[-1]['test_accuracy']:.1%}" in alts[0] and f"epoch {rows[-1]['epoch']}" in alts[0]
+    assert "live: 0.50 epochs done, loss 1.000" in layout.curves_alt(rows, [(0.5, 1.0, 0.25)])

@@ -118,6 +118,21 @@ def numbers_table(values, key: str, what: str = "this map", names=None) -> None:
         st.caption("Rows and columns are counted from 0, as in PyTorch.")
 
 
+def curves_alt(rows, live=()) -> str:
+    """Text alternative of the sidebar's training curves: what they plot and where they ended."""
+    text = "Training curves: loss and accuracy against epochs"
+    if rows:
+        last = rows[-1]
+        text += (
+            f"; after epoch {last['epoch']} the held-out accuracy is "
+            f"{last['test_accuracy']:.1%}, the held-out loss {last['test_loss']:.3f}"
+        )
+    if live:
+        done, loss, accuracy = live[-1]
+        text += f"; live: {done:.2f} epochs done, loss {loss:.3f}, accuracy {accuracy:.1%}"
+    return text
+
+
 def grid_alt(title: str, values, extra: str = "") -> str:
     """A heatmap in words: "patch, in ch 0: a 5x5 grid of numbers from 0 to 0.98; <extra>"."""
     values = np.asarray(values, dtype=float)

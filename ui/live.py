@@ -27,7 +27,7 @@ from cnn_core import data as datasets
 from cnn_core.job import TrainingJob, TrainRequest
 from cnn_core.limits import shared_slots
 
-from . import figures, state
+from . import figures, layout, state
 
 REFRESH = 0.5  # seconds between two polls of a run under way
 PAGE_REFRESH = 1.0  # at most one full rerun a second for newly published weights
@@ -258,7 +258,10 @@ def _panel_body() -> None:
     st.progress(min(view.fraction, 1.0), text=progress_line(view))
     _controls(job, view)
     if view.curve:
-        st.plotly_chart(_sidebar_curves(job, view), key="sidebar_curves")
+        st.plotly_chart(
+            _sidebar_curves(job, view), key="sidebar_curves",
+            alt=layout.curves_alt(view.rows, view.curve),
+        )  # fmt: skip
     shown = st.session_state.get(state.LIVE_SHOWN)
     if shown is not None and shown != (id(job), view.published) and _page_idle():
         st.session_state[state.LIVE_RERUN_AT] = time.monotonic()

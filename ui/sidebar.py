@@ -19,7 +19,7 @@ from cnn_core.job import TrainRequest, estimate_seconds
 from cnn_core.limits import ModelTooLargeError, check_model_size, limit_train_config, load_limits
 from cnn_core.train import LR_SCHEDULES, TrainConfig
 
-from . import figures, live, model_files, state
+from . import figures, layout, live, model_files, state
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 MAX_EPOCHS = 20
@@ -304,5 +304,6 @@ def render(teacher: bool = False) -> None:
         job = live.current_job()
         if job is not None and job.finished and job.rows:
             st.plotly_chart(
-                figures.training_curves(job.rows, compact=True), key="sidebar_curves_final"
-            )
+                figures.training_curves(job.rows, compact=True), key="sidebar_curves_final",
+                alt=layout.curves_alt(job.rows),
+            )  # fmt: skip
