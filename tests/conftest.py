@@ -136,6 +136,9 @@ def app_process(port: int | None = None, env: dict | None = None):
         yield url, proc
 
 
+VIEWPORT = {"width": 1400, "height": 900}  # the browser tests' default window
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """One app server shared by the browser tests of a run."""
@@ -170,6 +173,22 @@ def browser_page(browser, url: str, width: int = 1400, height: int = 900):
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def url():
+    """A server of the module's own (for browser modules whose sessions and share links should
+    meet no other module's; ``app_url`` is the one shared server)."""
+    with running_app() as address:
+        yield address
+
+
+@pytest.fixture
+def context(browser):
+    """A new browser context at VIEWPORT (1400x900) for one test, closed after it."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    yield ctx
+    ctx.close()
 
 
 @pytest.fixture

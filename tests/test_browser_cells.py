@@ -10,12 +10,11 @@ from urllib.parse import urlencode
 import pytest
 
 from cnn_core import attribution, load_default_model
-from tests.conftest import held_out_digit, running_app
+from tests.conftest import VIEWPORT, held_out_digit
 from ui import links
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 WAIT = 60_000  # ms
-VIEWPORT = {"width": 1400, "height": 900}
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 SETTLED_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -28,20 +27,6 @@ POINT_JS = """([el, x, y]) => {
   return [box.left + L.xaxis._offset + L.xaxis.l2p(x), box.top + L.yaxis._offset + L.yaxis.l2p(y)];
 }"""
 OCCLUSION = {"attr_class": 7, "attr_compare": False, "attr_patch": 4, "attr_stride": 2}
-
-
-@pytest.fixture(scope="module")
-def url():
-    """One server for this module."""
-    with running_app() as address:
-        yield address
-
-
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context(viewport=VIEWPORT)
-    yield ctx
-    ctx.close()
 
 
 def _open(context, url: str, slug: str, settings: dict):

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 from cnn_core.data import load_bundled
-from tests.conftest import running_app
+from tests.conftest import VIEWPORT
 from ui import links
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 WAIT = 60_000  # ms
-VIEWPORT = {"width": 1400, "height": 900}
 # The run in front of the learner has finished and nothing on the page is left over from before.
 SETTLED_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -25,20 +24,6 @@ SETTLED_JS = """() => {
 }"""
 SCROLLED_JS = """() => Math.max(window.scrollY, ...[...document.querySelectorAll('*')]
   .filter((e) => e.scrollHeight > e.clientHeight).map((e) => e.scrollTop))"""
-
-
-@pytest.fixture(scope="module")
-def url():
-    """One server for this module."""
-    with running_app() as address:
-        yield address
-
-
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context(viewport=VIEWPORT)
-    yield ctx
-    ctx.close()
 
 
 def _conv_page(context, url: str):
