@@ -3,15 +3,29 @@ tutorials', every answer is the teaching ops' (a seed only picks which cell is a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from . import ops
 from . import worked_examples as wx
 from .exercise_kinds import products_text
+from .exercise_source import FROM_CLASSIC
 from .exercises import Exercise, num, register
 
 
-@register("smiley_conv", "Classic: the 7x7 image and the 3x3 feature detector")
+def classic(name: str, label: str):
+    """Register a classic example's generator (rng -> Exercise): the tutorial's own numbers,
+    whatever the learner drew, so the Source is not used."""
+
+    def add(make):
+        register(name, label)(lambda rng, _source: replace(make(rng), origin=FROM_CLASSIC))
+        return make
+
+    return add
+
+
+@classic("smiley_conv", "Classic: the 7x7 image and the 3x3 feature detector")
 def smiley_conv(rng: np.random.Generator) -> Exercise:
     """One cell of the 5x5 feature map of the 7x7 binary image."""
     row, col = (int(v) for v in rng.integers(0, 5, size=2))
@@ -29,7 +43,7 @@ def smiley_conv(rng: np.random.Generator) -> Exercise:
     return Exercise("smiley_conv", prompt, step.value, solution, "number", 0.0, grids)
 
 
-@register("mnist_size", "Classic: 28x28 input, kernel 5, padding 1, stride 1")
+@classic("mnist_size", "Classic: 28x28 input, kernel 5, padding 1, stride 1")
 def mnist_size(rng: np.random.Generator) -> Exercise:
     """The output side of a 28x28 input with kernel 5, padding 1, stride 1 (the seed is unused)."""
     side = wx.mnist_size()[0]
@@ -44,7 +58,7 @@ def mnist_size(rng: np.random.Generator) -> Exercise:
     return Exercise("mnist_size", prompt, side, solution, "size")
 
 
-@register("rgb_cell", "Classic: a 6x6 RGB image and two 3x3x3 filters")
+@classic("rgb_cell", "Classic: a 6x6 RGB image and two 3x3x3 filters")
 def rgb_cell(rng: np.random.Generator) -> Exercise:
     """One cell of the 4x4x2 output: the three channel sums added, plus the filter's bias."""
     o, row, col = int(rng.integers(2)), *(int(v) for v in rng.integers(0, 4, size=2))
@@ -70,7 +84,7 @@ def rgb_cell(rng: np.random.Generator) -> Exercise:
     return Exercise("rgb_cell", prompt, step.value, solution, "number", 0.0, grids)
 
 
-@register("smiley_pool", "Classic: 2x2 max pooling of the 5x5 feature map")
+@classic("smiley_pool", "Classic: 2x2 max pooling of the 5x5 feature map")
 def smiley_pool(rng: np.random.Generator) -> Exercise:
     """A cell of the 3x3 pooled map (stride 2, partial windows kept), often a partial one."""
     example = wx.smiley()
@@ -97,7 +111,7 @@ def smiley_pool(rng: np.random.Generator) -> Exercise:
     )
 
 
-@register("smiley_flat", "Classic: flatten the 3x3 pooled map by rows")
+@classic("smiley_flat", "Classic: flatten the 3x3 pooled map by rows")
 def smiley_flat(rng: np.random.Generator) -> Exercise:
     """The value at position i of the pooled map flattened row by row."""
     example = wx.smiley()

@@ -2,10 +2,12 @@
 solution whose numbers come from cnn_core.ops.
 
 An ``Exercise`` is plain data: the question (Markdown and small named grids), what kind of answer
-it expects, the answer, the tolerance, and the worked solution with the formula filled in. The
-generators live in cnn_core/exercise_kinds.py (random numbers) and cnn_core/exercise_classics.py
-(the classic worked examples); ``make(kind, seed)`` builds any of them, the same for the same
-seed, so a link's seed gives a class the same exercises. ``check`` reads a typed answer:
+it expects, the answer, the tolerance, the worked solution with the formula filled in, and where
+its numbers came from. The generators live in cnn_core/exercise_kinds.py (made from the learner's
+input through the model, else the page's toy, else random numbers: a ``Source``,
+cnn_core/exercise_source.py) and cnn_core/exercise_classics.py (the classic worked examples);
+``make(kind, seed, source)`` builds any of them, the same for the same seed and source, so a
+link's seed and drawing give a class the same exercises. ``check`` reads a typed answer:
 text that is not an answer raises ``AnswerError`` with a sentence saying what to type.
 """
 
@@ -17,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .exercise_source import FROM_RANDOM, Source
 
 Answer = float | int | tuple[int, ...] | None
 
@@ -45,6 +49,7 @@ class Exercise:
     expects: str = "number"  # a key of EXPECTS
     tolerance: float = 0.0  # absolute tolerance for a number; 0: exact
     grids: tuple[tuple[str, np.ndarray], ...] = field(default=())  # (caption, 2-D array) shown
+    origin: str = FROM_RANDOM  # where the numbers came from (exercise_source.FROM_*)
 
     @property
     def answer_text(self) -> str:
@@ -162,10 +167,11 @@ def check(exercise: Exercise, text: str) -> Verdict:
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of exercise: its label and its generator (a NumPy Generator -> Exercise)."""
+    """One kind of exercise: its label and its generator ((NumPy Generator, Source) ->
+    Exercise)."""
 
     label: str
-    make: Callable[[np.random.Generator], Exercise]
+    make: Callable[[np.random.Generator, Source], Exercise]
 
 
 KINDS: dict[str, Kind] = {}  # filled by exercise_kinds and exercise_classics on import
@@ -181,12 +187,13 @@ def register(name: str, label: str):
     return add
 
 
-def make(kind: str, seed: int | Sequence[int]) -> Exercise:
-    """The exercise of ``kind`` for ``seed`` (an int or a sequence of ints): the same seed gives
-    the same exercise."""
+def make(kind: str, seed: int | Sequence[int], source: Source | None = None) -> Exercise:
+    """The exercise of ``kind`` for ``seed`` (an int or a sequence of ints), made from
+    ``source`` (the learner's trace or the page's toy; random numbers without one): the same seed
+    and source give the same exercise."""
     if kind not in KINDS:
         raise ValueError(f"unknown exercise kind {kind!r}; choose one of {', '.join(KINDS)}")
-    return KINDS[kind].make(np.random.default_rng(seed))
+    return KINDS[kind].make(np.random.default_rng(seed), source or Source())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -218,7 +225,8 @@ def worksheet(title: str, exercises: Sequence[Exercise], with_answers: bool) -> 
     if not exercises:
         lines.append("No exercises yet.")
     for n, ex in enumerate(exercises, 1):
-        lines += [f"## {n}. {KINDS[ex.kind].label}", "", question_markdown(ex), ""]
+        lines += [f"## {n}. {KINDS[ex.kind].label}", "", f"*From {ex.origin}.*", ""]
+        lines += [question_markdown(ex), ""]
         if with_answers:
             lines += [f"**Answer:** {ex.answer_text} ({ex.tolerance_text})", "", ex.solution, ""]
         else:

@@ -45,6 +45,11 @@ def toy_features() -> np.ndarray:
     return x.astype(np.float32)
 
 
+# The Dense page's toy layer: W has one row per class (3 classes), b one bias per class; its
+# input x is toy_features() (4 features).
+DENSE_TOY_W = np.array([[1, 0, -1, 0.5], [0, 1, 0, -1], [-0.5, 0.5, 1, 0]], dtype=np.float32)
+DENSE_TOY_B = np.array([[0, 1, -0.5]], dtype=np.float32)
+
 # Named kernels for the kernel editor (all 3x3, as float32).
 KERNEL_PRESETS: dict[str, np.ndarray] = {
     name: np.asarray(values, dtype=np.float32)
