@@ -9,8 +9,7 @@ from ui import charts, exercises, field_view, figures, layout, state, theme, tou
 from ui import toy as toy_ui
 
 TOY_X = toy.toy_features()  # the toy image's conv map (toy X kernel), max-pooled 2x2, flattened
-TOY_W = np.array([[1, 0, -1, 0.5], [0, 1, 0, -1], [-0.5, 0.5, 1, 0]], dtype=np.float32)
-TOY_B = np.array([[0, 1, -0.5]], dtype=np.float32)
+TOY_W, TOY_B = toy.DENSE_TOY_W, toy.DENSE_TOY_B  # (classes x features), (1 x classes)
 TOP = 8  # contributions listed per sign
 SPOT_COLOURS = ("#ffb000", "#00b4d8", "#e040fb", "#76ff03", "#ff1744")  # by rank, repeating
 

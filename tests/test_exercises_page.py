@@ -3,24 +3,42 @@ invalid answer gets a message and stays in the box, a right one is scored and th
 solution appears, the tolerance is the stated one, a link's seed gives the same exercise, the
 worksheet downloads are there; and the RGB toy of the Convolution page against F.conv2d."""
 
+import re
+
 import torch
 import torch.nn.functional as F
 
 from cnn_core import exercises as core
+from cnn_core import toy
 from cnn_core import worked_examples as wx
+from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+from cnn_core.exercise_source import Source
 from tests.conftest import held_out_digit, open_link, open_page
 from ui import exercises, links, state
 
 POOLING = "app_pages/page_pooling.py"
 
 
-def _current(at, slug: str, kind: str, n: int = 0) -> core.Exercise:
-    """The exercise the session shows: the same seed, page, kind and counter."""
-    return exercises.make(slug, (kind, n), at.session_state[state.EXERCISE_SEED])
+def _numbers(at) -> Source:
+    """What the session's exercises are made from, built here: the session's input through the
+    shipped model (loaded from its file, not from the app)."""
+    model, _ = load_checkpoint(DEFAULT_MODEL_PATH)
+    return Source(trace=model.eval().trace(at.session_state[state.INPUT]))
+
+
+def _current(at, slug: str, kind: str, n: int = 0, seed: int | None = None) -> core.Exercise:
+    """The exercise the session should show: its seed, page, kind and counter, its input."""
+    seed = at.session_state[state.EXERCISE_SEED] if seed is None else seed
+    return core.make(kind, exercises.seeds(slug, kind, n, seed), _numbers(at))
+
+
+def _box(at, slug: str, kind: str, n: int = 0):
+    """The answer box of the n-th exercise of ``kind`` (its key ends with the source's tag)."""
+    return at.text_input(key=exercises.answer_key(slug, (kind, n, _numbers(at).tag)))
 
 
 def _answer(at, slug: str, kind: str, text: str, n: int = 0):
-    at.text_input(key=f"ex_answer_{slug}_{kind}_{n}").input(text).run()
+    _box(at, slug, kind, n).input(text).run()
     at.button(key=f"ex_check_{slug}").click().run()
     assert not at.exception, at.exception
     return at
@@ -36,7 +54,7 @@ def test_invalid_text_gets_a_message_and_loses_nothing():
     assert "0 of 0" in _score(at)
     _answer(at, "pooling", "max_pool", "abc")
     assert "not a number" in at.error[0].value
-    assert at.text_input(key="ex_answer_pooling_max_pool_0").value == "abc"
+    assert _box(at, "pooling", "max_pool").value == "abc"
     assert "0 of 0" in _score(at) and not any("Worked solution" in m.value for m in at.markdown)
 
 
@@ -51,7 +69,7 @@ def test_a_right_answer_is_scored_and_the_worked_solution_shown():
     assert any(e.solution in m.value for m in at.markdown)
     assert "1 of 1" in _score(at)
     at.button(key="ex_new_pooling").click().run()
-    assert at.text_input(key="ex_answer_pooling_max_pool_1").value == ""
+    assert _box(at, "pooling", "max_pool", 1).value == ""
     assert _current(at, "pooling", "max_pool", 1).prompt in "\n".join(m.value for m in at.markdown)
 
 
@@ -61,7 +79,7 @@ def test_a_wrong_first_answer_counts_and_the_tolerance_is_stated():
     at = open_page("app_pages/page_dense.py", digit=7)
     at.selectbox(key="ex_kind_dense").set_value("softmax").run()
     e = _current(at, "dense", "softmax")
-    assert "within ±0.01" in at.text_input(key="ex_answer_dense_softmax_0").label
+    assert "within ±0.01" in _box(at, "dense", "softmax").label
     _answer(at, "dense", "softmax", f"{e.answer + 0.02:.5f}")
     assert "Not quite" in at.warning[-1].value
     _answer(at, "dense", "softmax", f"{e.answer - 0.009:.5f}")
@@ -74,7 +92,8 @@ def test_a_link_seed_gives_everyone_the_same_exercise():
     params = links.encode("flatten", held_out_digit(), {}, seed=4242)
     first, second = open_link(params, check=True), open_link(params, check=True)
     assert first.session_state[state.EXERCISE_SEED] == 4242
-    question = exercises.make("flatten", ("flat_index", 0), 4242).prompt
+    question = _current(first, "flatten", "flat_index", seed=4242).prompt
+    assert "Your input's pool2 maps" in question  # made from the link's drawing
     for at in (first, second):
         assert question in "\n".join(m.value for m in at.markdown)
 
@@ -85,20 +104,48 @@ def test_worksheet_and_answer_key_downloads_are_offered():
     at = open_page(POOLING, digit=7)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Worksheet (Markdown)" in labels and "Answer key (Markdown)" in labels
-    seed = at.session_state[state.EXERCISE_SEED]
-    shown = exercises.make("pooling", ("max_pool", 0), seed)
-    kinds = [e.kind for e in _sheet(at)]
-    assert kinds == list(core.PAGE_KINDS["pooling"]) and _sheet(at)[0].prompt == shown.prompt
-
-
-def _sheet(at):
-    """ui.exercises.sheet_exercises for the session's record (outside a script run)."""
+    shown = _current(at, "pooling", "max_pool")
     record = at.session_state[state.EXERCISES]["pooling"]
-    seed = at.session_state[state.EXERCISE_SEED]
-    refs = list(record.shown) + [
-        (k, 0) for k in core.PAGE_KINDS["pooling"] if not any(r[0] == k for r in record.shown)
+    assert [e.prompt for e in record.shown.values()] == [shown.prompt]
+
+
+def test_without_a_drawing_the_convolution_exercise_is_made_from_the_edited_toy():
+    """No input: the conv cell question says it is made from the toy; after the learner edits
+    the toy input, the question's answer is F.conv2d of the edited grid at the asked cell."""
+    at = open_page("app_pages/page_convolution.py", settings={"ex_kind_convolution": "conv_cell"})
+    assert "Made from the toy." in [c.value for c in at.caption]
+    grid = [
+        [float(v) for v in row.split()]
+        for row in at.text_area(key="conv_toy_image").value.split("\n")
     ]
-    return [exercises.make("pooling", ref, seed) for ref in refs]
+    grid[3][3] = 5.0
+    at.text_area(key="conv_toy_image").input("\n".join(" ".join(f"{v:g}" for v in r) for r in grid))
+    at.run()
+    shown = next(e for e in at.session_state[state.EXERCISES]["convolution"].shown.values())
+    assert shown.origin == "the toy"
+    asked = list(at.session_state[state.EXERCISES]["convolution"].shown.values())[-1]
+    row, col = (int(v) for v in re.search(r"cell \((\d+), (\d+)\)", asked.prompt).groups())
+    kernel = torch.tensor(toy.TOY_KERNEL)[None, None]
+    want = F.conv2d(torch.tensor(grid, dtype=torch.float32)[None, None], kernel)[0, 0, row, col]
+    assert asked.answer == float(want)
+    assert asked.prompt in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_new_drawing_makes_a_new_exercise_and_keeps_the_score():
+    """After a right answer, another drawing gives another question from the new input (an
+    empty box); the score of the session stays; the worksheet keeps both questions."""
+    at = open_page(POOLING, digit=7)
+    first = _current(at, "pooling", "max_pool")
+    _answer(at, "pooling", "max_pool", first.answer_text)
+    assert "1 of 1" in _score(at) and "Made from your input." in [c.value for c in at.caption]
+    at.session_state[state.INPUT] = held_out_digit(3)
+    at.run()
+    second = _current(at, "pooling", "max_pool")
+    assert second.prompt != first.prompt
+    assert second.prompt in "\n".join(m.value for m in at.markdown)
+    assert _box(at, "pooling", "max_pool").value == "" and "1 of 1" in _score(at)
+    record = at.session_state[state.EXERCISES]["pooling"]
+    assert [e.prompt for e in record.shown.values()] == [first.prompt, second.prompt]
 
 
 def test_the_rgb_toy_on_the_convolution_page_matches_torch():
