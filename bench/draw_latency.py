@@ -1,28 +1,37 @@
-"""Draw-to-prediction latency in headless Chromium: the app against a bare canvas page, or
-(--training) the app with a training run under way against the app with none.
+"""Draw latency in headless Chromium: the app against a bare canvas page, or (--training) the
+app with a training run under way against the app with none.
 
-Latency of one stroke: from the mouse-up that ends the stroke to the moment the page shows the
-answer -- the `.cs-prediction` element (the app's predicted class, the bare page's echo of the
-image size) is attached with text. Before every stroke the canvas is emptied with the canvas's
-own Undo button and the benchmark waits until the element is gone, so each stroke is timed from
-an empty canvas to a shown answer. Strokes alternate between a "1" (vertical line) and a "0"
-(oval). Time is taken in Python around Playwright calls (a few ms of overhead in both columns).
+Latency of one stroke, from the mouse-up that ends it, in two columns: to the answer (the
+`.cs-prediction` element: the app's predicted class, the bare page's echo of the image size) and
+to the page settled: its LAST change (a MutationObserver installed in the page before Streamlit
+loads sees every element, attribute and text change, and every <img> load), once Streamlit's
+script is not running, nothing is stale, every image has loaded and nothing has changed for
+300 ms. Times are performance.now() in the page (the mouse-up is seen by a listener there), so no
+Playwright round trip is in them; both pages are measured identically. The script also records
+when the stroke left on Streamlit's websocket (both pages wait for the canvas's own debounce,
+about 200 ms), when the first and the last message of the reply arrived and their size, which
+splits a stroke into canvas, server and browser time. Before every stroke the canvas is emptied
+with its own Undo button and the page is left to settle again, so each stroke is timed from a
+settled empty canvas. Strokes alternate between a "1" (vertical line) and a "0" (oval).
 
 Both servers run at once from the repository root (same .streamlit/config.toml) and the trials
 alternate app, bare, app, bare, ... so load from other processes hits both alike. The first
 --warmup strokes on each page are not counted (first trace, first chart, lazy imports).
+--busy N starts N processes that each keep a CPU busy for the whole run (a loaded machine).
 
     python bench/draw_latency.py --strokes 20
+    python bench/draw_latency.py --strokes 20 --busy 2
 
 With --training, the app alone, idle against training, in ONE session: blocks of --block strokes
 alternate between "idle" (no run under way; the session's last run, if any, was stopped) and
 "training" (a long run started from the sidebar: Fashion-MNIST, all 60,000 images, 20 epochs,
 batch 64, no augmentation; Train pressed, the first steps reported and 2 s more, so that the
 page is already redrawing with live weights about once a second; then Stop after the block).
-The end of a stroke's latency stays the same signal, and it stays unambiguous while the page
-redraws with live weights: after Undo the session has no input, so no run of the page (live
-or not) shows `.cs-prediction`; the element can only come back from the new drawing. The
-predicted class is not checked then (the live weights learn Fashion-MNIST).
+Only the answer is timed then (in Python around Playwright calls), since a page that redraws
+with live weights never settles. It stays unambiguous while the page redraws: after Undo the
+session has no input, so no run of the page (live or not) shows `.cs-prediction`; the element
+can only come back from the new drawing. The predicted class is not checked then (the live
+weights learn Fashion-MNIST).
 
     python bench/draw_latency.py --training --strokes 20
 """
@@ -30,7 +39,9 @@ predicted class is not checked then (the live weights learn Fashion-MNIST).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import multiprocessing
 import statistics
 import time
 
@@ -50,22 +61,95 @@ def zero_stroke():
     ]
 
 
+# Installed in every page before Streamlit loads: the time of the last mouse-up, of the first DOM
+# change after it that shows `.cs-prediction`, and of the last DOM change of any kind (a
+# MutationObserver on the whole document: elements, attributes, text) or image load (an <img>
+# decoding after its element was inserted changes what is on screen without a DOM change).
+# Times are performance.now() in the page, so no Playwright round trip is in the figures.
+OBSERVE_JS = """
+(() => {
+  const cs = window.__cs = {up: null};
+  const reset = () => Object.assign(cs, {
+    up: performance.now(), answer: null, sent: null, first: null, lastMsg: null,
+    bytes: 0, msgs: 0,
+  });
+  const seen = () => {
+    const now = performance.now();
+    cs.last = now;
+    if (cs.up !== null && cs.answer === null && document.querySelector('.cs-prediction'))
+      cs.answer = now;
+  };
+  window.addEventListener('mouseup', () => { reset(); cs.last = cs.up; }, true);
+  document.addEventListener('load', (e) => { if (e.target.tagName === 'IMG') seen(); }, true);
+  new MutationObserver(seen).observe(document, {
+    childList: true, subtree: true, attributes: true, characterData: true,
+  });
+  // Streamlit's websocket: when the stroke went out, when the reply's messages came, how big.
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (cs.up === null) return;
+        const now = performance.now();
+        cs.first = cs.first ?? now;
+        cs.lastMsg = now;
+        cs.bytes += e.data.byteLength ?? e.data.size ?? e.data.length;
+        cs.msgs += 1;
+      });
+    }
+    send(data) {
+      if (cs.up !== null && cs.sent === null) cs.sent = performance.now();
+      return super.send(data);
+    }
+  };
+})();
+"""
+
+# True once the page is settled: Streamlit's script not running, nothing stale, every image
+# loaded, and no DOM change for QUIET_MS; ``answer`` also asks for `.cs-prediction` to be shown
+# (after a stroke) or absent (after Undo).
+SETTLED_JS = """
+([quiet, answer]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-stale="true"]')) return false;
+  if (![...document.images].every((img) => img.complete)) return false;
+  if ((document.querySelector('.cs-prediction') !== null) !== answer) return false;
+  return performance.now() - window.__cs.last >= quiet;
+}
+"""
+QUIET_MS = 300
+
+
 def open_page(browser, url: str):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(OBSERVE_JS)
     page = context.new_page()
     page.goto(url)
     page.locator("canvas").first.wait_for(timeout=120_000)
     return page
 
 
-def timed_stroke(page, points, timeout_ms: int) -> tuple[float, str]:
-    """Draw one stroke on an empty canvas; (seconds from mouse-up to the answer, its text)."""
+def settle(page, answer: bool, timeout_ms: int) -> None:
+    """Wait until the page is settled (SETTLED_JS) with or without its answer on screen."""
+    page.wait_for_function(SETTLED_JS, arg=[QUIET_MS, answer], polling=20, timeout=timeout_ms)
+
+
+def _stroke(page, points) -> None:
+    """Draw one stroke through ``points`` (canvas pixels), ending with the mouse-up."""
     box = page.locator("canvas").first.bounding_box()
     xy = [(box["x"] + x, box["y"] + y) for x, y in points]
     page.mouse.move(*xy[0])
     page.mouse.down()
     for x, y in xy[1:]:
         page.mouse.move(x, y, steps=STEPS)
+
+
+def timed_stroke(page, points, timeout_ms: int) -> tuple[float, str]:
+    """Draw one stroke on an empty canvas; (seconds from mouse-up to the answer attached, its
+    text), timed in Python (also while a run redraws the page, which never settles then)."""
+    _stroke(page, points)
     answer = page.locator(".cs-prediction")
     start = time.perf_counter()
     page.mouse.up()
@@ -74,11 +158,32 @@ def timed_stroke(page, points, timeout_ms: int) -> tuple[float, str]:
     return elapsed, answer.inner_text().strip()
 
 
-def empty_canvas(page, timeout_ms: int) -> None:
-    """Undo the stroke and wait until the answer is gone (not timed)."""
+def stroke_times(page, points, timeout_ms: int) -> dict:
+    """Draw one stroke on an empty, settled canvas and wait until the page is settled again.
+    Returns ms from the mouse-up to: the answer shown ("answer"), the page's last change
+    ("settled"), the stroke sent ("sent"), the first and last message of the reply ("first",
+    "last_msg"); the reply's size ("kB", "messages") and the answer's text ("text")."""
+    _stroke(page, points)
+    page.mouse.up()
+    settle(page, True, timeout_ms)
+    cs = page.evaluate("() => window.__cs")
+    since = {k: cs[k] - cs["up"] for k in ("answer", "sent", "first")}
+    since["settled"] = cs["last"] - cs["up"]
+    since["last_msg"] = cs["lastMsg"] - cs["up"]
+    since["kB"], since["messages"] = cs["bytes"] / 1000, cs["msgs"]
+    since["text"] = page.locator(".cs-prediction").inner_text().strip()
+    return since
+
+
+def empty_canvas(page, timeout_ms: int, settled: bool = True) -> None:
+    """Undo the stroke and wait (not timed) until the page has settled without an answer, or
+    (not ``settled``) until the answer is gone and 150 ms more."""
     page.locator(".dc-icon-button[title='Undo']").click()
-    page.locator(".cs-prediction").wait_for(state="detached", timeout=timeout_ms)
-    page.wait_for_timeout(150)  # let the last rerun settle before the next stroke
+    if settled:
+        settle(page, False, timeout_ms)
+    else:
+        page.locator(".cs-prediction").wait_for(state="detached", timeout=timeout_ms)
+        page.wait_for_timeout(150)  # let the last rerun settle before the next stroke
 
 
 def summarise(name: str, seconds: list[float]) -> list:
@@ -86,34 +191,72 @@ def summarise(name: str, seconds: list[float]) -> list:
     return [name, len(ms), f"{statistics.median(ms):.0f}", f"{percentile(ms, 95):.0f}"]
 
 
+def busy_loop() -> None:
+    """One CPU's worth of load (a process of --busy)."""
+    while True:
+        sum(range(10_000))
+
+
+@contextlib.contextmanager
+def busy(count: int):
+    """``count`` processes that each keep a CPU busy, stopped on exit."""
+    procs = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(count)]
+    for proc in procs:
+        proc.start()
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.join()
+
+
+TIMELINE = ("sent", "first", "last_msg", "answer", "settled", "kB", "messages")
+
+
 def bare_mode(args, timeout_ms: int) -> None:
     """The app against the bare canvas page, strokes alternating between them."""
     shapes = [("1", one_stroke()), ("0", zero_stroke())]
-    times = {"app": [], "bare": []}
-    app_right = 0
+    runs = {"app": [], "bare": []}
     with (
         serve("app.py") as (app_url, _),
         serve("bench/bare_canvas.py") as (bare_url, _),
         chromium() as browser,
     ):
         pages = {"app": open_page(browser, app_url), "bare": open_page(browser, bare_url)}
-        for i in range(args.warmup + args.strokes):
-            digit, points = shapes[i % 2]
-            for name, page in pages.items():
-                seconds, text = timed_stroke(page, points, timeout_ms)
-                empty_canvas(page, timeout_ms)
-                if i >= args.warmup:
-                    times[name].append(seconds)
-                    app_right += name == "app" and text == digit
-    print(f"Draw-to-prediction latency, ms ({load_average()} at the end)")
-    print_table(
-        ["page", "strokes", "median ms", "p95 ms"],
-        [summarise("ConvScope app", times["app"]), summarise("bare canvas", times["bare"])],
-    )
-    ratio = statistics.median(times["app"]) / statistics.median(times["bare"])
-    p95 = percentile(times["app"], 95) / percentile(times["bare"], 95)
-    print(f"\napp / bare: median {ratio:.2f}x, p95 {p95:.2f}x")
-    print(f"app predicted the drawn digit in {app_right} of {len(times['app'])} strokes")
+        with busy(args.busy):
+            for i in range(args.warmup + args.strokes):
+                _digit, points = shapes[i % 2]
+                for name, page in pages.items():
+                    run = stroke_times(page, points, timeout_ms)
+                    empty_canvas(page, timeout_ms)
+                    if i >= args.warmup:
+                        runs[name].append(run)
+            load = load_average()
+    report(runs, shapes, args, load)
+
+
+def report(runs: dict, shapes, args, load: str) -> None:
+    """The tables of bare_mode: to the answer and to settled, then the median timeline."""
+    app, bare = runs["app"], runs["bare"]
+    print(f"Draw latency, ms (--busy {args.busy}, {load} before the servers stopped)")
+    rows = []
+    for what in ("answer", "settled"):
+        for name, title in (("app", "ConvScope app"), ("bare", "bare canvas")):
+            rows.append([f"{title}, to {what}",
+                         *summarise("", [r[what] / 1000 for r in runs[name]])[1:]])  # fmt: skip
+    print_table(["page, mouse-up to", "strokes", "median ms", "p95 ms"], rows)
+    for what in ("answer", "settled"):
+        mine, theirs = [r[what] for r in app], [r[what] for r in bare]
+        ratio = statistics.median(mine) / statistics.median(theirs)
+        p95 = percentile(mine, 95) / percentile(theirs, 95)
+        print(f"\napp / bare, to {what}: median {ratio:.2f}x, p95 {p95:.2f}x")
+    print("\nMedian timeline from the mouse-up (ms; the reply's size in kB and messages)")
+    print_table(["page", *TIMELINE],
+                [[name, *(f"{statistics.median(r[k] for r in runs[name]):.0f}"
+                          for k in TIMELINE)] for name in ("app", "bare")])  # fmt: skip
+    right = sum(r["text"] == shapes[(k + args.warmup) % 2][0] for k, r in enumerate(app))
+    print(f"\napp predicted the drawn digit in {right} of {len(app)} strokes")
 
 
 def training_mode(args, timeout_ms: int) -> None:
@@ -132,7 +275,7 @@ def training_mode(args, timeout_ms: int) -> None:
             nonlocal count
             for _ in range(n):
                 seconds, _text = timed_stroke(page, shapes[count % 2], timeout_ms)
-                empty_canvas(page, timeout_ms)
+                empty_canvas(page, timeout_ms, settled=False)
                 count += 1
                 if side is not None:
                     times[side].append(seconds)
@@ -168,6 +311,8 @@ def main() -> None:
     parser.add_argument("--strokes", type=int, default=20, help="timed strokes per side (20)")
     parser.add_argument("--warmup", type=int, default=2, help="uncounted strokes first (2)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per stroke (60)")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="processes that each keep a CPU busy meanwhile (0)")  # fmt: skip
     parser.add_argument("--training", action="store_true",
                         help="one app session, no run against a run under way")  # fmt: skip
     parser.add_argument("--block", type=int, default=5,
