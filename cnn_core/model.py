@@ -194,6 +194,13 @@ def _build_stages(config: ModelConfig) -> tuple[nn.ModuleDict, dict[str, str]]:
     return stages, kinds
 
 
+def empty_on_cpu(module: nn.Module) -> nn.Module:
+    """``module``, built on the meta device, given uninitialised CPU tensors of the same shapes
+    and dtypes. As module.to_empty(device="cpu"), whose empty_like of a meta tensor goes through
+    torch's Python reference ops and imports sympy: about 40 MB more in the server's memory."""
+    return module._apply(lambda t: torch.empty(t.shape, dtype=t.dtype, device="cpu"))
+
+
 class CNN(nn.Module):
     """A small CNN built from a ModelConfig as named stages (see the module docstring)."""
 
@@ -205,7 +212,7 @@ class CNN(nn.Module):
         else:  # build without initialising (the global RNG stays untouched), then draw our own
             with torch.device("meta"):
                 stages, self.kinds = _build_stages(self.config)
-            self.stages = stages.to_empty(device="cpu")
+            self.stages = empty_on_cpu(stages)
             self.reset_parameters(torch.Generator().manual_seed(seed))
 
     def reset_parameters(self, generator: torch.Generator) -> None:

@@ -43,7 +43,7 @@ from .checkpoint import (
     _sorted_metadata,
     _write_atomically,
 )
-from .model import CNN, ModelConfig
+from .model import CNN, ModelConfig, empty_on_cpu
 
 MAX_COUNT = 21  # epoch 0 plus 20 epochs, the sidebar's largest run
 MAX_BYTES = 8_000_000  # per log: the default model's snapshot is 36 kB, so 21 of them are 0.8 MB
@@ -68,7 +68,7 @@ def model_from_weights(config: ModelConfig, weights: dict[str, torch.Tensor]) ->
     config (missing, extra or wrongly shaped tensors). The global RNG is not touched."""
     with torch.device("meta"):  # shapes only: no initialisation, no RNG
         model = CNN(config, seed=None)
-    model = model.to_empty(device="cpu")
+    model = empty_on_cpu(model)
     try:
         model.load_state_dict(weights, strict=True)  # copies into the model's own memory
     except RuntimeError as err:
