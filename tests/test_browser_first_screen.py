@@ -9,6 +9,7 @@ reaches, never for a length of time."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import a11y
 from tests.conftest import browser_page
@@ -34,14 +35,24 @@ def _measure(pg, title: str) -> dict:
     a11y.settle(pg)
     pg.wait_for_function(TO_TOP, timeout=a11y.WAIT)
     main = pg.get_by_test_id("stMain")
+    tour = main.get_by_role("button", name="Guided tour")
+    exercises = main.get_by_test_id("stExpander").filter(has_text="Predict, then reveal")
     return {
         "count": figure.count(),
         "box": figure.first.bounding_box(),
-        "tour": main.get_by_role("button", name="Guided tour").count(),
-        "exercises": main.get_by_test_id("stExpander")
-        .filter(has_text="Predict, then reveal")
-        .count(),
+        "tour": _count_once_there(tour),
+        "exercises": _count_once_there(exercises),
     }
+
+
+def _count_once_there(locator) -> int:
+    """How many elements match, once the first is attached (0 if none comes within the wait):
+    the end of the page may still be arriving when the figure at its top is drawn."""
+    try:
+        locator.first.wait_for(state="attached", timeout=a11y.WAIT)
+    except PlaywrightTimeout:
+        return 0
+    return locator.count()
 
 
 @pytest.fixture(scope="module")
