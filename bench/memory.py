@@ -3,15 +3,20 @@
 Starts `streamlit run app.py` (repository root, its .streamlit/config.toml: one training slot),
 then opens browser sessions one by one (Playwright contexts in one headless Chromium) until
 the largest --checkpoints count is open at once; each draws a "1" and waits for the
-prediction. Then every open session trains a short run of the bundled digits from the
-sidebar: "Training images" and "Epochs" moved to their starts with the Home key (200 images,
-1 epoch; the digits' other defaults: batch 16, augmentation on) in every session, then Train
-pressed in every session one after the other, so the runs queue for the one training slot as
-a class's would (the report says how far the queue grew); then the benchmark waits, in the
-same order, until each session shows "Training finished" -- so every session holds its own
-trained model, its finished job and its history; the peak column of that row covers the whole
-training. The server's VmRSS (from /proc, no psutil needed) is read at each checkpoint and
-sampled every 0.25 s for the peak. A run trains in a worker process of its own by default
+prediction. Then every open session trains a run of the bundled digits from the sidebar, set
+in every session first, then Train pressed in every session one after the other, so the runs
+queue for the one training slot as a class's would (the report says how far the queue grew).
+With --run live (the default) the run is the digits' default 4,000 training images for 2
+epochs (the sidebar's Epochs moved to 2; its other defaults: batch 16, augmentation on), a
+run of several seconds: each session's page (Draw & predict, its "1" on it) shows the run's
+live weights while it trains, as a learner's does -- a live copy of the weights, traces of
+the input through them, the live curves -- and the benchmark waits, in the order of the
+queue, until the page says "Live: epoch ..." (counted: "live shown") and then "Training
+finished". With --run short it is 200 images for 1 epoch (too short for a live rerun with
+newer weights). Either way every session ends holding its own trained model, its finished
+job and its history; the peak column of that row covers the whole training. The server's
+VmRSS (from /proc, no psutil needed) is read at each checkpoint and sampled every 0.25 s for
+the peak. A run trains in a worker process of its own by default
 (`python -m cnn_core.job_worker`, a child of the server, one per run while it lasts; see
 CONVSCOPE_TRAINING_WORKER), whose memory is not in the server's RSS: the worker processes
 below the server are sampled every 0.25 s too, and each row gives the peak RSS and PSS of one
@@ -26,7 +31,11 @@ Streamlit keeps a disconnected session for server.disconnectedSessionTTL seconds
 default) in case the browser reconnects; --session-ttl sets it for this server only, so the
 "after close" figure can show the sessions' memory being dropped.
 
-    python bench/memory.py --checkpoints 1 10 30 --session-ttl 10 --after-close 30
+    python bench/memory.py --checkpoints 1 10 30 --session-ttl 10 --after-close 30 \
+        --max-seconds 1800
+
+--env NAME=VALUE (repeatable) sets an environment variable of the server only, e.g.
+MALLOC_ARENA_MAX=8 to compare glibc's arena limit with the app's own (cnn_core/memory.py).
 """
 
 from __future__ import annotations
@@ -115,21 +124,38 @@ def press_train(page, timeout_ms: int) -> int:
     return int(m[1]) if m else 0
 
 
-def request_short_run(page, timeout_ms: int) -> int:
-    """The shortest run of the data set shown (200 images, 1 epoch), Train pressed."""
-    ui.short_run_settings(page, timeout_ms)
-    return press_train(page, timeout_ms)
+LIVE_EPOCHS = 2
+
+
+def live_run_settings(page, timeout_ms: int) -> None:
+    """The data set's default training images (4,000 bundled digits) for LIVE_EPOCHS epochs:
+    a run of several seconds, long enough for the page to show newer live weights."""
+    ui.open_optimisation(page, timeout_ms)
+    box = ui.sidebar(page).get_by_test_id("stSlider").filter(has_text="Epochs")
+    handle = box.get_by_role("slider")
+    handle.focus()
+    handle.press("Home")
+    for _ in range(LIVE_EPOCHS - 1):
+        handle.press("ArrowRight")
+    box.get_by_text(str(LIVE_EPOCHS), exact=True).first.wait_for(timeout=timeout_ms)
+
+
+RUN_SETTINGS = {"live": live_run_settings, "short": ui.short_run_settings}
 
 
 def wait_finished(page, timeout_ms: int) -> None:
     page.get_by_text("Training finished").first.wait_for(timeout=timeout_ms)
 
 
-def draw_and_train(page, timeout_ms: int) -> None:
-    """A fresh session's whole visit: draw, train a short run, wait until it has finished."""
-    draw(page, timeout_ms)
-    request_short_run(page, timeout_ms)
+def wait_live_then_finished(page, timeout_ms: int) -> bool:
+    """Wait until the run has finished; True if the page showed it training with live
+    weights first ("Live: epoch E, batch B" above the page) -- the initial random weights,
+    shown while the run waits in the queue, do not count."""
+    live, done = page.get_by_text("Live: epoch"), page.get_by_text("Training finished")
+    live.or_(done).first.wait_for(timeout=timeout_ms)
+    shown = live.count() > 0
     wait_finished(page, timeout_ms)
+    return shown
 
 
 def sessions(n: int) -> str:
@@ -167,12 +193,16 @@ def main() -> None:
     parser.add_argument("--session-ttl", type=int, help="server.disconnectedSessionTTL, s")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per step (120)")
     parser.add_argument("--reopen", type=int, default=0, help="fresh sessions after closing (0)")
+    parser.add_argument("--run", choices=sorted(RUN_SETTINGS), default="live",
+                        help="live: 4,000 digits, 2 epochs (default); short: 200, 1")  # fmt: skip
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of the server (repeatable)")  # fmt: skip
     args = parser.parse_args()
-    env = {}
+    env = dict(item.split("=", 1) for item in args.env)
     if args.session_ttl is not None:
         env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(args.session_ttl)
     timeout_ms, deadline = int(args.timeout * 1000), time.monotonic() + args.max_seconds
-    rows = []
+    rows, load_at_start = [], load_average()
     bounded = Bounded(deadline, rows)
     with serve("app.py", env) as (url, proc), chromium() as browser:
         sampler, workers = Sampler(proc.pid), WorkerSampler(proc.pid)
@@ -202,22 +232,34 @@ def main() -> None:
                 break
             if n in args.checkpoints:
                 checkpoint(f"{sessions(n)} open, " + ("drew" if n == 1 else "each drew"))
-        for n, page in enumerate(pages, 1):  # the short run's settings, in every session
-            if not bounded("settings of session", n, partial(ui.short_run_settings, page, ms)):
+        settings = RUN_SETTINGS[args.run]
+        for n, page in enumerate(pages, 1):  # the run's settings, in every session
+            if not bounded("settings of session", n, partial(settings, page, ms)):
                 break
         places = []
         for n, page in enumerate(pages, 1):  # then everyone presses Train: the runs queue
             if not bounded("Train in session", n, partial(press, page, places)):
                 break
-        finished = 0
+        finished, live_shown = 0, []
         for n, page in enumerate(pages, 1):
-            if not bounded("run of session", n, partial(wait_finished, page, timeout_ms)):
+
+            def wait_run(page=page):
+                if args.run == "live":
+                    live_shown.append(wait_live_then_finished(page, timeout_ms))
+                else:
+                    wait_finished(page, timeout_ms)
+
+            if not bounded("run of session", n, wait_run):
                 break
             finished = n
         if finished:
             waiting = max(places, default=0)
             what = f"{sessions(len(pages))} open, {finished} of them trained"
-            checkpoint(f"{what} (Train pressed in each in turn; up to {waiting} in the queue)")
+            live = f", live weights shown in {sum(live_shown)}" if args.run == "live" else ""
+            checkpoint(
+                f"{what} ({args.run} run; Train pressed in each in turn; up to {waiting} in the "
+                f"queue{live})"
+            )
         for page in pages:
             page.context.close()
         time.sleep(args.after_close)
@@ -227,7 +269,10 @@ def main() -> None:
 
             def again():
                 fresh.append(open_page(browser, url))
-                draw_and_train(fresh[-1], timeout_ms)
+                draw(fresh[-1], timeout_ms)
+                RUN_SETTINGS[args.run](fresh[-1], timeout_ms)
+                press_train(fresh[-1], timeout_ms)
+                wait_finished(fresh[-1], timeout_ms)
 
             if not bounded("fresh session", n, again):
                 break
@@ -239,7 +284,9 @@ def main() -> None:
         sampler.stop()
         workers.stop()
     ttl = args.session_ttl if args.session_ttl is not None else "default"
-    print(f"Server memory, MB (disconnectedSessionTTL {ttl}; {load_average()} at the end)")
+    extra = f"; server environment {' '.join(args.env)}" if args.env else ""
+    loads = f"{load_at_start} at the start, {load_average()} at the end"
+    print(f"Server memory, MB (disconnectedSessionTTL {ttl}{extra}; {loads})")
     headers = ["moment", "server RSS MB", "server peak MB since previous row",
                "worker process peak RSS MB", "worker process peak PSS MB",
                "worker processes seen", "elapsed s"]  # fmt: skip
