@@ -60,7 +60,12 @@ TOUR_LINK = "tour_link"  # the page slug a link's tour=1 opens with its tour, un
 EXERCISES = "exercises"  # {page slug: ui.exercises.Record} exercises shown, answers, score
 EXERCISE_SEED = "exercise_seed"  # int: this session's exercise seed (random, or a link's seed)
 
-TRACE_CACHE_SIZE = 4
+# What one session keeps is bounded by design (README, Server memory): these caps, the job's
+# (cnn_core.job: MAX_CURVE_POINTS live-curve points, a SnapshotLog of at most
+# snapshots.MAX_COUNT snapshots and MAX_BYTES bytes), and one model of at most
+# limits.MAX_PARAMETERS weights in each of MODEL, LIVE_MODEL, FILTER_EDIT and the job.
+TRACE_CACHE_SIZE = 4  # traces kept (TRACES): the current input by up to 4 models or inputs
+HISTORY_RUNS = 3  # finished runs whose per-epoch rows are kept (HISTORY)
 
 
 # Where a model came from: the first part of ModelInfo.version, written only by model_version.
@@ -231,10 +236,10 @@ def pop_notices() -> list[tuple[str, str]]:
 
 
 def add_history(rows: list[dict]) -> None:
-    """Remember a finished run's per-epoch rows (the last few runs only)."""
+    """Remember a finished run's per-epoch rows (the last HISTORY_RUNS runs only)."""
     runs = st.session_state.setdefault(HISTORY, [])
     runs.append(rows)
-    del runs[:-3]
+    del runs[:-HISTORY_RUNS]
 
 
 def history() -> list[list[dict]]:
