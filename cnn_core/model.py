@@ -129,6 +129,29 @@ class ModelConfig:
         """Length of the flattened vector that enters the dense layers (C * H * W)."""
         return next(shape[0] for name, _, shape in self.shapes() if name == "flatten")
 
+    def single_value_norms(self) -> list[str]:
+        """The batch-norm stages whose map is 1x1: one value per channel and image, so training
+        them needs batches of at least 2 images."""
+        return [n for n, kind, shape in self.shapes() if kind == "norm" and shape[1:] == (1, 1)]
+
+    def check_batch_size(self, batch_size: int) -> None:
+        """ValueError, saying why, when this network cannot train with batches of this size."""
+        single = self.single_value_norms()
+        if single and batch_size == 1:
+            raise ValueError(
+                f"batch normalisation at {single[0]} sees a 1x1 map: it needs batches of at "
+                "least 2 images (or a larger map, or no batch norm)"
+            )
+
+    def batches_per_epoch(self, images: int, batch_size: int) -> int:
+        """How many optimizer steps an epoch of ``images`` takes: the last batch may be smaller,
+        but a last batch of one image joins the batch before it when a batch-norm stage sees a
+        1x1 map (check_batch_size)."""
+        self.check_batch_size(batch_size)
+        count = math.ceil(images / batch_size)
+        merge = self.single_value_norms() and count > 1 and images % batch_size == 1
+        return count - 1 if merge else count
+
     def describe(self) -> str:
         """The architecture in one line, e.g. 'conv 8@3x3 -> ReLU -> max 2x2 -> ... -> dense 10'."""
         act, parts = ACTIVATIONS[self.activation].torch_module, []

@@ -398,7 +398,8 @@ def _run_epoch(model, optimizer, images, y, generator, epoch: int, progress: _Pr
     progress.start_epoch()
     order = torch.randperm(len(images), generator=generator).numpy()  # (N,) this epoch's shuffle
     for batch in range(1, progress.num_batches + 1):
-        idx = order[(batch - 1) * config.batch_size : batch * config.batch_size]  # (B,)
+        end = len(order) if batch == progress.num_batches else batch * config.batch_size
+        idx = order[(batch - 1) * config.batch_size : end]  # (B,): the last takes the rest
         xb, yb = batch_images(images, idx, channels), y[idx]  # (B, C, H, W), (B,)
         if config.augment:
             xb = augment_batch(xb, generator)
@@ -463,7 +464,7 @@ def train(
     images, y = _training_data(split, model, config)  # (N, H, W) uint8, (N,)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = make_optimizer(model, config)
-    num_batches = math.ceil(len(images) / config.batch_size)
+    num_batches = model.config.batches_per_epoch(len(images), config.batch_size)
     control = control if control is not None else TrainControl()
     progress = _Progress(config, num_batches, time.perf_counter(), control)
     model.train()

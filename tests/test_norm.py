@@ -105,3 +105,42 @@ def test_the_training_workers_weights_carry_the_running_statistics(model, traces
     fresh.load_state_dict(arrays_to_weights(arrays))
     image = load_bundled().test.as_float()[0]
     np.testing.assert_array_equal(fresh.eval().trace(image).logits, traces[0].logits)
+
+
+# A network whose third batch norm sees a 1x1 map (28 -> 11 -> 3 -> 1, no pooling to speak of).
+ONE_BY_ONE = ModelConfig(
+    filters=(4, 4, 4), kernel_size=(7, 7, 3), stride=(2, 2, 1), padding=0, batch_norm=True,
+    pool_size=1, pool_stride=1,
+)  # fmt: skip
+
+
+def test_a_last_batch_of_one_image_joins_the_one_before_when_a_norm_map_is_1x1():
+    """201 images in batches of 100 with batch norm on a 1x1 map: two steps (100 and 101
+    images; a batch of one would make PyTorch's training batch norm raise), every image seen;
+    without a 1x1 norm map the usual three batches."""
+    from cnn_core.train import TrainConfig, train
+
+    assert ONE_BY_ONE.single_value_norms() == ["norm3"]
+    assert ONE_BY_ONE.batches_per_epoch(201, 100) == 2
+    assert (
+        ONE_BY_ONE.batches_per_epoch(202, 100) == 3 and ONE_BY_ONE.batches_per_epoch(200, 100) == 2
+    )
+    assert ModelConfig(batch_norm=True).batches_per_epoch(201, 100) == 3
+    config = TrainConfig(epochs=1, batch_size=100, max_images=201, augment=False, report_every=1)
+    events = list(train(CNN(ONE_BY_ONE), load_bundled(), config))
+    steps = [e for e in events if type(e).__name__ == "BatchEvent"]
+    assert type(events[-1]).__name__ == "DoneEvent" and len(steps) == 2
+    assert steps[-1].images_seen == 201
+
+
+def test_batches_of_one_image_with_a_1x1_norm_map_are_refused_with_the_reason():
+    """Batch size 1 cannot train a batch norm that sees one value per channel: a ValueError
+    names the stage, before any step."""
+    from cnn_core.train import TrainConfig, train
+
+    with pytest.raises(ValueError, match="norm3 sees a 1x1 map"):
+        ONE_BY_ONE.check_batch_size(1)
+    config = TrainConfig(epochs=1, batch_size=1, max_images=5, augment=False)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        list(train(CNN(ONE_BY_ONE), load_bundled(), config))
+    ModelConfig(batch_norm=True).check_batch_size(1)  # larger maps: batch size 1 is fine

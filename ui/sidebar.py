@@ -208,6 +208,7 @@ def _request(dataset: str, arch: dict, opt: dict) -> TrainRequest | None:
         model_config = ModelConfig(**arch)
         train_config = TrainConfig(report_every=1, **opt)
         check_model_size(model_config, train_config.batch_size)
+        model_config.check_batch_size(train_config.batch_size)
     except ModelTooLargeError as err:
         st.error(f"This network is too large for this server: {err}")
         return None
