@@ -9,7 +9,7 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, charts, figures, images, keyboard_digit, layout, pages, samples, state, tour
+from ui import canvas, images, keyboard_digit, layout, light, pages, samples, state, theme, tour
 
 TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
@@ -74,8 +74,7 @@ def _prediction(trace) -> None:
         unsafe_allow_html=True,
     )
     st.markdown(f"predicted with probability **{p[trace.prediction]:.1%}**")
-    alt = charts.probability_alt(p, names)
-    st.plotly_chart(charts.probability_bars(p, names), key="draw_probabilities", alt=alt)
+    st.markdown(light.probability_bars(p, names), unsafe_allow_html=True)  # a table: its own text
 
 
 def _overview(trace) -> None:
@@ -102,29 +101,56 @@ def _overview(trace) -> None:
 
 
 def _stage_view(stage, trace, mode, global_values) -> None:
+    """One stage's output as light elements (images and small HTML tables, no Plotly chart:
+    this is redrawn on every stroke), each with its numbers as a table on demand."""
     names = state.current_model().class_names
     if stage.kind == "input":
         alt = f"{stage.name}: the 28x28 input image, {state.input_source()}, white ink on black"
         st.image(images.grayscale(stage.output[0], 3), alt=alt)
     elif stage.output.ndim == 3:
         side = stage.output.shape[1]
-        scale = max(2, 112 // side)
-        layout.stage_maps(stage.output, mode, global_values, scale, ncols=8, name=stage.name)
+        _stage_maps(stage, mode, global_values, scale=max(2, 112 // side))
     elif stage.kind in ("softmax", "dense") and stage.output.size == len(names):
-        st.plotly_chart(
-            figures.annotated_grid(
-                stage.output,
-                digits=2 if stage.kind == "dense" else 3,
-                cell_px=40,
-                x_labels=list(names),
-            ),
-            key=f"ov_{stage.name}",
-            alt=f"{stage.name}: one value per class, printed in its cell",
-        )
+        digits = 2 if stage.kind == "dense" else 3
+        caption = f"{stage.name}: one value per class, printed in its cell"
+        st.markdown(light.value_row(stage.output, names, digits, caption), unsafe_allow_html=True)
     else:
-        alt = f"{stage.name}: a strip of {stage.output.size} values, one per feature"
-        st.plotly_chart(figures.vector_strip(stage.output), key=f"ov_{stage.name}", alt=alt)
-        layout.numbers_table(stage.output, f"ov_{stage.name}", stage.name)
+        alt = layout.grid_alt(f"{stage.name}: a strip of one value per feature", stage.output)
+        st.image(images.strip(stage.output), alt=alt)
+        st.caption(f"{stage.output.size} values, one column of pixels each, in torch order")
+        _numbers_table(stage.output, stage.name)
+
+
+def _stage_maps(stage, mode, global_values, scale: int) -> None:
+    """A (C, H, W) stage as one coloured image (alt: its description), its colour range stated
+    and its numbers as a table on demand (layout.stage_maps, with the table made on demand)."""
+    maps = stage.output
+    alt = layout.maps_alt(stage.name, maps)
+    st.image(images.montage(maps, mode, global_values, scale, ncols=8), clamp=True, alt=alt)
+    lo, hi = theme.value_range(global_values if mode == "global" else maps)
+    scale_name = "blue < 0 < red" if theme.is_signed(maps) else "dark = 0, bright = large"
+    span = "" if mode == "per map" else f" {lo:.3g} to {hi:.3g}"
+    st.caption(f"{mode} colour range{span} · {scale_name}")
+    _numbers_table(maps, stage.name)
+
+
+def _numbers_table(values, name: str) -> None:
+    """layout.numbers_table's "Numbers as a table" expander, filled only while it is open: the
+    expander reruns the fragment when opened or closed, so a stroke sends no table unless the
+    learner asked for it."""
+    label = f"Numbers as a table ({name})"
+    box = st.expander(label, key=f"draw_table_{name}", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        if np.ndim(values) == 3:
+            layout.keep_int(f"table_draw_{name}", 0, len(values) - 1, 0)
+            c = int(st.number_input("Map", 0, len(values) - 1, step=1, key=f"table_draw_{name}"))
+            values = values[c]  # (H, W)
+        values = np.asarray(values, np.float32)
+        table = values.reshape(1, -1) if values.ndim == 1 else values  # rows x columns
+        st.dataframe(table, alt=f"The numbers of {name}, row by row")
+        st.caption("Rows and columns are counted from 0, as in PyTorch.")
 
 
 def _enter_canvas() -> None:

@@ -2,14 +2,17 @@
 input are tabs named in the text, gallery buttons say what they do, and the wording and samples
 follow the data set of the model in use (digits, Fashion-MNIST, or classes of its own)."""
 
+import re
+
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import load_default_model
 from cnn_core.data import CLASS_NAMES, DataError, load_bundled, load_dataset
-from tests.conftest import open_page
-from ui import samples, state
+from tests.conftest import held_out_digit, open_page
+from ui import samples, state, theme
 
 TABS = ["Draw", "Pick a sample", "Upload a photo", "Keyboard"]
 FASHION_TRAINED_ON = "Fashion-MNIST (70,000): 60,000 images"
@@ -139,3 +142,43 @@ def test_samples_are_none_when_the_data_set_is_missing(monkeypatch):
 def test_the_subject_follows_the_class_names(names, subject):
     """Digits for the bundled digits and MNIST, clothes for Fashion-MNIST, plain otherwise."""
     assert samples.subject_of(names) is subject
+
+
+def _torch_outputs(index: int):
+    """(logits, probabilities) of the default model for held-out digit ``index``, from
+    PyTorch's own forward pass and softmax."""
+    model = load_default_model()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(held_out_digit(index))[None, None])[0]
+    return logits.numpy(), torch.softmax(logits, 0).numpy()
+
+
+def test_the_light_bars_and_rows_print_pytorchs_numbers():
+    """With held-out digit 7, the probability table prints PyTorch's softmax for every class
+    (0.1 %), and the overview's dense and softmax rows print its logits (2 decimals) and
+    probabilities (3 decimals), each in its class's cell."""
+    logits, probs = _torch_outputs(7)
+    html = [m.value for m in open_page(digit=7).markdown]
+    bars = next(h for h in html if "cs-probabilities" in h)
+    shown = re.findall(r"<td[^>]*>([\d.]+%)", bars)
+    assert shown == [f"{p:.1%}" for p in probs]
+    rows = [h for h in html if "cs-value-row" in h]
+    cells = [re.findall(r"color:#\w+'>([^<]*)</td>", h) for h in rows]
+    assert cells == [
+        [theme.cell_text(v, 2) for v in logits],
+        [theme.cell_text(v, 3) for v in probs],
+    ]
+
+
+def test_numbers_tables_are_made_only_when_opened():
+    """Every stage of maps has its "Numbers as a table" expander, empty while closed (a stroke
+    sends no table); opened, conv1's shows the first map of conv1, as the model computed it."""
+    at = open_page(digit=7)
+    labels = [e.label for e in at.expander]
+    assert "Numbers as a table (conv1)" in labels and "Numbers as a table (flatten)" in labels
+    assert not at.dataframe
+    at.session_state["draw_table_conv1"] = True
+    at.run()
+    conv1 = load_default_model().trace(held_out_digit(7)).stages[1]
+    assert conv1.name == "conv1"
+    np.testing.assert_allclose(at.dataframe[0].value.to_numpy(), conv1.output[0], rtol=1e-6)

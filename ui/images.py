@@ -76,3 +76,11 @@ def square_thumbnail(image, size_px: int = 84) -> np.ndarray:
     top, left = (side - image.shape[0]) // 2, (side - image.shape[1]) // 2
     square[top : top + image.shape[0], left : left + image.shape[1]] = image
     return grayscale(square, max(1, size_px // side))
+
+
+def strip(vector, height: int = 16) -> np.ndarray:
+    """A 1-D vector as a coloured strip (height, N, 3), one column of pixels per value, in the
+    scale a one-row heatmap of it would have (diverging around 0 when signed)."""
+    v = np.asarray(vector, np.float32)[None, :]  # (1, N)
+    lo, hi = theme.value_range(v)
+    return colorize(v, lo, hi, theme.is_signed(v)).repeat(height, 0)

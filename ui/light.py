@@ -1,0 +1,81 @@
+"""Light HTML for the page that is redrawn on every stroke (Draw & predict): the class
+probabilities as bars and a row of numbers in coloured cells, as small HTML tables.
+
+A Plotly chart costs the browser tens of milliseconds to draw on every stroke; a table of ten
+rows costs next to nothing, and its text is its own text alternative (a screen reader reads the
+classes and their numbers). The cells are coloured with the same colour scales as the heatmaps
+and montages (ui/images.py), their numbers printed as grids print them (theme.cell_text), in
+black or white, whichever contrasts more with the cell.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+
+from . import images, theme
+
+HIGHLIGHT = "#d62728"  # the predicted class's bar, as charts.probability_bars
+BAR = "#9aa7b8"  # every other bar
+TABLE_CSS = "border-collapse:collapse;margin:0 0 0.5rem 0;font-size:0.9rem"
+CELL_CSS = "padding:1px 6px;border:none"
+
+
+def probability_bars(probabilities, class_names, highlight=None) -> str:
+    """The class probabilities as a table of horizontal bars with their values (one decimal of a
+    percent); the highlighted class (the predicted one by default) is red, bold and marked
+    "predicted" in words, so it is not told by colour alone."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    highlight = int(np.argmax(p)) if highlight is None else highlight
+    rows = []
+    for k, (name, value) in enumerate(zip(class_names, p, strict=True)):
+        chosen = k == highlight
+        bar = (
+            f"<div style='width:{max(0.0, min(1.0, value)) * 100:.1f}%;min-width:1px;height:0.8em;"
+            f"background:{HIGHLIGHT if chosen else BAR}'></div>"
+        )
+        weight = "font-weight:700;" if chosen else ""
+        mark = " ◀ predicted" if chosen else ""
+        rows.append(
+            f"<tr style='{weight}'><th scope='row' style='{CELL_CSS};text-align:right'>"
+            f"{escape(str(name))}</th><td style='{CELL_CSS};width:60%'>{bar}</td>"
+            f"<td style='{CELL_CSS};white-space:nowrap'>{value:.1%}{mark}</td></tr>"
+        )
+    head = (
+        f"<tr><th scope='col' style='{CELL_CSS}'>class</th><th scope='col' style='{CELL_CSS}'>"
+        f"bar</th><th scope='col' style='{CELL_CSS}'>probability</th></tr>"
+    )
+    return (
+        f"<table class='cs-probabilities' style='{TABLE_CSS};width:100%'>"
+        f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def text_colour(rgb) -> str:
+    """Black or white, whichever has the higher WCAG contrast ratio with the colour ``rgb``."""
+    linear = [(c / 255) / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
+
+
+def value_row(values, class_names, digits: int = 2, caption: str = "") -> str:
+    """One value per class as a two-row table: the class names, then each value printed in a
+    cell coloured by it (diverging around 0 when signed, as the heatmaps)."""
+    v = np.asarray(values, dtype=np.float32)
+    lo, hi = theme.value_range(v)
+    colours = images.colorize(v[None, :], lo, hi, theme.is_signed(v))[0]  # (N, 3) uint8
+    names = "".join(
+        f"<th scope='col' style='{CELL_CSS};text-align:center'>{escape(str(n))}</th>"
+        for n in class_names
+    )
+    cells = "".join(
+        f"<td style='{CELL_CSS};text-align:center;background:rgb({r},{g},{b});"
+        f"color:{text_colour((r, g, b))}'>{theme.cell_text(x, digits)}</td>"
+        for x, (r, g, b) in zip(v, colours.tolist(), strict=True)
+    )
+    head = f"<caption style='caption-side:bottom;text-align:left'>{escape(caption)}</caption>"
+    return (
+        f"<table class='cs-value-row' style='{TABLE_CSS}'>{head if caption else ''}"
+        f"<thead><tr>{names}</tr></thead><tbody><tr>{cells}</tr></tbody></table>"
+    )
