@@ -7,11 +7,12 @@ test) and --sessions sessions, each drawing a stroke every --every seconds for -
 minutes. 30 real Chromium tabs on 2 cores would measure Chromium, not the server, so:
 
 - --browsers sessions (default 2) are headless Chromium pages (Playwright, Debian's Chromium).
-  Both train: A presses Train in the sidebar (Fashion-MNIST, all 60,000 images, 20 epochs: a
-  run of many minutes), and once A's progress line shows its run under way, B presses Train
-  too; with one slot B must show "number 1 in the queue". Half-way through (--stop-at) A
-  presses Stop; B must then start. The queue is fair if A ran first, B waited "queued" until
-  A's Stop, then ran (its status lines are sampled before every stroke and printed).
+  Both train: before the measured window A presses Train in the sidebar (Fashion-MNIST, all
+  60,000 images, 20 epochs: a run of many minutes) and, once A's progress line shows its run
+  under way, B presses Train too; with one slot B must show "number 1 in the queue". At
+  --stop-at of the window (half-way) A presses Stop; B must then start. The queue is fair if A
+  ran first, B waited "queued" until A's Stop, then ran: both progress lines are sampled
+  before every browser stroke, and every change is printed with its time.
   Latency of a browser stroke (the same signal as bench/draw_latency.py): the canvas emptied
   with its own Undo and the `.cs-prediction` element gone (not timed), then a "1" or a "0"
   drawn with the mouse; timed from the mouse-up to `.cs-prediction` attached again. It
@@ -466,7 +467,7 @@ def say(text: str) -> None:
 def run(args) -> None:
     timeout_ms = int(args.timeout * 1000)
     env = {"CONVSCOPE_MAX_TRAIN_SECONDS": "3600"}
-    events: list[tuple[float, str]] = []  # (seconds since t0, what happened)
+    events: list[tuple[float, str]] = []  # (time.time(), what happened)
     with serve("app.py", env) as (url, server), chromium() as browser:
         say(f"server at {url}; opening Chromium pages A and B")
         a = BrowserSession("A", browser, url, timeout_ms)
@@ -477,6 +478,8 @@ def run(args) -> None:
         say("canvas message captured; long-run settings in A and B")
         for s in (a, b):
             ui.long_run_settings(s.page, timeout_ms)
+        say("A and B press Train")
+        queue_up(a, b, events, timeout_ms)
         with tempfile.TemporaryDirectory(prefix="load_test_") as tmp:
             path = Path(tmp) / "canvas_backmsg.bin"
             path.write_bytes(template)
@@ -500,24 +503,33 @@ def run(args) -> None:
                     child.kill()
                 child.wait()
         sessions_lost = [f"{s.name}: websocket closed" for s in (a, b) if "closed" in s.frames]
+        events = [(t - t0, what) for t, what in events]
         report(args, a, b, result, ready, rows, events, loads, server_cpu, sessions_lost)
         for s in (a, b):
             s.close()
 
 
-def measure(args, a, b, t0, events, timeout_ms, server_pid) -> dict:
-    """The measured window: A trains, B queues behind it, both draw; A stops at --stop-at."""
-    seconds, end = args.minutes * 60, t0 + args.minutes * 60
-    while time.time() < t0:
-        time.sleep(0.01)
+def queue_up(a, b, events, timeout_ms) -> None:
+    """Before the window: A presses Train and its run starts; then B presses Train and waits."""
 
     def note(what: str) -> None:
-        events.append((time.time() - t0, what))
+        events.append((time.time(), what))
 
     note("A presses Train")
     note(f"A: {short_state(press_train(a, 'running', timeout_ms))}")
     note("B presses Train")
     note(f"B: {short_state(press_train(b, 'queued', timeout_ms))}")
+
+
+def measure(args, a, b, t0, events, timeout_ms, server_pid) -> dict:
+    """The measured window: A trains, B queued behind it, both draw; A stops at --stop-at."""
+    seconds, end = args.minutes * 60, t0 + args.minutes * 60
+    while time.time() < t0:
+        time.sleep(0.01)
+
+    def note(what: str) -> None:
+        events.append((time.time(), what))
+
     states = {"A": "running", "B": "queued #1"}
     workers: dict[int, float] = {}
     stopped = False
@@ -594,7 +606,7 @@ def report(args, a, b, result, ready, rows, events, loads, server_cpu, lost_brow
     print(f"error elements: protocol {len(errors)} {sorted(set(errors))[:5]}, "
           f"browser {sorted(a.errors | b.errors)}")  # fmt: skip
     print(f"sessions lost: {len(lost)} {lost}")
-    print("queue (seconds from the start of the window):")
+    print("queue (seconds from the start of the measured window; A and B press Train before it):")
     for t, what in events:
         print(f"  {t:6.1f} s  {what}")
     if loads:
