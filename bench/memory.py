@@ -6,8 +6,8 @@ the largest --checkpoints count is open at once; each draws a "1" and waits for 
 prediction. Then every open session trains a run of the bundled digits from the sidebar, set
 in every session first, then Train pressed in every session one after the other, so the runs
 queue for the one training slot as a class's would (the report says how far the queue grew).
-With --run live (the default) the run is the digits' default 4,000 training images for 2
-epochs (the sidebar's Epochs moved to 2; its other defaults: batch 16, augmentation on), a
+With --run live (the default) the run is the digits' default 4,000 training images for 3
+epochs (the sidebar's Epochs moved to 3; its other defaults: batch 16, augmentation on), a
 run of several seconds: each session's page (Draw & predict, its "1" on it) shows the run's
 live weights while it trains, as a learner's does -- a live copy of the weights, traces of
 the input through them, the live curves -- and the benchmark waits, in the order of the
@@ -124,7 +124,7 @@ def press_train(page, timeout_ms: int) -> int:
     return int(m[1]) if m else 0
 
 
-LIVE_EPOCHS = 2
+LIVE_EPOCHS = 3
 
 
 def live_run_settings(page, timeout_ms: int) -> None:
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120, help="seconds per step (120)")
     parser.add_argument("--reopen", type=int, default=0, help="fresh sessions after closing (0)")
     parser.add_argument("--run", choices=sorted(RUN_SETTINGS), default="live",
-                        help="live: 4,000 digits, 2 epochs (default); short: 200, 1")  # fmt: skip
+                        help="live: 4,000 digits, 3 epochs (default); short: 200, 1")  # fmt: skip
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable of the server (repeatable)")  # fmt: skip
     args = parser.parse_args()
