@@ -54,15 +54,15 @@ def _take_drawing(rgba, center: bool) -> None:
 
 
 def _steps_row(pre) -> None:
-    """The preprocessing steps as small images with their sizes."""
-    cols = st.columns(len(pre.steps))
-    for col, (name, img) in zip(cols, pre.steps.items(), strict=True):
+    """The preprocessing steps as small images with their sizes, in one HTML block (one element
+    and no image request per stroke)."""
+    items = []
+    for name, img in pre.steps.items():
         size = f"{img.shape[0]}x{img.shape[1]}"
-        col.image(  # on a square, so every thumbnail has the same size
-            images.square_thumbnail(img, 84),
-            caption=f"{name} ({size})",
-            alt=f"Preprocessing step '{name}' of {state.input_source()}: {size} pixels",
-        )
+        alt = f"Preprocessing step '{name}' of {state.input_source()}: {size} pixels"
+        uri = images.data_uri(images.square_thumbnail(img, 84))  # on a square: same sizes
+        items.append((uri, alt, f"{name} ({size})"))
+    st.markdown(light.figure_row(items), unsafe_allow_html=True)
 
 
 def _prediction(trace) -> None:
@@ -78,7 +78,9 @@ def _prediction(trace) -> None:
 
 
 def _overview(trace) -> None:
-    """Every stage in order: its output, its shape and a link to the page that explains it."""
+    """Every stage in order: its output and its shape in one table (one element per stroke,
+    its images inside it), a link to the page that explains each kind of stage, and each
+    stage's numbers as a table on demand."""
     st.subheader("Every stage for this input")
     attribution = pages.BY_SLUG["attribution"]
     st.page_link(
@@ -88,50 +90,57 @@ def _overview(trace) -> None:
     )
     mode = layout.color_mode("draw_color_mode")
     global_values = layout.map_values(trace)
+    rows = [
+        (s.name, s.kind, layout.shape_text(s.shape), _stage_cell(s, mode, global_values))
+        for s in trace.stages
+    ]
+    st.markdown(light.stage_table(rows), unsafe_allow_html=True)
+    _explain_links(trace)
     for stage in trace.stages:
-        left, right = st.columns([1.25, 4])  # the left one holds "Explain: Dense & softmax"
-        page = pages.for_kind(stage.kind)
-        left.markdown(f"**{stage.name}** · {stage.kind}  \n`{layout.shape_text(stage.shape)}`")
-        if page is not None:
-            left.page_link(
-                page.file, label=f"Explain: {page.title}", icon=":material/arrow_forward:"
-            )
-        with right:
-            _stage_view(stage, trace, mode, global_values)
+        if (stage.output.ndim == 3 and stage.kind != "input") or stage.kind == "flatten":
+            _numbers_table(stage.output, stage.name)
 
 
-def _stage_view(stage, trace, mode, global_values) -> None:
-    """One stage's output as light elements (images and small HTML tables, no Plotly chart:
-    this is redrawn on every stroke), each with its numbers as a table on demand."""
+def _explain_links(trace) -> None:
+    """One link per page that explains a stage of this network, in the stages' order (the
+    input's page is this one)."""
+    linked = []
+    for page in (pages.for_kind(s.kind) for s in trace.stages if s.kind != "input"):
+        if page is not None and page not in linked:
+            linked.append(page)
+    st.caption("Each stage explained with its numbers, on its own page:")
+    for col, page in zip(st.columns(len(linked)), linked, strict=True):
+        col.page_link(page.file, label=page.title, icon=":material/arrow_forward:")
+
+
+def _stage_cell(stage, mode, global_values) -> str:
+    """One stage's output as HTML for the overview table: an image with its text alternative,
+    or, for one value per class, the values printed in coloured cells."""
     names = state.current_model().class_names
     if stage.kind == "input":
         alt = f"{stage.name}: the 28x28 input image, {state.input_source()}, white ink on black"
-        st.image(images.grayscale(stage.output[0], 3), alt=alt)
-    elif stage.output.ndim == 3:
-        side = stage.output.shape[1]
-        _stage_maps(stage, mode, global_values, scale=max(2, 112 // side))
-    elif stage.kind in ("softmax", "dense") and stage.output.size == len(names):
+        return light.image(images.data_uri(images.grayscale(stage.output[0], 3)), alt)
+    if stage.output.ndim == 3:
+        return _maps_cell(stage, mode, global_values)
+    if stage.kind in ("softmax", "dense") and stage.output.size == len(names):
         digits = 2 if stage.kind == "dense" else 3
-        caption = f"{stage.name}: one value per class, printed in its cell"
-        st.markdown(light.value_row(stage.output, names, digits, caption), unsafe_allow_html=True)
-    else:
-        alt = layout.grid_alt(f"{stage.name}: a strip of one value per feature", stage.output)
-        st.image(images.strip(stage.output), alt=alt)
-        st.caption(f"{stage.output.size} values, one column of pixels each, in torch order")
-        _numbers_table(stage.output, stage.name)
+        return light.value_row(stage.output, names, digits)
+    alt = layout.grid_alt(f"{stage.name}: a strip of one value per feature", stage.output)
+    strip = light.image(images.data_uri(images.strip(stage.output)), alt)
+    return strip + light.note(f"{stage.output.size} values, one column of pixels each")
 
 
-def _stage_maps(stage, mode, global_values, scale: int) -> None:
-    """A (C, H, W) stage as one coloured image (alt: its description), its colour range stated
-    and its numbers as a table on demand (layout.stage_maps, with the table made on demand)."""
+def _maps_cell(stage, mode, global_values) -> str:
+    """A (C, H, W) stage as one coloured image (alt: its description) and its colour range
+    (layout.stage_maps, as HTML for the overview table)."""
     maps = stage.output
-    alt = layout.maps_alt(stage.name, maps)
-    st.image(images.montage(maps, mode, global_values, scale, ncols=8), clamp=True, alt=alt)
+    scale = max(2, 112 // maps.shape[1])
+    uri = images.data_uri(images.montage(maps, mode, global_values, scale, ncols=8))
     lo, hi = theme.value_range(global_values if mode == "global" else maps)
     scale_name = "blue < 0 < red" if theme.is_signed(maps) else "dark = 0, bright = large"
     span = "" if mode == "per map" else f" {lo:.3g} to {hi:.3g}"
-    st.caption(f"{mode} colour range{span} · {scale_name}")
-    _numbers_table(maps, stage.name)
+    note = f"{mode} colour range{span} · {scale_name}"
+    return light.image(uri, layout.maps_alt(stage.name, maps)) + light.note(note)
 
 
 def _numbers_table(values, name: str) -> None:

@@ -4,7 +4,9 @@ maps and probability bars, the hatched predicted bar, and the numbers tables on 
 from __future__ import annotations
 
 import base64
+import html as html_lib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -62,6 +64,9 @@ def test_home_page_images_have_alt_text_and_maps_have_tables():
     stage of maps has a "Numbers as a table" expander."""
     at = open_page(digit=7)
     alts = [img.alt for element in at.get("image") for img in element.proto.imgs]
+    html = "".join(m.value for m in at.markdown)  # the overview's images are inside its HTML
+    assert html.count("<img ") == len(re.findall(r"<img [^>]*alt='[^']+'", html)) > 0
+    alts += [html_lib.unescape(a) for a in re.findall(r"<img [^>]*alt='([^']+)'", html)]
     assert alts and all(alts), alts
     assert any(alt.startswith("conv1: ") and "feature maps of" in alt for alt in alts)
     tables = [e.label for e in at.expander if e.label.startswith("Numbers as a table")]

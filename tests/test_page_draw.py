@@ -162,7 +162,8 @@ def test_the_light_bars_and_rows_print_pytorchs_numbers():
     bars = next(h for h in html if "cs-probabilities" in h)
     shown = re.findall(r"<td[^>]*>([\d.]+%)", bars)
     assert shown == [f"{p:.1%}" for p in probs]
-    rows = [h for h in html if "cs-value-row" in h]
+    stages = next(h for h in html if "cs-stages" in h)  # the overview's table
+    rows = re.findall(r"<table class='cs-value-row'.*?</table>", stages)
     cells = [re.findall(r"color:#\w+'>([^<]*)</td>", h) for h in rows]
     assert cells == [
         [theme.cell_text(v, 2) for v in logits],

@@ -10,9 +10,12 @@ grey.
 
 from __future__ import annotations
 
+import base64
+import io
 from functools import cache
 
 import numpy as np
+from PIL import Image
 from plotly import colors
 
 from . import theme
@@ -84,3 +87,11 @@ def strip(vector, height: int = 16) -> np.ndarray:
     v = np.asarray(vector, np.float32)[None, :]  # (1, N)
     lo, hi = theme.value_range(v)
     return colorize(v, lo, hi, theme.is_signed(v)).repeat(height, 0)
+
+
+def data_uri(image) -> str:
+    """A uint8 image (H, W) grey or (H, W, 3) RGB as a PNG data URI, for an <img> inside HTML:
+    it arrives with the HTML, with no request of its own to the server."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -79,3 +79,48 @@ def value_row(values, class_names, digits: int = 2, caption: str = "") -> str:
         f"<table class='cs-value-row' style='{TABLE_CSS}'>{head if caption else ''}"
         f"<thead><tr>{names}</tr></thead><tbody><tr>{cells}</tr></tbody></table>"
     )
+
+
+def image(uri: str, alt: str, width: int | None = None) -> str:
+    """An <img> of a data URI with its text alternative, drawn with crisp pixels."""
+    size = f"width:{width}px;" if width else "max-width:100%;"
+    return (
+        f"<img src='{uri}' alt='{escape(alt, quote=True)}' "
+        f"style='{size}image-rendering:pixelated;display:block'>"
+    )
+
+
+def figure_row(items) -> str:
+    """Images side by side, each over its caption: ``items`` are (data URI, alt, caption)."""
+    cells = "".join(
+        f"<figure style='margin:0;text-align:center;flex:1'>{image(uri, alt)}"
+        f"<figcaption style='font-size:0.8rem;opacity:0.75'>{escape(caption)}</figcaption>"
+        "</figure>"
+        for uri, alt, caption in items
+    )
+    return f"<div class='cs-figure-row' style='display:flex;gap:8px'>{cells}</div>"
+
+
+def stage_table(rows) -> str:
+    """The overview of every stage as one table: ``rows`` are (stage name, kind, shape text,
+    cell HTML: its output as an image or a row of numbers, with a note under it)."""
+    body = "".join(
+        f"<tr><th scope='row' style='{CELL_CSS};text-align:left;vertical-align:top;"
+        f"white-space:nowrap'>{escape(name)} · {escape(kind)}<br>"
+        f"<code>{escape(shape)}</code></th><td style='{CELL_CSS};padding-bottom:10px'>{cell}</td>"
+        "</tr>"
+        for name, kind, shape, cell in rows
+    )
+    head = (
+        f"<tr><th scope='col' style='{CELL_CSS};text-align:left'>stage</th>"
+        f"<th scope='col' style='{CELL_CSS};text-align:left'>its output for this input</th></tr>"
+    )
+    return (
+        f"<table class='cs-stages' style='{TABLE_CSS};width:100%'>"
+        f"<thead>{head}</thead><tbody>{body}</tbody></table>"
+    )
+
+
+def note(text: str) -> str:
+    """A caption-like line under an image in a table cell."""
+    return f"<div style='font-size:0.8rem;opacity:0.75'>{escape(text)}</div>"
