@@ -298,9 +298,8 @@ async def clients_main(args) -> None:
     result = [
         {"lost": c.lost, "errors": c.errors, "strokes": c.strokes, "late": c.late} for c in clients
     ]
-    for c in clients:
-        await c.close()
-    print("RESULT " + json.dumps(result), flush=True)
+    print("RESULT " + json.dumps(result), flush=True)  # before closing: a close can be slow
+    await asyncio.gather(*(asyncio.wait_for(c.close(), 5) for c in clients), return_exceptions=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,7 +367,7 @@ class BrowserSession:
             if measured:
                 self.times.append(time.perf_counter() - start)
         except Exception as err:  # noqa: BLE001 -- counted; the run goes on
-            self.failed.append(f"{type(err).__name__}: {str(err)[:80]}")
+            self.failed.append(f"{type(err).__name__}: {str(err)[:400]}")
         self.count += 1
         self.check_errors()
 
@@ -616,6 +615,11 @@ def report(args, a, b, result, ready, rows, events, loads, server_cpu, lost_brow
     print(f"CPU over the window ({elapsed:.0f} s): server {server_cpu / elapsed:.0%} of a core, "
           f"training worker processes {rows['worker_cpu'] / elapsed:.0%} of a core "
           f"({rows['workers']} seen)")  # fmt: skip
+    answered = len(dones) + len(browser_times)
+    if answered:
+        print(f"server CPU per answered stroke (all its work, incl. A and B's live reruns): "
+              f"{1000 * server_cpu / answered:.0f} ms; offered {args.sessions / args.every:g} "
+              f"strokes/s, answered {answered / elapsed:.1f}/s")  # fmt: skip
 
 
 class OutOfTime(BaseException):
