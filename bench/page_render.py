@@ -7,7 +7,7 @@ does, --rounds times. A page counts as rendered when, all at once:
 - the page's own heading is on screen,
 - Streamlit's script state is "notRunning" (`data-test-script-state` on stApp),
 - no element is stale (`data-stale="true"`, kept from the previous page while rerunning),
-- every Plotly chart on the page has drawn its SVG (`.main-svg`),
+- every Plotly chart on the page has drawn its SVG (`.main-svg`) and every image has loaded,
 
 and still holds 300 ms later (otherwise the wait goes on). The time runs from the click to the
 first moment of that final state. Visiting all pages once before timing warms caches.
@@ -33,6 +33,7 @@ RENDERED_JS = """
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector('[data-stale="true"]')) return false;
+  if (![...document.images].every((img) => img.complete)) return false;
   const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
   for (const chart of charts) if (!chart.querySelector('.main-svg')) return false;
   return charts.length + 1;
