@@ -65,17 +65,22 @@ def _wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 120) -> Non
 
 
 @contextlib.contextmanager
-def serve(script: str | Path = "app.py", extra_env: dict | None = None, port: int | None = None):
+def serve(
+    script: str | Path = "app.py",
+    extra_env: dict | None = None,
+    port: int | None = None,
+    root: Path = ROOT,
+):
     """`streamlit run <script>` on 127.0.0.1 (a free port unless ``port`` is given) from the
-    repository root; yields (url, process). The process is terminated (and killed if it hangs)
-    on exit, unless it has already ended."""
+    repository root (or ``root``, e.g. an older copy of the repository); yields (url, process).
+    The process is terminated (and killed if it hangs) on exit, unless it has already ended."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script)]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(root / script)]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--server.headless", "true"]
     env = {**os.environ, **(extra_env or {})}
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     try:

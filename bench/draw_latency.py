@@ -21,6 +21,7 @@ alternate app, bare, app, bare, ... so load from other processes hits both alike
 
     python bench/draw_latency.py --strokes 20
     python bench/draw_latency.py --strokes 20 --busy 2
+    python bench/draw_latency.py --strokes 20 --before /tmp/before  # git archive <commit>
 
 With --training, the app alone, idle against training, in ONE session: blocks of --block strokes
 alternate between "idle" (no run under way; the session's last run, if any, was stopped) and
@@ -44,6 +45,7 @@ import math
 import multiprocessing
 import statistics
 import time
+from pathlib import Path
 
 from common import chromium, load_average, percentile, print_table, serve
 
@@ -215,15 +217,17 @@ TIMELINE = ("sent", "first", "last_msg", "answer", "settled", "kB", "messages")
 
 
 def bare_mode(args, timeout_ms: int) -> None:
-    """The app against the bare canvas page, strokes alternating between them."""
+    """The app (and, with --before, an older copy of it) against the bare canvas page, strokes
+    alternating between them."""
     shapes = [("1", one_stroke()), ("0", zero_stroke())]
-    runs = {"app": [], "bare": []}
-    with (
-        serve("app.py") as (app_url, _),
-        serve("bench/bare_canvas.py") as (bare_url, _),
-        chromium() as browser,
-    ):
-        pages = {"app": open_page(browser, app_url), "bare": open_page(browser, bare_url)}
+    with contextlib.ExitStack() as stack:
+        urls = {"app": stack.enter_context(serve("app.py"))[0]}
+        if args.before:
+            urls["before"] = stack.enter_context(serve("app.py", root=Path(args.before)))[0]
+        urls["bare"] = stack.enter_context(serve("bench/bare_canvas.py"))[0]
+        browser = stack.enter_context(chromium())
+        pages = {name: open_page(browser, url) for name, url in urls.items()}
+        runs = {name: [] for name in pages}
         with busy(args.busy):
             for i in range(args.warmup + args.strokes):
                 _digit, points = shapes[i % 2]
@@ -236,25 +240,30 @@ def bare_mode(args, timeout_ms: int) -> None:
     report(runs, shapes, args, load)
 
 
+TITLES = {"app": "ConvScope app", "before": "app before (--before)", "bare": "bare canvas"}
+
+
 def report(runs: dict, shapes, args, load: str) -> None:
     """The tables of bare_mode: to the answer and to settled, then the median timeline."""
-    app, bare = runs["app"], runs["bare"]
     print(f"Draw latency, ms (--busy {args.busy}, {load} before the servers stopped)")
     rows = []
     for what in ("answer", "settled"):
-        for name, title in (("app", "ConvScope app"), ("bare", "bare canvas")):
-            rows.append([f"{title}, to {what}",
-                         *summarise("", [r[what] / 1000 for r in runs[name]])[1:]])  # fmt: skip
+        for name, times in runs.items():
+            ms = [r[what] / 1000 for r in times]
+            rows.append([f"{TITLES[name]}, to {what}", *summarise("", ms)[1:]])
     print_table(["page, mouse-up to", "strokes", "median ms", "p95 ms"], rows)
-    for what in ("answer", "settled"):
-        mine, theirs = [r[what] for r in app], [r[what] for r in bare]
-        ratio = statistics.median(mine) / statistics.median(theirs)
-        p95 = percentile(mine, 95) / percentile(theirs, 95)
-        print(f"\napp / bare, to {what}: median {ratio:.2f}x, p95 {p95:.2f}x")
+    bare = runs["bare"]
+    for name in (n for n in runs if n != "bare"):
+        for what in ("answer", "settled"):
+            mine, theirs = [r[what] for r in runs[name]], [r[what] for r in bare]
+            ratio = statistics.median(mine) / statistics.median(theirs)
+            p95 = percentile(mine, 95) / percentile(theirs, 95)
+            print(f"\n{name} / bare, to {what}: median {ratio:.2f}x, p95 {p95:.2f}x")
     print("\nMedian timeline from the mouse-up (ms; the reply's size in kB and messages)")
     print_table(["page", *TIMELINE],
-                [[name, *(f"{statistics.median(r[k] for r in runs[name]):.0f}"
-                          for k in TIMELINE)] for name in ("app", "bare")])  # fmt: skip
+                [[name, *(f"{statistics.median(r[k] for r in times):.0f}" for k in TIMELINE)]
+                 for name, times in runs.items()])  # fmt: skip
+    app = runs["app"]
     right = sum(r["text"] == shapes[(k + args.warmup) % 2][0] for k, r in enumerate(app))
     print(f"\napp predicted the drawn digit in {right} of {len(app)} strokes")
 
@@ -313,6 +322,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60, help="seconds per stroke (60)")
     parser.add_argument("--busy", type=int, default=0,
                         help="processes that each keep a CPU busy meanwhile (0)")  # fmt: skip
+    parser.add_argument("--before", metavar="DIR",
+                        help="also an older copy of the repository (git archive)")  # fmt: skip
     parser.add_argument("--training", action="store_true",
                         help="one app session, no run against a run under way")  # fmt: skip
     parser.add_argument("--block", type=int, default=5,
