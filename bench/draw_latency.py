@@ -23,6 +23,9 @@ alternate app, bare, app, bare, ... so load from other processes hits both alike
     python bench/draw_latency.py --strokes 20 --busy 2
     python bench/draw_latency.py --strokes 20 --before /tmp/before  # git archive <commit>
 
+--elements prints what one stroke's reply is made of: messages and bytes per element kind
+(Streamlit's ForwardMsg protobufs as they arrive on the websocket).
+
 With --training, the app alone, idle against training, in ONE session: blocks of --block strokes
 alternate between "idle" (no run under way; the session's last run, if any, was stopped) and
 "training" (a long run started from the sidebar: Fashion-MNIST, all 60,000 images, 20 epochs,
@@ -40,6 +43,7 @@ weights learn Fashion-MNIST).
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import math
 import multiprocessing
@@ -47,7 +51,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import chromium, load_average, percentile, print_table, serve
+from common import ROOT, chromium, load_average, percentile, print_table, serve
 
 STEPS = 4  # mouse-move steps between stroke points, as tests/test_browser.py draws
 
@@ -268,6 +272,50 @@ def report(runs: dict, shapes, args, load: str) -> None:
     print(f"\napp predicted the drawn digit in {right} of {len(app)} strokes")
 
 
+def element_sizes(frames) -> dict:
+    """{element kind: [messages, bytes]} of Streamlit websocket frames (ForwardMsg)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    tally = collections.defaultdict(lambda: [0, 0])
+    for data in frames:
+        if isinstance(data, str):
+            continue
+        msg = ForwardMsg()
+        msg.ParseFromString(data)
+        kind = msg.WhichOneof("type")
+        if kind == "delta":
+            delta = msg.delta.WhichOneof("type")
+            kind = msg.delta.new_element.WhichOneof("type") if delta == "new_element" else delta
+        tally[kind][0] += 1
+        tally[kind][1] += len(data)
+    return tally
+
+
+def elements_mode(args, timeout_ms: int) -> None:
+    """What one stroke's reply is made of: messages and bytes per element kind, for the app
+    (and --before), after a warm-up stroke."""
+    roots = {"app": ROOT, **({"before": Path(args.before)} if args.before else {})}
+    for name, root in roots.items():
+        frames = []
+        with serve("app.py", root=root) as (url, _), chromium() as browser:
+            page = open_page(browser, url)
+            page.on("websocket", lambda ws, got=frames: ws.on("framereceived", got.append))
+            page.reload()
+            page.locator("canvas").first.wait_for(timeout=timeout_ms)
+            settle(page, False, timeout_ms)
+            for _ in range(2):  # the second stroke is the one counted
+                frames.clear()
+                run = stroke_times(page, one_stroke(), timeout_ms)
+                counted = list(frames)
+                empty_canvas(page, timeout_ms)
+        tally = element_sizes(counted)
+        print(f"\n{TITLES[name]}: one stroke's reply, {run['messages']} messages, "
+              f"{run['kB']:.1f} kB")  # fmt: skip
+        rows = sorted(tally.items(), key=lambda kv: -kv[1][1])
+        print_table(["element", "messages", "kB"],
+                    [[k, n, f"{b / 1000:.1f}"] for k, (n, b) in rows])  # fmt: skip
+
+
 def training_mode(args, timeout_ms: int) -> None:
     """One app session: blocks of strokes with no run, then with a long run under way."""
     import live_ui as ui
@@ -324,13 +372,17 @@ def main() -> None:
                         help="processes that each keep a CPU busy meanwhile (0)")  # fmt: skip
     parser.add_argument("--before", metavar="DIR",
                         help="also an older copy of the repository (git archive)")  # fmt: skip
+    parser.add_argument("--elements", action="store_true",
+                        help="one stroke's reply by element kind (messages, bytes)")  # fmt: skip
     parser.add_argument("--training", action="store_true",
                         help="one app session, no run against a run under way")  # fmt: skip
     parser.add_argument("--block", type=int, default=5,
                         help="--training: strokes per block of one side (5)")  # fmt: skip
     args = parser.parse_args()
     timeout_ms = int(args.timeout * 1000)
-    if args.training:
+    if args.elements:
+        elements_mode(args, timeout_ms)
+    elif args.training:
         training_mode(args, timeout_ms)
     else:
         bare_mode(args, timeout_ms)
