@@ -147,11 +147,14 @@ def wait_finished(page, timeout_ms: int) -> None:
     page.get_by_text("Training finished").first.wait_for(timeout=timeout_ms)
 
 
-def wait_live_then_finished(page, timeout_ms: int) -> bool:
+def wait_live_then_finished(page, timeout_ms: int) -> bool | None:
     """Wait until the run has finished; True if the page showed it training with live
-    weights first ("Live: epoch E, batch B" above the page) -- the initial random weights,
-    shown while the run waits in the queue, do not count."""
+    weights first ("Live: epoch E, batch B" above the page; the initial random weights, shown
+    while the run waits in the queue, do not count), False if not, None if the run had ended
+    before this was called (it ran while Train was being pressed in later sessions)."""
     live, done = page.get_by_text("Live: epoch"), page.get_by_text("Training finished")
+    if done.count() > 0:
+        return None
     live.or_(done).first.wait_for(timeout=timeout_ms)
     shown = live.count() > 0
     wait_finished(page, timeout_ms)
@@ -255,7 +258,11 @@ def main() -> None:
         if finished:
             waiting = max(places, default=0)
             what = f"{sessions(len(pages))} open, {finished} of them trained"
-            live = f", live weights shown in {sum(live_shown)}" if args.run == "live" else ""
+            live = ""
+            if args.run == "live":
+                seen, unseen = live_shown.count(True), live_shown.count(False)
+                ended = live_shown.count(None)
+                live = f"; live weights seen in {seen}, not in {unseen}, over unseen in {ended}"
             checkpoint(
                 f"{what} ({args.run} run; Train pressed in each in turn; up to {waiting} in the "
                 f"queue{live})"
