@@ -8,12 +8,10 @@ shows the current input through the newest published weights.
 
 import streamlit as st
 
-from cnn_core.memory import limit_arenas
 from cnn_core.runtime import configure_torch
 from ui import links, live, model_claim, pages, sidebar, state
 from ui.layout import app_styles
 
-limit_arenas()  # few malloc arenas for the server's many script threads (once per process)
 configure_torch()  # CONVSCOPE_THREADS (default 1); per script thread, so on every run
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/grid_on:", layout="wide")

@@ -1,13 +1,12 @@
 """Tests of the server's memory by design: what the first page imports, the bounds of what a
-session keeps (ui/state.py), and cnn_core.memory's malloc settings. No test measures memory:
-sizes depend on the machine (bench/memory.py measures them)."""
+session keeps (ui/state.py). No test measures memory: sizes depend on the machine
+(bench/memory.py measures them)."""
 
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
-import pytest
 import torch
 
 from cnn_core.estimate import _AdamUpdate
@@ -118,77 +117,3 @@ def test_history_keeps_the_last_runs_only(monkeypatch):
         state.add_history([{"epoch": 1, "run": run}])
     runs = state.history()
     assert [rows[0]["run"] for rows in runs] == list(range(4, state.HISTORY_RUNS + 4))
-
-
-def _in_fresh_process(code: str, env: dict | None = None) -> str:
-    """Run ``code`` in a new Python process (malloc settings are per process); its stdout."""
-    import os
-
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-    return out.stdout.strip()
-
-
-ARENAS = """
-    import ctypes, re, threading
-    from cnn_core import memory
-    libc = ctypes.CDLL(None)
-    libc.open_memstream.restype = ctypes.c_void_p
-    pointer = ctypes.POINTER
-    libc.open_memstream.argtypes = [pointer(ctypes.c_char_p), pointer(ctypes.c_size_t)]
-    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
-    libc.fclose.argtypes = [ctypes.c_void_p]
-
-    def arenas():  # heaps listed by glibc's malloc_info
-        buf, size = ctypes.c_char_p(), ctypes.c_size_t()
-        stream = libc.open_memstream(ctypes.byref(buf), ctypes.byref(size))
-        libc.malloc_info(0, stream)
-        libc.fclose(stream)
-        return len(re.findall(r"<heap nr=", ctypes.string_at(buf, size.value).decode()))
-
-    before = arenas()
-    limited = memory.limit_arenas(2)
-    again = memory.limit_arenas(5)  # once per process: changes nothing
-    start, done = threading.Barrier(12), []
-
-    def work():  # 12 threads at once, each allocating and freeing from its arena
-        start.wait()
-        done.append(len(bytearray(1 << 20)) + len([bytes(200) for _ in range(1000)]))
-
-    threads = [threading.Thread(target=work) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    trimmed = memory.release_free_memory() in (True, False)
-    print(limited, again, memory.arena_limit(), before, arenas(), trimmed)
-"""
-
-
-def test_limit_arenas_caps_the_malloc_arenas_of_many_threads():
-    """With glibc: after limit_arenas(2), twelve threads allocating at once make no arena beyond
-    the two allowed (or those that already existed); later calls keep the first limit."""
-    from cnn_core import memory
-
-    if memory._glibc() is None:
-        pytest.skip("not glibc")
-    limited, again, limit, before, after, trimmed = _in_fresh_process(ARENAS).split()
-    assert (limited, again, limit, trimmed) == ("True", "True", "2", "True")
-    assert int(after) <= max(int(before), 2)
-
-
-def test_limit_arenas_leaves_an_operators_setting_and_refuses_nonsense():
-    """MALLOC_ARENA_MAX in the environment wins (limit_arenas does nothing and says so); fewer
-    than one arena is a ValueError."""
-    from cnn_core import memory
-
-    code = "from cnn_core import memory; print(memory.limit_arenas(), memory.arena_limit())"
-    assert _in_fresh_process(code, {"MALLOC_ARENA_MAX": "4"}) == "False None"
-    with pytest.raises(ValueError, match="at least 1"):
-        memory.limit_arenas(0)
