@@ -299,7 +299,9 @@ def elements_mode(args, timeout_ms: int) -> None:
         frames = []
         with serve("app.py", root=root) as (url, _), chromium() as browser:
             page = open_page(browser, url)
-            page.on("websocket", lambda ws, got=frames: ws.on("framereceived", got.append))
+            page.on(
+                "websocket", lambda ws, got=frames: ws.on("framereceived", lambda d: got.append(d))
+            )
             page.reload()
             page.locator("canvas").first.wait_for(timeout=timeout_ms)
             settle(page, False, timeout_ms)
