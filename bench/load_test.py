@@ -15,7 +15,9 @@ minutes. 30 real Chromium tabs on 2 cores would measure Chromium, not the server
   before every browser stroke, and every change is printed with its time.
   Latency of a browser stroke (the same signal as bench/draw_latency.py): the canvas emptied
   with its own Undo and the `.cs-prediction` element gone (not timed), then a "1" or a "0"
-  drawn with the mouse; timed from the mouse-up to `.cs-prediction` attached again. It
+  drawn with the mouse; timed from the mouse-up to `.cs-prediction` attached again. (When
+  Undo has no history -- the canvas was mounted afresh from the kept drawing, e.g. when the
+  live banner appeared above it -- the canvas is emptied as bench/live_ui.clear_canvas does.) It
   includes the canvas component's own debounce before it sends the drawing (about 200 ms),
   Streamlit's transfer and the browser's rendering. Pages A and B take turns, one stroke a
   second between them (each every 2 s by default).
@@ -347,13 +349,19 @@ class BrowserSession:
         self.errors: set[str] = set()
         self.failed: list[str] = []
         self.count = 0
+        self.cleared = 0  # strokes before which Undo had nothing to undo (see stroke())
 
     def stroke(self, measured: bool = True) -> None:
         page, answer = self.page, self.page.locator(".cs-prediction")
         try:
             if answer.count():
-                page.locator(".dc-icon-button[title='Undo']").click(timeout=self.timeout_ms)
-                answer.wait_for(state="detached", timeout=self.timeout_ms)
+                undo = page.locator(".dc-icon-button[title='Undo']")
+                if undo.is_enabled():
+                    undo.click(timeout=self.timeout_ms)
+                    answer.wait_for(state="detached", timeout=self.timeout_ms)
+                else:  # the canvas was mounted afresh from the kept drawing: no history
+                    self.cleared += 1
+                    ui.clear_canvas(page, self.timeout_ms)
             box = ui.canvas_box(page)
             shape = one_points() if self.count % 2 == 0 else zero_points()
             xy = [(box["x"] + x, box["y"] + y) for x, y in shape]
@@ -601,7 +609,9 @@ def report(args, a, b, result, ready, rows, events, loads, server_cpu, lost_brow
           f"predicted the drawn digit {right}, sent late {late}; "
           f"run endings {statuses}")  # fmt: skip
     print(f"browser strokes failed: A {len(a.failed)}, B {len(b.failed)} {a.failed + b.failed}; "
-          f"skipped (the page was still busy with its last stroke): {rows['skipped']}")  # fmt: skip
+          f"skipped (the page was still busy with its last stroke): {rows['skipped']}; "
+          f"canvas cleared by Edit/Delete (Undo had no history): A {a.cleared}, "
+          f"B {b.cleared}")  # fmt: skip
     print(f"error elements: protocol {len(errors)} {sorted(set(errors))[:5]}, "
           f"browser {sorted(a.errors | b.errors)}")  # fmt: skip
     print(f"sessions lost: {len(lost)} {lost}")
