@@ -91,7 +91,9 @@ def strip(vector, height: int = 16) -> np.ndarray:
 
 def data_uri(image) -> str:
     """A uint8 image (H, W) grey or (H, W, 3) RGB as a PNG data URI, for an <img> inside HTML:
-    it arrives with the HTML, with no request of its own to the server."""
+    it arrives with the HTML, with no request of its own to the server. zlib level 1: about
+    2.4x faster to encode than PIL's default 6 for 4% more bytes (a montage of 8 maps: 3.4
+    against 8.1 ms), and a stroke encodes several."""
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
