@@ -9,7 +9,7 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, images, keyboard_digit, layout, light, pages, samples, state, theme, tour
+from ui import canvas, images, keyboard_digit, layout, light, pages, samples, state, tour
 
 TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
@@ -98,7 +98,8 @@ def _overview(trace) -> None:
     _explain_links(trace)
     for stage in trace.stages:
         if (stage.output.ndim == 3 and stage.kind != "input") or stage.kind == "flatten":
-            _numbers_table(stage.output, stage.name)
+            key = f"draw_{stage.name}"
+            layout.numbers_table(stage.output, key, stage.name, open_key=f"draw_table_{stage.name}")
 
 
 def _explain_links(trace) -> None:
@@ -136,30 +137,8 @@ def _maps_cell(stage, mode, global_values) -> str:
     maps = stage.output
     scale = max(2, 112 // maps.shape[1])
     uri = images.data_uri(images.montage(maps, mode, global_values, scale, ncols=8))
-    lo, hi = theme.value_range(global_values if mode == "global" else maps)
-    scale_name = "blue < 0 < red" if theme.is_signed(maps) else "dark = 0, bright = large"
-    span = "" if mode == "per map" else f" {lo:.3g} to {hi:.3g}"
-    note = f"{mode} colour range{span} · {scale_name}"
+    note = layout.range_note(maps, mode, global_values)
     return light.image(uri, layout.maps_alt(stage.name, maps)) + light.note(note)
-
-
-def _numbers_table(values, name: str) -> None:
-    """layout.numbers_table's "Numbers as a table" expander, filled only while it is open: the
-    expander reruns the fragment when opened or closed, so a stroke sends no table unless the
-    learner asked for it."""
-    label = f"Numbers as a table ({name})"
-    box = st.expander(label, key=f"draw_table_{name}", on_change="rerun")
-    if not box.open:
-        return
-    with box:
-        if np.ndim(values) == 3:
-            layout.keep_int(f"table_draw_{name}", 0, len(values) - 1, 0)
-            c = int(st.number_input("Map", 0, len(values) - 1, step=1, key=f"table_draw_{name}"))
-            values = values[c]  # (H, W)
-        values = np.asarray(values, np.float32)
-        table = values.reshape(1, -1) if values.ndim == 1 else values  # rows x columns
-        st.dataframe(table, alt=f"The numbers of {name}, row by row")
-        st.caption("Rows and columns are counted from 0, as in PyTorch.")
 
 
 def _enter_canvas() -> None:

@@ -89,21 +89,33 @@ def stage_maps(
     description as the image's alt text and its numbers as a table on demand."""
     alt = maps_alt(name, maps)
     st.image(images.montage(maps, mode, global_values, scale, ncols), clamp=True, alt=alt)
-    lo, hi = theme.value_range(
-        maps if mode == "per layer" else (global_values if mode == "global" else maps)
-    )
-    scale_name = "blue < 0 < red" if theme.is_signed(maps) else "dark = 0, bright = large"
-    st.caption(
-        f"{mode} colour range{'' if mode == 'per map' else f' {lo:.3g} to {hi:.3g}'} · {scale_name}"
-    )
+    st.caption(range_note(maps, mode, global_values))
     numbers_table(maps, f"maps_{name}", name)
 
 
-def numbers_table(values, key: str, what: str = "this map", names=None) -> None:
+def range_note(maps: np.ndarray, mode: str, global_values) -> str:
+    """The colour range of a stage's montage in words: "per layer colour range -0.5 to 1.2 ·
+    blue < 0 < red" (no numbers "per map": each map has its own)."""
+    lo, hi = theme.value_range(global_values if mode == "global" else maps)
+    scale_name = "blue < 0 < red" if theme.is_signed(maps) else "dark = 0, bright = large"
+    return (
+        f"{mode} colour range{'' if mode == 'per map' else f' {lo:.3g} to {hi:.3g}'} · {scale_name}"
+    )
+
+
+def numbers_table(
+    values, key: str, what: str = "this map", names=None, open_key: str | None = None
+) -> None:
     """A heatmap's numbers on demand: an expander "Numbers as a table" with the values of a
     (H, W) map, or of one map (picked by number) of a (C, H, W) stage or of a list of maps of
-    any sizes (``names`` say what each is), or of a vector."""
-    with st.expander(f"Numbers as a table ({what})"):
+    any sizes (``names`` say what each is), or of a vector. With ``open_key`` the expander is
+    a keyed widget that reruns when opened or closed and is filled only while open, so a page
+    redrawn often (Draw & predict, on every stroke) sends no table the learner did not ask for."""
+    label = f"Numbers as a table ({what})"
+    box = st.expander(label, key=open_key, on_change="rerun") if open_key else st.expander(label)
+    if open_key and not box.open:
+        return
+    with box:
         if isinstance(values, list) or np.ndim(values) == 3:
             top = len(values) - 1
             keep_int(f"table_{key}", 0, top, 0)
