@@ -220,7 +220,7 @@ def model_section() -> None:
     _layer_header(trace, name)
     _filter_weights(stage, channel)
     st.subheader("Every output channel of this layer")
-    layout.stage_maps(stage.output, mode, layout.map_values(trace))
+    layout.stage_maps(stage.output, mode, layout.map_values(trace), name=stage.name)
     field_growth(state.current_model().model.config, name)
 
 
