@@ -161,3 +161,16 @@ def test_the_rgb_toy_on_the_convolution_page_matches_torch():
     latex = [x.value.strip("$\n ") for x in at.latex if r"\text{out}[1,2,0]" in x.value]
     assert want != 0 and len(latex) == 1 and latex[0].endswith(f"= {want:g}")
     assert "6x6x3 -> 4x4x2" in "\n".join(m.value for m in at.markdown)
+
+
+def test_without_a_drawing_the_dense_exercises_use_the_toy_layers_logits():
+    """No input: Dense's softmax question is made from the toy layer's logits, F.linear of its
+    x, W and b (the page's defaults), and says so."""
+    at = open_page("app_pages/page_dense.py", settings={"ex_kind_dense": "softmax"})
+    assert "Made from the toy." in [c.value for c in at.caption]
+    asked = list(at.session_state[state.EXERCISES]["dense"].shown.values())[-1]
+    x, w, b = (torch.tensor(a, dtype=torch.float64) for a in exercises.DENSE_TOY)
+    want = F.linear(x[0], w, b[0]).numpy()
+    shown = [float(v) for v in re.search(r"z = \(([^)]*)\)", asked.prompt).group(1).split(", ")]
+    assert asked.origin == "the toy" and len(shown) == len(want)
+    assert max(abs(s - v) for s, v in zip(shown, want, strict=True)) <= 0.05 + 1e-9

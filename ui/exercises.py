@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import exercises as core
-from cnn_core import toy
+from cnn_core import ops, toy
 from cnn_core.exercise_source import FROM_RANDOM, Source
 
 from . import pages, state, tour
@@ -85,9 +85,10 @@ def _dense_toy_logits() -> np.ndarray | None:
     x, w, b = (_grid(k, d) for k, d in zip(DENSE_TOY_KEYS, DENSE_TOY, strict=True))
     if x is None or w is None or b is None or x.shape[0] != 1 or b.shape[0] != 1:
         return None
-    if w.shape[1] != x.shape[1] or b.shape[1] != w.shape[0]:
+    try:
+        return np.asarray(ops.linear(x[0], w, b[0]), np.float64)  # the op the page's toy uses
+    except ValueError:  # shapes that do not fit: the toy's own section says why
         return None
-    return (w.astype(np.float64) @ x[0].astype(np.float64)) + b[0]
 
 
 def source(slug: str) -> Source:
