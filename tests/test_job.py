@@ -103,7 +103,9 @@ def test_step_one_batch_takes_exactly_one_step_and_records_it(split):
     job = paused_job(split)
     try:
         for expected in (2, 3):
-            job.step_once()
+            # Accepted once the previous step is done: the status stays "paused" during a step,
+            # so waiting for "paused" does not say the worker is back between two steps.
+            wait_until(job.step_once)
             wait_until(lambda e=expected: job.last_step is not None and job.last_step.batch == e)
             wait_until(lambda: job.status == "paused")
             assert job.view().batch == expected
