@@ -13,6 +13,8 @@ from ui import canvas, images, keyboard_digit, layout, light, pages, samples, st
 
 TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
+TAB_KEY = "draw_input_tab"  # the open input tab (only that tab's content runs)
+BACK_TO_DRAW = "draw_back_to_canvas"  # set when the learner comes back to the Draw tab
 
 
 def _subject() -> samples.Subject:
@@ -120,7 +122,8 @@ def _stage_cell(stage, mode, global_values) -> str:
     names = state.current_model().class_names
     if stage.kind == "input":
         alt = f"{stage.name}: the 28x28 input image, {state.input_source()}, white ink on black"
-        return light.image(images.data_uri(images.grayscale(stage.output[0], 3)), alt)
+        side = 3 * stage.output.shape[-1]  # 3 screen pixels per input pixel
+        return light.image(images.data_uri(images.grayscale(stage.output[0], 1)), alt, side)
     if stage.output.ndim == 3:
         return _maps_cell(stage, mode, global_values)
     if stage.kind in ("softmax", "dense") and stage.output.size == len(names):
@@ -133,12 +136,35 @@ def _stage_cell(stage, mode, global_values) -> str:
 
 def _maps_cell(stage, mode, global_values) -> str:
     """A (C, H, W) stage as one coloured image (alt: its description) and its colour range
-    (layout.stage_maps, as HTML for the overview table)."""
+    (layout.stage_maps, as HTML for the overview table). The image has one pixel per value and
+    a pixel of white between maps; the browser enlarges it ``scale`` times (crisp pixels)."""
     maps = stage.output
     scale = max(2, 112 // maps.shape[1])
-    uri = images.data_uri(images.montage(maps, mode, global_values, scale, ncols=8))
+    tiles = images.montage(maps, mode, global_values, scale=1, ncols=8, gap=1)
+    uri = images.data_uri(tiles)
     note = layout.range_note(maps, mode, global_values)
-    return light.image(uri, layout.maps_alt(stage.name, maps)) + light.note(note)
+    width = tiles.shape[1] * scale
+    return light.image(uri, layout.maps_alt(stage.name, maps), width) + light.note(note)
+
+
+def _back_to_canvas() -> None:
+    """Back on the Draw tab during a visit, the canvas shows the learner's last drawing again,
+    whatever the current input is (a sample picked meanwhile stays the input until the next
+    stroke: a freshly mounted canvas reports nothing until it is drawn on)."""
+    kept = st.session_state.get(state.CANVAS_DRAWING)
+    st.session_state[state.CANVAS_INITIAL] = copy.deepcopy(kept)
+    st.session_state[state.CANVAS_SHOWED_INK] = False
+
+
+def _tab_changed() -> None:
+    """The input tabs' callback: only the open tab runs, so leaving Draw unmounts the canvas;
+    coming back to it is marked so that the canvas shows the last drawing again. The upload
+    control comes back empty, so the same photo uploaded again is read again."""
+    tab = st.session_state.get(TAB_KEY)
+    if tab == TABS[0]:
+        st.session_state[BACK_TO_DRAW] = True
+    elif tab == TABS[2]:
+        st.session_state.pop(state.UPLOAD_SEEN, None)
 
 
 def _enter_canvas() -> None:
@@ -160,8 +186,11 @@ def draw_input() -> None:
         key="draw_center",
         help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
     )
-    if "canvas" not in st.session_state:  # the page is entered: a fresh canvas
-        _enter_canvas()
+    if "canvas" not in st.session_state:  # the page or the tab is entered: a fresh canvas
+        if st.session_state.pop(BACK_TO_DRAW, False):
+            _back_to_canvas()
+        else:
+            _enter_canvas()
     st.caption("Draw here:")  # short: the canvas's toolbar overlaps the right of this line
     try:
         rgba, drawing = canvas.drawing_canvas(
@@ -215,19 +244,19 @@ def _result(trace, subject: samples.Subject) -> None:
 
 @st.fragment
 def live_view() -> None:
-    """The input tabs beside the prediction, then the overview: reruns alone on each stroke."""
+    """The input tabs beside the prediction, then the overview: reruns alone on each stroke.
+    Only the open tab's content runs (a stroke does not rebuild the gallery's ten images and
+    twelve buttons); choosing a tab reruns this fragment to fill it."""
     subject = _subject()
     left, right = st.columns([2, 3])
     with left:
-        draw_tab, pick_tab, upload_tab, keys_tab = st.tabs(TABS, key="draw_input_tab")
-        with draw_tab:
-            draw_input()
-        with pick_tab:
-            gallery(subject)
-        with upload_tab:
-            upload(subject)
-        with keys_tab:
-            keyboard_input(subject)
+        tabs = st.tabs(TABS, key=TAB_KEY, on_change=_tab_changed)
+        fill = (draw_input, lambda: gallery(subject), lambda: upload(subject))
+        fill += (lambda: keyboard_input(subject),)
+        for tab, content in zip(tabs, fill, strict=True):
+            with tab:
+                if tab.open:
+                    content()
     trace = state.current_trace()
     with right:
         tour.show("draw")  # after the inputs: a stroke is the input by now (its card completes)

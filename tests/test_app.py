@@ -71,7 +71,9 @@ def test_every_page_renders_with_an_input(page):
 
 def test_gallery_pick_gives_a_prediction():
     """Pressing 'Use digit 0' in the gallery makes that digit the input and shows its prediction."""
-    at = _app().run()
+    at = _app()
+    at.session_state["draw_input_tab"] = "Pick a sample"  # only the open tab's content runs
+    at.run()
     at.button(key="gallery_use_0").click().run()
     trace = _expected_trace(0)
     p = trace.probabilities[trace.prediction]

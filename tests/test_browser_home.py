@@ -56,3 +56,5 @@ def test_picking_a_sample_keeps_the_tab_and_the_drawing(page):
         ".filter((v, i) => i % 4 === 0 && v > 128).length"
     )
     assert ink > 0  # white stroke pixels are still there
+    page.get_by_text("Current input: held-out digit").wait_for(timeout=WAIT)
+    assert _prediction(page) == "4"  # the sample stays the input until the next stroke

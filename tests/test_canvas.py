@@ -180,9 +180,12 @@ def test_clearing_the_canvas_keeps_a_sample_picked_after_drawing(fake_canvas):
     at = app_session()
     _draw(fake_canvas)
     at.run()
+    at.session_state["draw_input_tab"] = "Pick a sample"  # only the open tab's content runs
+    at.run()
     at.button(key="gallery_use_0").click().run()
     assert at.session_state[state.INPUT_SOURCE].startswith("held-out digit #0")
     picked = at.session_state[state.INPUT].copy()
+    at.session_state["draw_input_tab"] = "Draw"
     _clear(fake_canvas)
     at.run()
     assert not at.exception, at.exception

@@ -18,13 +18,14 @@ TABS = ["Draw", "Pick a sample", "Upload a photo", "Keyboard"]
 FASHION_TRAINED_ON = "Fashion-MNIST (70,000): 60,000 images"
 
 
-def _home(class_names=None) -> AppTest:
-    """The home page of a fresh session; with ``class_names``, the session's own model is the
-    default model's weights under those class names (what a run on another data set gives)."""
+def _home(class_names=None, tab: str = "Pick a sample") -> AppTest:
+    """The home page of a fresh session with the input tab ``tab`` open (only the open tab's
+    content runs); with ``class_names``, the session's own model is the default model's weights
+    under those class names (what a run on another data set gives)."""
     info = None
     if class_names is not None:
         info = state.ModelInfo.own(load_default_model(), FASHION_TRAINED_ON, 0.85, class_names)
-    return open_page(model=info)
+    return open_page(model=info, settings={"draw_input_tab": tab})
 
 
 def _use_buttons(at: AppTest) -> list[str]:
@@ -47,6 +48,26 @@ def test_the_three_inputs_are_tabs_and_the_text_names_them():
         "Draw a digit in the black square, or use the tabs above it to pick a sample or upload "
         "a photo: the prediction appears here, and every stage of the network below."
     )
+
+
+def test_only_the_open_input_tab_runs():
+    """A stroke reruns the page with the Draw tab open: the gallery's images and buttons, the
+    upload control and the keyboard grid are not built then; each is there once its tab is
+    open, and the canvas's controls are not."""
+    at = _home(tab="Draw")
+    assert at.slider(key="draw_brush").label == "Brush width"
+    assert not _use_buttons(at) and not _uploads(at) and not at.main.get("image")
+    at.session_state["draw_input_tab"] = "Pick a sample"
+    at.run()
+    assert len(_use_buttons(at)) == 10 and len(at.main.get("image")) == 10
+    assert not [s for s in at.slider if s.key == "draw_brush"]
+    at.session_state["draw_input_tab"] = "Upload a photo"
+    at.run()
+    assert not _use_buttons(at) and _uploads(at) == ["draw_upload"]
+
+
+def _uploads(at: AppTest) -> list[str]:
+    return [u.key for u in at.main.get("file_uploader")]
 
 
 def test_gallery_buttons_name_the_digit_they_use():
@@ -86,6 +107,8 @@ def test_a_fashion_model_gets_clothes_wording_and_a_fashion_gallery():
         "Use a sandal", "Use a shirt", "Use a sneaker", "Use a bag", "Use an ankle boot",
     ]  # fmt: skip
     assert at.button(key="gallery_random").label == "Random piece of clothing"
+    at.session_state["draw_input_tab"] = "Draw"
+    at.run()
     assert at.slider(key="draw_brush").label == "Brush width"  # drawing is still offered
 
 

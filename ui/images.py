@@ -44,16 +44,20 @@ def scale_colors(values, zmin: float, zmax: float, scale: str) -> np.ndarray:
     return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
 
 
-def montage(maps, mode: str = "per layer", global_values=None, scale: int = 3, ncols: int = 8):
+def montage(
+    maps, mode: str = "per layer", global_values=None, scale: int = 3, ncols: int = 8, gap: int = 2
+):
     """(C, H, W) maps -> one RGB image: the maps tiled in a grid, each enlarged ``scale`` times,
-    separated by white lines, coloured with the colour-range mode."""
+    separated by ``gap`` pixels of white, coloured with the colour-range mode. With scale 1 and
+    gap 1 it is one pixel per value, for a browser to enlarge (light.image's ``width``): 16x
+    fewer pixels to encode than at scale 4."""
     maps = np.asarray(maps, np.float32)
     ranges = theme.map_ranges(maps, mode, global_values)
     signed = theme.is_signed(maps if mode != "global" else global_values)
     count, height, width = maps.shape
     ncols = min(ncols, count)
     nrows = -(-count // ncols)
-    cell_h, cell_w = height * scale + 2, width * scale + 2  # 2 px of white between maps
+    cell_h, cell_w = height * scale + gap, width * scale + gap  # white between maps
     out = np.full((nrows * cell_h, ncols * cell_w, 3), 255, np.uint8)
     for k, (m, (lo, hi)) in enumerate(zip(maps, ranges, strict=True)):
         tile = colorize(m, lo, hi, signed).repeat(scale, 0).repeat(scale, 1)

@@ -82,8 +82,10 @@ def value_row(values, class_names, digits: int = 2, caption: str = "") -> str:
 
 
 def image(uri: str, alt: str, width: int | None = None) -> str:
-    """An <img> of a data URI with its text alternative, drawn with crisp pixels."""
-    size = f"width:{width}px;" if width else "max-width:100%;"
+    """An <img> of a data URI with its text alternative, drawn with crisp pixels; ``width``
+    (pixels, at most the container's width) enlarges a small image in the browser, which is
+    much cheaper than encoding it enlarged."""
+    size = f"width:{width}px;max-width:100%;" if width else "max-width:100%;"
     return (
         f"<img src='{uri}' alt='{escape(alt, quote=True)}' "
         f"style='{size}image-rendering:pixelated;display:block'>"
