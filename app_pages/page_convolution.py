@@ -10,7 +10,27 @@ switching layer) are clamped.
 
 import streamlit as st
 
-from ui import conv_editor, conv_model, conv_rgb, conv_toy, exercises, layout, links, tour
+from ui import (
+    cell_pick,
+    conv_editor,
+    conv_model,
+    conv_rgb,
+    conv_toy,
+    exercises,
+    layout,
+    links,
+    tour,
+)
+
+# The tabs' widgets, kept over a run that does not draw their tab (the model tab's cell pick is
+# kept by conv_model itself).
+TAB_KEYS = (
+    "conv_layer", "conv_channel", "conv_color_mode",
+    "conv_preset", "conv_kernel", "conv_target",
+    "conv_toy_image", "conv_toy_kernel", "conv_toy_k", "conv_toy_stride", "conv_toy_padding",
+    "conv_toy_dilation", "conv_toy_row", "conv_toy_col",
+    "conv_rgb_filter", "conv_rgb_row", "conv_rgb_col",
+)  # fmt: skip
 
 st.title("Convolution")
 tour.show("convolution")
@@ -23,14 +43,21 @@ with st.expander("How convolution works, and why it suits images"):
         r"x_{\text{pad}}[c,\; i s + u d,\; j s + v d]"
     )
 # The open tab is a widget value ("conv_tab", a share-link setting): a rerun after "Use in the
-# model" or an edit keeps the learner on the tab they acted in, and a link reopens its tab.
+# model" or an edit keeps the learner on the tab they acted in, and a link reopens its tab. Only
+# the open tab is drawn (a click on another tab reruns the page): the three together were 23
+# Plotly charts. Streamlit drops the values of widgets a run does not draw, so the other tabs'
+# settings are kept aside and put back when their tab is drawn again (cell_pick.keep).
 TABS = list(links.CONV_TABS.values())
+cell_pick.keep(TAB_KEYS)
 model_tab, editor_tab, toy_tab = st.tabs(TABS, key="conv_tab", on_change="rerun")
-with model_tab:
-    conv_model.model_section()
-with editor_tab:
-    conv_editor.editor_section()
-with toy_tab:
-    conv_toy.toy_section()
-    conv_rgb.rgb_section()
+if model_tab.open:
+    with model_tab:
+        conv_model.model_section()
+if editor_tab.open:
+    with editor_tab:
+        conv_editor.editor_section()
+if toy_tab.open:
+    with toy_tab:
+        conv_toy.toy_section()
+        conv_rgb.rgb_section()
 exercises.section("convolution")

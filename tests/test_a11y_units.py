@@ -78,7 +78,9 @@ def test_home_page_images_have_alt_text_and_maps_have_tables():
 
 POOL = "app_pages/page_pooling.py"
 STAGE_PAGES = [
-    ("app_pages/page_convolution.py", {}),
+    ("app_pages/page_convolution.py", {}),  # only the open tab is drawn: each tab in turn
+    ("app_pages/page_convolution.py", {"conv_tab": "Kernel editor"}),
+    ("app_pages/page_convolution.py", {"conv_tab": "Toy playground"}),
     ("app_pages/page_activation.py", {"act_source": "model"}),
     ("app_pages/page_activation.py", {"act_source": "toy"}),
     ("app_pages/page_pooling.py", {"pool_source": "model"}),

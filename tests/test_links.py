@@ -265,8 +265,10 @@ def test_a_link_restores_the_convolution_playground_and_kernel():
     assert at.title[0].value == "Convolution"
     assert at.session_state["conv_kernel"] == "0 -1 0\n-1 5 -1\n0 -1 0"
     assert at.number_input(key="conv_channel").value == 3
-    assert "The output is **3x3**" in "\n".join(m.value for m in at.markdown)
     assert not _notes(at)
+    at.session_state["conv_tab"] = links.CONV_TABS["toy"]  # the toy is drawn on its own tab
+    at.run()
+    assert "The output is **3x3**" in "\n".join(m.value for m in at.markdown)
 
 
 PAGE_FILES = {page.slug: page.file for page in pages.PAGES}  # the page registry

@@ -2,7 +2,9 @@
 toy playground; the kernel editor; a filter put into the model and restored."""
 
 import base64
+import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,10 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import load_default_model, ops, toy
 from tests.conftest import held_out_digit, open_page
-from ui import state
+from ui import links, state
 
 PAGE = "app_pages/page_convolution.py"
 INDEX = 7  # a held-out digit used as the current input
+MODEL_TAB, EDITOR_TAB, TOY_TAB = links.CONV_TABS.values()  # only the open tab is drawn
 
 
 def _image(index: int = INDEX) -> np.ndarray:
@@ -50,6 +53,25 @@ def _chart(at: AppTest, title: str) -> dict:
     raise AssertionError(f"no chart titled {title!r}")
 
 
+def _grid(at: AppTest, title: str) -> np.ndarray:
+    """The values of the HTML grid (ui/grids.html_grid) captioned ``title``: each cell's
+    data-value, row by row; the printed numbers must be those values rounded."""
+    for block in (m.value for m in at.markdown):
+        found = re.search(
+            rf"<table class='cs-grid' data-title='{re.escape(html.escape(title, quote=True))}'"
+            r".*?</table>",
+            block,
+        )
+        if found:
+            rows = re.findall(r"<tr><th scope='row'.*?</tr>", found.group(0))
+            values = [[float(v) for v in re.findall(r"data-value='([^']+)'", r)] for r in rows]
+            printed = [re.findall(r">([^<>]*)</td>", r) for r in rows]
+            grid = np.array(values)
+            np.testing.assert_allclose(np.array(printed, dtype=float), grid, atol=0.005 + 1e-9)
+            return grid
+    raise AssertionError(f"no grid titled {title!r}")
+
+
 @pytest.fixture(scope="module")
 def expected():
     return load_default_model().trace(_image())
@@ -58,9 +80,10 @@ def expected():
 def test_renders_without_input_and_the_toy_still_works():
     """No input: the model part prompts, the toy playground still computes its 5x5 output."""
     at = _page(with_input=False)
-    text = _text(at)
-    assert "There is no input yet" in text
-    assert "The output is **5x5**" in text
+    assert "There is no input yet" in _text(at)
+    at.session_state["conv_tab"] = TOY_TAB  # as a click on the tab
+    at.run()
+    assert "The output is **5x5**" in _text(at)
 
 
 def test_renders_with_a_digit_and_shows_the_traced_values(expected):
@@ -81,8 +104,10 @@ def test_second_layer_and_its_eight_input_channels(expected):
     text = _text(at)
     assert f"PyTorch computed **{stage.output[5, 3, 9]:.6f}**" in text
     assert f"bias **{stage.params['bias'][5]:.4f}**" in text
-    weights = _chart(at, "in ch 7")  # the last of the 8 input channels' weights
-    np.testing.assert_allclose(_z(weights["data"][0]), stage.params["weight"][5, 7], atol=1e-6)
+    weights = _grid(at, "in ch 7")  # the last of the 8 input channels' weights
+    np.testing.assert_allclose(weights, stage.params["weight"][5, 7], atol=1e-6)
+    for c in range(8):  # conv2 has 8 input channels, each channel's grid printed in full
+        np.testing.assert_allclose(_grid(at, f"in ch {c}"), stage.params["weight"][5, c], atol=1e-6)
 
 
 def test_preset_values_that_no_longer_fit_are_clamped(expected):
@@ -114,7 +139,7 @@ def test_play_advances_one_position_per_run_and_stops_at_the_end(expected):
 
 def test_toy_kernel_3_stride_2_padding_0_gives_3x3():
     """The 7x7 toy, kernel 3, stride 2, padding 0: the formula and the page say 3x3."""
-    at = _page(with_input=False)
+    at = _page(with_input=False, conv_tab=TOY_TAB)
     at.number_input(key="conv_toy_stride").set_value(2).run()
     assert "The output is **3x3**" in _text(at)
     assert any(r"\left\lfloor \frac{4}{2}\right\rfloor + 1 = 3" in x.value for x in at.latex)
@@ -122,7 +147,7 @@ def test_toy_kernel_3_stride_2_padding_0_gives_3x3():
 
 def test_toy_stride_that_does_not_fit_is_explained():
     """Stride 3 on 7 cells with kernel 3 leaves the last row and column unvisited: a warning."""
-    at = _page(with_input=False, conv_toy_stride=3)
+    at = _page(with_input=False, conv_tab=TOY_TAB, conv_toy_stride=3)
     warnings = [w.value for w in at.warning]
     assert any("Stride 3 does not fit evenly" in w and "last 1 row(s)" in w for w in warnings)
     assert "The output is **2x2**" in _text(at)
@@ -130,7 +155,7 @@ def test_toy_stride_that_does_not_fit_is_explained():
 
 def test_toy_kernel_larger_than_the_padded_input_is_an_error_not_a_crash():
     """Kernel size 9 on the 7x7 toy: the ValueError's sentence is shown."""
-    at = _page(with_input=False)
+    at = _page(with_input=False, conv_tab=TOY_TAB)
     at.number_input(key="conv_toy_k").set_value(9).run()
     assert not at.exception
     errors = [e.value for e in at.error]
@@ -141,7 +166,7 @@ def test_toy_kernel_larger_than_the_padded_input_is_an_error_not_a_crash():
 
 def test_toy_padding_and_dilation_numbers_equal_ops():
     """Padding 1, dilation 2: the output grid shown equals ops.conv2d on the toy."""
-    at = _page(with_input=False, conv_toy_padding=1, conv_toy_dilation=2)
+    at = _page(with_input=False, conv_tab=TOY_TAB, conv_toy_padding=1, conv_toy_dilation=2)
     out = ops.conv2d(toy.TOY_IMAGE[None], toy.TOY_KERNEL[None, None], None, 1, 1, 2)[0]
     assert f"The output is **{out.shape[0]}x{out.shape[1]}**" in _text(at)
     np.testing.assert_allclose(_z(_chart(at, "output")["data"][0]), out)
@@ -151,7 +176,7 @@ def test_toy_padding_and_dilation_numbers_equal_ops():
 @pytest.mark.parametrize("bad", ["1 0 1\n0 nan 0\n1 0 1", "1 0 1\n0 inf 0\n1 0 1", "1 0\n0 1 1"])
 def test_kernel_editor_refuses_nan_inf_and_ragged_rows(bad):
     """NaN, infinity or rows of different lengths: a message, no preview, no crash."""
-    at = _page()
+    at = _page(conv_tab=EDITOR_TAB)
     at.text_area(key="conv_kernel").input(bad).run()
     assert not at.exception and at.error
     with pytest.raises(AssertionError):
@@ -160,7 +185,7 @@ def test_kernel_editor_refuses_nan_inf_and_ragged_rows(bad):
 
 def test_preset_fills_the_editor_and_its_map_equals_ops():
     """Picking 'Gaussian blur' fills the editor; the map shown is ops.conv2d with padding 1."""
-    at = _page()
+    at = _page(conv_tab=EDITOR_TAB)
     at.selectbox(key="conv_preset").set_value("Gaussian blur").run()
     kernel = toy.KERNEL_PRESETS["Gaussian blur"]
     assert at.text_area(key="conv_kernel").value == toy.format_grid(kernel)
@@ -175,7 +200,7 @@ def test_use_in_the_model_then_restore(expected):
     equals ops with the new kernel; Restore gives back exactly the default's numbers; the
     shared default model is never changed."""
     default_before = state.default_model_info().model.fingerprint()
-    at = _page(conv_preset="Sobel x")
+    at = _page(conv_tab=EDITOR_TAB, conv_preset="Sobel x")
     at.number_input(key="conv_target").set_value(2).run()
     at.button(key="conv_use").click().run()
     info = at.session_state[state.MODEL]
@@ -197,13 +222,15 @@ def test_use_in_the_model_then_restore(expected):
     assert state.FILTER_EDIT not in at.session_state
     restored = state.default_model_info().model.trace(_image())
     np.testing.assert_array_equal(restored.logits, expected.logits)
+    at.session_state["conv_tab"] = MODEL_TAB  # the prediction is said on the model's tab
+    at.run()
     assert f"prediction **{expected.prediction}**" in _text(at)
     assert state.default_model_info().model.fingerprint() == default_before
 
 
 def test_two_edits_restore_to_the_learned_model():
     """Editing two filters in a row, Restore goes back to the model before the first edit."""
-    at = _page(conv_preset="emboss")
+    at = _page(conv_tab=EDITOR_TAB, conv_preset="emboss")
     at.button(key="conv_use").click().run()
     at.number_input(key="conv_target").set_value(1).run()
     at.button(key="conv_use").click().run()
@@ -219,7 +246,22 @@ def test_an_edit_is_refused_with_a_reason_for_a_5x5_first_layer():
 
     model = CNN(ModelConfig(kernel_size=5, padding=2), seed=0)
     info = state.ModelInfo(model, "test:" + model.fingerprint(), False, "test", None)
-    at = _page(**{state.MODEL: info})
+    at = _page(conv_tab=EDITOR_TAB, **{state.MODEL: info})
     infos = [i.value for i in at.info]
     assert any("conv1's filters are 5x5 but the edited kernel is 3x3" in i for i in infos), infos
     assert not [b for b in at.button if b.key == "conv_use"]
+
+
+def test_only_the_open_tab_is_drawn_and_a_tabs_settings_survive_a_visit_elsewhere():
+    """Only the open tab's content runs (a click on a tab reruns the page); the toy's stride set
+    on its tab is still 2 after a visit to the model's tab, which does not draw the toy."""
+    at = _page(conv_tab=TOY_TAB)
+    at.number_input(key="conv_toy_stride").set_value(2).run()
+    assert "The output is **3x3**" in _text(at) and "PyTorch computed" not in _text(at)
+    at.session_state["conv_tab"] = MODEL_TAB
+    at.run()
+    assert "PyTorch computed" in _text(at) and "The output is" not in _text(at)
+    at.session_state["conv_tab"] = TOY_TAB
+    at.run()
+    assert at.session_state["conv_toy_stride"] == 2
+    assert "The output is **3x3**" in _text(at)

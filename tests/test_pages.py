@@ -116,8 +116,8 @@ def test_static_defaults_fit_their_bounds_and_survive_a_link(key):
 
 BOUNDED = [  # (page slug, widget key, other settings the widget needs to be drawn)
     ("draw", "draw_brush", {}),
-    ("convolution", "conv_toy_k", {}),
-    ("convolution", "conv_toy_stride", {}),
+    ("convolution", "conv_toy_k", {"conv_tab": "Toy playground"}),  # only the open tab is drawn
+    ("convolution", "conv_toy_stride", {"conv_tab": "Toy playground"}),
     ("activation", "act_slope", {"act_function": "leaky_relu"}),
     ("activation", "act_toy_bias", {"act_source": "toy"}),
     ("pooling", "pool_size", {}),

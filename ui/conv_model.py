@@ -39,17 +39,16 @@ def _filter_weights(stage, channel: int) -> None:
         f"**Filter {channel}**: {len(weight)} input channel(s) x {weight.shape[1]}x"
         f"{weight.shape[2]} weights · bias **{stage.params['bias'][channel]:.4f}**"
     )
-    rng = theme.value_range(weight)  # each grid in a column of its own width, 4 to a row for 3x3
-    cols = grids.grid_columns([figures.grid_width_px(weight[0], digits=3)] * shown)
-    for c in range(shown):
-        cols[c].plotly_chart(
-            figures.annotated_grid(weight[c], title=f"in ch {c}", zrange=rng, digits=3),
-            key=f"conv_weights_{c}",
-            alt=layout.grid_alt(
-                f"{stage.name} filter {channel}, weights on input ch {c}", weight[c]
-            ),
+    rng = theme.value_range(weight)  # one colour range for every input channel's weights
+    grids.show_html(
+        grids.html_grid_row(
+            grids.html_grid(weight[c], f"in ch {c}", rng, digits=3) for c in range(shown)
         )
-    layout.numbers_table(weight, "conv_weights", f"filter {channel}'s weights, by input channel")
+    )
+    layout.numbers_table(
+        weight, "conv_weights", f"filter {channel}'s weights, by input channel",
+        open_key="conv_weights_table",
+    )  # fmt: skip
     if shown < len(weight):
         st.caption(f"The first {shown} of {len(weight)} input channels' weights are shown.")
 
@@ -88,27 +87,29 @@ def _input_figure(trace, name: str, step, mode: str):
 def _step_rows(step, in_range, in_scale) -> None:
     """Patch, weights and element-wise products of the first input channels."""
     rng = theme.value_range(step.kernel)
+    rows = []
     for c in range(min(len(step.patch), 4)):
-        cells = st.columns(3)
-        grids = [
-            (step.patch[c], f"patch, in ch {c}", in_range, in_scale, 2),
-            (step.kernel[c], f"weights, in ch {c}", rng, None, 3),
-            (step.products[c], f"products: sum {step.channel_sums[c]:.4f}", None, None, 3),
-        ]
-        for cell, (values, title, zrange, scale, digits), part in zip(
-            cells, grids, ("patch", "kernel", "products"), strict=True
-        ):
-            cell.plotly_chart(
-                figures.annotated_grid(values, title, zrange, scale, digits),
-                key=f"conv_{part}_{c}",
-                alt=layout.grid_alt(f"Output cell ({step.row}, {step.col}): {title}", values),
+        rows.append(
+            grids.html_grid_row(
+                [
+                    grids.html_grid(step.patch[c], f"patch, in ch {c}", in_range, in_scale, 2),
+                    grids.html_grid(step.kernel[c], f"weights, in ch {c}", rng, None, 3),
+                    grids.html_grid(
+                        step.products[c], f"products: sum {step.channel_sums[c]:.4f}", None,
+                        None, 3,
+                    ),
+                ]
             )
+        )  # fmt: skip
+    grids.show_html("".join(rows))
     for part, values in (
         ("patch", step.patch),
         ("kernel", step.kernel),
         ("products", step.products),
     ):
-        layout.numbers_table(values, f"conv_{part}", f"the {part} by input channel")
+        layout.numbers_table(
+            values, f"conv_{part}", f"the {part} by input channel", open_key=f"conv_{part}_table"
+        )
     if len(step.patch) > 4:
         sums = ", ".join(f"{c}: {v:.4f}" for c, v in enumerate(step.channel_sums))
         st.caption(f"Grids for the first 4 of {len(step.patch)} input channels. Every sum: {sums}")

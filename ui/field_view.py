@@ -96,19 +96,27 @@ def figure(trace, bounds: dict[str, Bounds], stage: str, channel: int):
 
 
 def show(trace, config, stage: str, rect: Bounds, channel: int, what: str, key: str) -> dict:
-    """The section: a heading, the figure and the caption; returns the bounds per stage."""
+    """The section: a heading and the field in words, then the figure in an expander drawn only
+    while it is open (a Plotly chart less when the page opens); returns the bounds per stage."""
     bounds = region_bounds(config, stage, rect)
     st.markdown(f"**Receptive field across layers** · {what}")
+    st.caption(
+        caption(what, bounds) + " In the figure: orange outlines, on the input the pixels it "
+        "sees, on each map between the cells it depends on (any channel). Maps of earlier "
+        "blocks show the mean over their channels, since every channel counts."
+    )
+    box = st.expander(
+        "Show the maps from the input on, the field outlined", key=f"{key}_open",
+        on_change="rerun",
+    )  # fmt: skip
+    if not box.open:
+        return bounds
     maps, titles = path_maps(trace, list(bounds), stage, channel)
     alt = f"{len(maps)} maps from the input to {stage}, the field outlined on each: " + ", ".join(
         f"{t} {np.shape(m)[0]}x{np.shape(m)[1]} {words(b)}"
         for t, m, b in zip(titles, maps, bounds.values(), strict=True)
     )
-    st.plotly_chart(figure(trace, bounds, stage, channel), key=key, alt=alt)
-    layout.numbers_table(maps, key, "the maps from the input on", titles)
-    st.caption(
-        caption(what, bounds) + " Orange outlines: on the input, the pixels it sees; on each "
-        "map between, the cells it depends on (any channel). Maps of earlier blocks show the "
-        "mean over their channels, since every channel counts."
-    )
+    with box:
+        st.plotly_chart(figure(trace, bounds, stage, channel), key=key, alt=alt)
+        layout.numbers_table(maps, key, "the maps from the input on", titles)
     return bounds
