@@ -221,7 +221,9 @@ def masked_view(trace, image, maps, chosen, names, where) -> None:
     )  # fmt: skip
     left_col.caption(text)
     with left_col:
-        layout.numbers_table(masked, "attr_masked", "the covered input")
+        layout.numbers_table(
+            masked, "attr_masked", "the covered input", open_key="attr_masked_table"
+        )
     lines = [f"Covering patch ({row}, {col}), {covered}, with {fill:g} ({fill_words}):"]
     for k, drop in zip(chosen, maps, strict=True):
         before, value = float(trace.probabilities[k]), float(drop[row, col])

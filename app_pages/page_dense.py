@@ -193,7 +193,9 @@ def spots_numbers(trace, rows) -> None:
     maps = trace.input_of("flatten")  # (C, H, W)
     shown = [trace.stage("input").output.mean(axis=0)] + [maps[c] for c in channels]
     names = ["the input"] + [f"{rows[0]['stage']} ch {c}" for c in channels]
-    layout.numbers_table(shown, "dense_spots", "the input and the channels", names)
+    layout.numbers_table(
+        shown, "dense_spots", "the input and the channels", names, open_key="dense_spots_table"
+    )
 
 
 def evidence(trace, e, names) -> None:

@@ -297,7 +297,7 @@ def window(view, row: int, col: int, colours) -> None:
         # updated one was drawn with 15 px cells after ceil_mode, then Max (issue 10.4's test)
     )  # fmt: skip
     with c3:
-        layout.numbers_table(patch, "pool_window", "the window")
+        layout.numbers_table(patch, "pool_window", "the window", open_key="pool_window_table")
     cells, k = (bottom - top) * (right - left), view.kernel_size
     partial = f", a **partial** window (a full one has {k * k})."
     c4.markdown(

@@ -92,7 +92,10 @@ def _snapshot(view: tv.RunView, epoch: int, image) -> None:
         alt=f"conv1: {len(weights)} filters after epoch {epoch}, as heatmaps",
     )
     with left:
-        layout.numbers_table(weights[:, 0], "train_snapshot_filters", "the conv1 filters")
+        layout.numbers_table(
+            weights[:, 0], "train_snapshot_filters", "the conv1 filters",
+            open_key="train_snapshot_filters_table",
+        )  # fmt: skip
     maps = trace.stage("conv1").output  # (C_out, H, W)
     right.markdown(f"conv1 feature maps of the input (shape {layout.shape_text(maps.shape)})")
     right.plotly_chart(
@@ -101,7 +104,10 @@ def _snapshot(view: tv.RunView, epoch: int, image) -> None:
         alt=layout.maps_alt(f"conv1 after epoch {epoch}", maps),
     )
     with right:
-        layout.numbers_table(maps, "train_snapshot_maps", "the conv1 feature maps")
+        layout.numbers_table(
+            maps, "train_snapshot_maps", "the conv1 feature maps",
+            open_key="train_snapshot_maps_table",
+        )  # fmt: skip
 
 
 def _titles(word: str, n: int) -> list[str]:
@@ -167,7 +173,9 @@ def confusion(info) -> tv.HeldOut:
         alt=f"Confusion matrix of {len(names)} classes, true classes in rows, predictions in "
         "columns, the number of images in each cell; the same numbers are in the table below it",
     )
-    layout.numbers_table(ev.confusion, "train_confusion", "the confusion matrix")
+    layout.numbers_table(
+        ev.confusion, "train_confusion", "the confusion matrix", open_key="train_confusion_table"
+    )
     _apply_selection(event, names)
     t, p = _cell_picker(ev.confusion, names)
     examples(held, t, p, names)
@@ -253,7 +261,9 @@ def filters(info) -> None:
             key=f"train_filters_{b}",
             alt=f"The {f} filters of conv{b} as heatmaps",
         )
-        layout.numbers_table(maps, f"train_filters_{b}", f"the conv{b} filters")
+        layout.numbers_table(
+            maps, f"train_filters_{b}", f"the conv{b} filters", open_key=f"train_filters_{b}_table"
+        )
         c_in = f
 
 

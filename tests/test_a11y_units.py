@@ -108,8 +108,17 @@ def _array(z) -> np.ndarray:
 
 
 def _tables(at) -> list[np.ndarray]:
-    """The dataframes shown in the page's "Numbers as a table" expanders, as float arrays."""
+    """The dataframes shown in the page's "Numbers as a table" expanders, as float arrays. The
+    expanders filled only while open (keyed ones, "$$ID-<hash>-<key>") are opened first, as a
+    learner's clicks open them, and the page run again."""
     found = [e for e in at.expander if e.label.startswith("Numbers as a table")]
+    keys = [e.proto.id.split("-", 2)[2] for e in found if e.proto.id]
+    if keys:
+        for key in keys:
+            at.session_state[key] = True
+        at.run()
+        assert not at.exception, at.exception
+        found = [e for e in at.expander if e.label.startswith("Numbers as a table")]
     return [df.value.to_numpy(dtype=float) for e in found for df in e.dataframe]
 
 

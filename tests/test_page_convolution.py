@@ -265,3 +265,21 @@ def test_only_the_open_tab_is_drawn_and_a_tabs_settings_survive_a_visit_elsewher
     at.run()
     assert at.session_state["conv_toy_stride"] == 2
     assert "The output is **3x3**" in _text(at)
+
+
+def test_the_receptive_field_figure_is_drawn_once_its_expander_is_opened():
+    """The field is said in words at once; its figure of the maps (and their table) is drawn
+    only after the learner opens its expander."""
+    at = _page()
+
+    def fields():
+        return [c for c in at.get("plotly_chart") if c.proto.id.endswith("-conv_fields")]
+
+    said = "Output cell (14, 14) of conv1 sees input rows 13-15, columns 13-15"
+    assert not fields() and any(said in c.value for c in at.caption)
+    at.session_state["conv_fields_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert len(fields()) == 1 and "maps from the input to conv1" in fields()[0].proto.alt
+    labels = [e.label for e in at.expander]
+    assert "Numbers as a table (the maps from the input on)" in labels

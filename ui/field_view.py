@@ -118,5 +118,7 @@ def show(trace, config, stage: str, rect: Bounds, channel: int, what: str, key: 
     )
     with box:
         st.plotly_chart(figure(trace, bounds, stage, channel), key=key, alt=alt)
-        layout.numbers_table(maps, key, "the maps from the input on", titles)
+        layout.numbers_table(
+            maps, key, "the maps from the input on", titles, open_key=f"{key}_table"
+        )
     return bounds

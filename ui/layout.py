@@ -86,11 +86,12 @@ def stage_maps(
     maps: np.ndarray, mode: str, global_values, scale: int = 3, ncols: int = 8, name="stage"
 ):
     """Show a (C, H, W) stage as one coloured image with its colour range stated, its
-    description as the image's alt text and its numbers as a table on demand."""
+    description as the image's alt text and its numbers as a table on demand (filled only while
+    open: a dataframe costs the browser more than the image)."""
     alt = maps_alt(name, maps)
     st.image(images.montage(maps, mode, global_values, scale, ncols), clamp=True, alt=alt)
     st.caption(range_note(maps, mode, global_values))
-    numbers_table(maps, f"maps_{name}", name)
+    numbers_table(maps, f"maps_{name}", name, open_key=f"maps_{name}_table")
 
 
 def range_note(maps: np.ndarray, mode: str, global_values) -> str:
@@ -157,12 +158,13 @@ def grid_alt(title: str, values, extra: str = "") -> str:
 
 def chart(place, figure, key: str, alt: str, values=None, what: str = "this map", **kwargs):
     """st.plotly_chart in ``place`` (st, a column or a container) with its text alternative and,
-    when ``values`` are given (the heatmap's numbers), a "Numbers as a table" expander under it.
+    when ``values`` are given (the heatmap's numbers), a "Numbers as a table" expander under it,
+    filled only while open (key ``<key>_table``: a dataframe costs the browser tens of ms).
     Returns what st.plotly_chart returns (the selection event with on_select)."""
     event = place.plotly_chart(figure, key=key, alt=alt, **kwargs)
     if values is not None:
         with contextlib.nullcontext() if place is st else place:
-            numbers_table(values, key, what)
+            numbers_table(values, key, what, open_key=f"{key}_table")
     return event
 
 
