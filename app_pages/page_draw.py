@@ -97,18 +97,19 @@ def _overview(trace) -> None:
         for s in trace.stages
     ]
     st.markdown(light.stage_table(rows), unsafe_allow_html=True)
-    _explain_links(trace)
     for stage in trace.stages:
         if (stage.output.ndim == 3 and stage.kind != "input") or stage.kind == "flatten":
             key = f"draw_{stage.name}"
             layout.numbers_table(stage.output, key, stage.name, open_key=f"draw_table_{stage.name}")
 
 
-def _explain_links(trace) -> None:
-    """One link per page that explains a stage of this network, in the stages' order (the
-    input's page is this one)."""
+def explain_links() -> None:
+    """One link per page that explains a stage of the network in use, in the stages' order (the
+    input's page is this one). They follow the architecture, not the input: drawn once per
+    page run, under the overview, not again on every stroke."""
     linked = []
-    for page in (pages.for_kind(s.kind) for s in trace.stages if s.kind != "input"):
+    kinds = [kind for _name, kind, _shape in state.current_model().model.config.shapes()]
+    for page in (pages.for_kind(kind) for kind in kinds if kind != "input"):
         if page is not None and page not in linked:
             linked.append(page)
     st.caption("Each stage explained with its numbers, on its own page:")
@@ -250,7 +251,7 @@ def live_view() -> None:
     subject = _subject()
     left, right = st.columns([2, 3])
     with left:
-        tabs = st.tabs(TABS, key=TAB_KEY, on_change=_tab_changed)
+        tabs = st.tabs(TABS, key="draw_input_tab", on_change=_tab_changed)  # key: TAB_KEY
         fill = (draw_input, lambda: gallery(subject), lambda: upload(subject))
         fill += (lambda: keyboard_input(subject),)
         for tab, content in zip(tabs, fill, strict=True):
@@ -366,3 +367,4 @@ def header() -> None:
 
 header()
 live_view()
+explain_links()

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import load_default_model
 from cnn_core.data import CLASS_NAMES, DataError, load_bundled, load_dataset
 from tests.conftest import held_out_digit, open_page
-from ui import samples, state, theme
+from ui import pages, samples, state, theme
 
 TABS = ["Draw", "Pick a sample", "Upload a photo", "Keyboard"]
 FASHION_TRAINED_ON = "Fashion-MNIST (70,000): 60,000 images"
@@ -68,6 +68,18 @@ def test_only_the_open_input_tab_runs():
 
 def _uploads(at: AppTest) -> list[str]:
     return [u.key for u in at.main.get("file_uploader")]
+
+
+def test_each_stage_kind_links_to_its_page_even_before_a_drawing():
+    """Under the overview, one link per page that explains a stage of the network in use, in
+    the stages' order; they follow the architecture, so they are there before any input."""
+    at = _home(tab="Draw")
+    assert at.main.info[0].value.startswith("Draw a digit")  # no input yet
+    labels = [link.proto.label for link in at.main.get("page_link")]
+    wanted = ["Convolution", "Activation", "Pooling", "Flatten", "Dense & softmax"]
+    assert labels == [pages.for_kind(k).title for k in ("conv", "activation", "pool", "flatten",
+                                                        "dense")]  # fmt: skip
+    assert labels == wanted
 
 
 def test_gallery_buttons_name_the_digit_they_use():
