@@ -16,8 +16,10 @@ minutes. 30 real Chromium tabs on 2 cores would measure Chromium, not the server
   Latency of a browser stroke (the same signal as bench/draw_latency.py): the canvas emptied
   with its own Undo and the `.cs-prediction` element gone (not timed), then a "1" or a "0"
   drawn with the mouse; timed from the mouse-up to `.cs-prediction` attached again. (When
-  Undo has no history -- the canvas was mounted afresh from the kept drawing, e.g. when the
-  live banner appeared above it -- the canvas is emptied as bench/live_ui.clear_canvas does.) It
+  Undo has no history or the answer stays 5 s after it -- the canvas was mounted afresh from
+  the kept drawing, e.g. when the live banner appeared above it, so Undo goes back to that
+  drawing -- the canvas is emptied as bench/live_ui.clear_canvas does.) A stroke's waits end at
+  A's Stop (before it) or the window's end at the latest; a stroke cut so is counted apart. It
   includes the canvas component's own debounce before it sends the drawing (about 200 ms),
   Streamlit's transfer and the browser's rendering. Pages A and B take turns, one stroke a
   second between them (each every 2 s by default).
@@ -350,18 +352,28 @@ class BrowserSession:
         self.failed: list[str] = []
         self.count = 0
         self.cleared = 0  # strokes before which Undo had nothing to undo (see stroke())
+        self.cut = 0  # strokes whose waits ended at the deadline (A's Stop, the window's end)
 
-    def stroke(self, measured: bool = True) -> None:
+    def stroke(self, measured: bool = True, deadline: float | None = None) -> None:
+        """One timed stroke. Its waits end at ``deadline`` (time.time()) at the latest, so a
+        page busy with its live reruns cannot hold the loop past A's Stop or the window's end;
+        a stroke cut that way is counted apart (``cut``), not as a failure."""
         page, answer = self.page, self.page.locator(".cs-prediction")
+        timeout_ms = self.timeout_ms
+        if deadline is not None:
+            timeout_ms = int(max(500, min(timeout_ms, (deadline - time.time()) * 1000)))
         try:
             if answer.count():
                 undo = page.locator(".dc-icon-button[title='Undo']")
+                emptied = False
                 if undo.is_enabled():
-                    undo.click(timeout=self.timeout_ms)
-                    answer.wait_for(state="detached", timeout=self.timeout_ms)
-                else:  # the canvas was mounted afresh from the kept drawing: no history
+                    undo.click(timeout=timeout_ms)
+                    with contextlib.suppress(Exception):  # a kept drawing under the stroke
+                        answer.wait_for(state="detached", timeout=min(timeout_ms, 5000))
+                        emptied = True
+                if not emptied:  # the canvas was mounted afresh from the kept drawing
                     self.cleared += 1
-                    ui.clear_canvas(page, self.timeout_ms)
+                    ui.clear_canvas(page, timeout_ms)
             box = ui.canvas_box(page)
             shape = one_points() if self.count % 2 == 0 else zero_points()
             xy = [(box["x"] + x, box["y"] + y) for x, y in shape]
@@ -371,11 +383,14 @@ class BrowserSession:
                 page.mouse.move(x, y, steps=2)
             start = time.perf_counter()
             page.mouse.up()
-            answer.wait_for(state="attached", timeout=self.timeout_ms)
+            answer.wait_for(state="attached", timeout=timeout_ms)
             if measured:
                 self.times.append(time.perf_counter() - start)
         except Exception as err:  # noqa: BLE001 -- counted; the run goes on
-            self.failed.append(f"{type(err).__name__}: {str(err)[:400]}")
+            if timeout_ms < self.timeout_ms and deadline is not None and time.time() >= deadline:
+                self.cut += 1  # the deadline came first: not a 30 s timeout
+            else:
+                self.failed.append(f"{type(err).__name__}: {str(err)[:400]}")
         self.count += 1
         self.check_errors()
 
@@ -566,7 +581,8 @@ def measure(args, a, b, t0, events, timeout_ms, server_pid) -> dict:
         for pid in find_processes(server_pid, "cnn_core.job_worker"):
             with contextlib.suppress(OSError):  # it has just ended
                 workers[pid] = cpu_seconds(pid)
-        session.stroke()
+        stop_time = t0 + args.stop_at * seconds
+        session.stroke(deadline=end if stopped else min(stop_time, end))
     for s in (a, b):
         note(f"{s.name} at the end: {short_state(s.status())}")
     return {"skipped": skipped, "worker_cpu": sum(workers.values()), "workers": len(workers)}
@@ -610,8 +626,9 @@ def report(args, a, b, result, ready, rows, events, loads, server_cpu, lost_brow
           f"run endings {statuses}")  # fmt: skip
     print(f"browser strokes failed: A {len(a.failed)}, B {len(b.failed)} {a.failed + b.failed}; "
           f"skipped (the page was still busy with its last stroke): {rows['skipped']}; "
-          f"canvas cleared by Edit/Delete (Undo had no history): A {a.cleared}, "
-          f"B {b.cleared}")  # fmt: skip
+          f"canvas cleared by Edit/Delete (Undo did not empty it): A {a.cleared}, "
+          f"B {b.cleared}; cut short at A's Stop or the window's end: A {a.cut}, "
+          f"B {b.cut}")  # fmt: skip
     print(f"error elements: protocol {len(errors)} {sorted(set(errors))[:5]}, "
           f"browser {sorted(a.errors | b.errors)}")  # fmt: skip
     print(f"sessions lost: {len(lost)} {lost}")
