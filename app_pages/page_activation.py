@@ -21,6 +21,7 @@ from ui import toy as toy_ui
 
 FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
 PICK_CHARTS = ("act_before", "act_after", "act_changed")  # a click on any of them picks a cell
+VIEWS = ("The function's curve", "Changed cells")  # the tabs under the maps (key "act_view")
 
 
 def function_picker(own: str | None, cols=None) -> tuple[str, float]:
@@ -176,6 +177,19 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
     changed = int(e.changed.sum())
     zeroed = f"; **{e.zeroed}** were set to 0" if e.function == "relu" else ""
     st.markdown(f"**{changed}** of {e.before.size} cells changed{zeroed}.")
+    # One of the two secondary figures at a time (only the open tab is drawn: each is a Plotly
+    # chart of hundreds of points, and the page opens sooner without the other).
+    curve_tab, changed_tab = st.tabs(VIEWS, key="act_view", on_change="rerun")
+    if curve_tab.open:
+        with curve_tab:
+            curve(e, row, col, x, y)
+    if changed_tab.open:
+        with changed_tab:
+            changed_map(e, [figures.Box(row, col, row, col)])
+
+
+def curve(e, row: int, col: int, x: float, y: float) -> None:
+    """The function's curve with the map's values as dots on it, the chosen cell a star."""
     xs, ys = e.curve()
     fig = charts.activation_curve(xs, ys, e.before.ravel(), e.after.ravel(), FUNCTIONS[e.function])
     fig.add_scatter(
@@ -184,21 +198,20 @@ def show(e, ranges, source_name: str, row: int, col: int) -> None:
     )  # fmt: skip
     alt = (
         f"The {FUNCTIONS[e.function]} curve, output against input, with the map's {e.before.size}"
-        f" cells as dots on it; cell ({row}, {col}) is the star at input {x:.4g}, output {y:.4g}"
+        f" cells as dots on it (cells of equal value share a dot); cell ({row}, {col}) is the "
+        f"star at input {x:.4g}, output {y:.4g}"
     )
     st.plotly_chart(fig, key="act_curve", alt=alt)
 
 
 def grids_of(e, ranges, source_name: str, box) -> None:
-    """The map before and after the activation, and which cells changed: side by side while
-    they fit with their numbers at full size (14x14 maps with numbers take a row each)."""
+    """The map before and after the activation: side by side while they fit with their numbers
+    at full size (14x14 maps with numbers take a row each)."""
     px = 40 if e.before.shape[0] <= 14 else 12
     cell = f"({box[0].top}, {box[0].left})"
-    changed = e.changed.astype(np.float32)
     where = grids.grid_columns(
         [figures.grid_width_px(e.before, cell_px=px, show_scale=True),
-         figures.grid_width_px(e.after, cell_px=px, show_scale=True),
-         figures.grid_width_px(changed, digits=0, cell_px=px)]
+         figures.grid_width_px(e.after, cell_px=px, show_scale=True)]
     )  # fmt: skip
     for where_, values, title, part in (
         (where[0], e.before, f"before ({source_name})", "before"),
@@ -212,6 +225,12 @@ def grids_of(e, ranges, source_name: str, box) -> None:
         alt = layout.grid_alt(title, values, f"the chosen cell {cell} is outlined")
         fig = cell_pick.add_markers(fig, values)
         layout.chart(where_, fig, f"act_{part}", alt, values, f"the map {part}", **cell_pick.PICK)
+
+
+def changed_map(e, box) -> None:
+    """Which cells the activation changed (1) and which it kept (0)."""
+    px = 40 if e.before.shape[0] <= 14 else 12
+    changed = e.changed.astype(np.float32)
     fig = figures.annotated_grid(
         changed, cell_px=px, title="changed cells (1 = changed)", zrange=(0.0, 1.0),
         colorscale="Greys", digits=0, boxes=box,
@@ -222,7 +241,8 @@ def grids_of(e, ranges, source_name: str, box) -> None:
         f"{int(changed.sum())} of {changed.size} changed",
     )
     fig = cell_pick.add_markers(fig, changed)
-    layout.chart(where[2], fig, "act_changed", alt, changed, "the changed cells", **cell_pick.PICK)
+    place = grids.grid_columns([figures.grid_width_px(changed, digits=0, cell_px=px)])[0]
+    layout.chart(place, fig, "act_changed", alt, changed, "the changed cells", **cell_pick.PICK)
 
 
 st.title("Activation")

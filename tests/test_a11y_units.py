@@ -82,6 +82,7 @@ STAGE_PAGES = [
     ("app_pages/page_convolution.py", {"conv_tab": "Kernel editor"}),
     ("app_pages/page_convolution.py", {"conv_tab": "Toy playground"}),
     ("app_pages/page_activation.py", {"act_source": "model"}),
+    ("app_pages/page_activation.py", {"act_source": "model", "act_view": "Changed cells"}),
     ("app_pages/page_activation.py", {"act_source": "toy"}),
     ("app_pages/page_pooling.py", {"pool_source": "model"}),
     ("app_pages/page_pooling.py", {"pool_source": "toy"}),

@@ -35,7 +35,8 @@ def _cell(at, keys) -> tuple[int, ...]:
     [
         ("app_pages/page_pooling.py", POOLED, (2, 5), ("pool_row", "pool_col"), {}),
         ("app_pages/page_activation.py", "act_after", (4, 20), ("act_row", "act_col"), {}),
-        ("app_pages/page_activation.py", "act_changed", (27, 1), ("act_row", "act_col"), {}),
+        ("app_pages/page_activation.py", "act_changed", (27, 1), ("act_row", "act_col"),
+         {"act_view": "Changed cells"}),  # the map is drawn on its tab
         ("app_pages/page_convolution.py", "conv_out", (0, 13), ("conv_row", "conv_col"),
          {"conv_layer": "conv2"}),
         ("app_pages/page_flatten.py", "flat_map", (6, 2), ("flat_h", "flat_w"), {}),

@@ -256,6 +256,15 @@ def test_activation_curve_has_the_function_and_the_maps_points():
     assert points.mode == "markers" and list(points.x) == [-1.0, 0.5]
 
 
+def test_activation_curve_draws_cells_of_equal_value_as_one_dot():
+    """Every cell's (before, after) pair is a dot, and cells with the same pair share one."""
+    before = np.array([[-1.0, -1.0, 0.5], [-1.0, 0.5, 2.0]], np.float32)
+    after = np.maximum(before, 0)
+    _, points = charts.activation_curve([-2.0, 2.0], [0.0, 2.0], before, after, "ReLU").data
+    dots = set(zip(points.x, points.y, strict=True))
+    assert dots == {(-1.0, 0.0), (0.5, 0.5), (2.0, 2.0)} and len(points.x) == 3
+
+
 def test_contribution_bars_colour_by_sign_first_label_on_top():
     """Horizontal bars, red for a positive contribution and blue for a negative one, signed
     labels, the first label at the top."""

@@ -76,13 +76,18 @@ def confusion_figure(matrix, class_names) -> go.Figure:
 
 
 def activation_curve(xs, ys, points_x, points_y, name) -> go.Figure:
-    """The activation function as a curve, with a map's values plotted on it."""
+    """The activation function as a curve, with a map's values plotted on it. Cells of equal
+    value share one dot (a map's background is often hundreds of equal cells, and every dot is
+    an element the browser draws)."""
+    points = np.unique(
+        np.stack([np.ravel(points_x), np.ravel(points_y)], axis=1).astype(np.float32), axis=0
+    )
     fig = go.Figure(
         [
             go.Scatter(x=xs, y=ys, mode="lines", name=name, line={"color": "#444"}),
             go.Scatter(
-                x=np.asarray(points_x),
-                y=np.asarray(points_y),
+                x=points[:, 0],
+                y=points[:, 1],
                 mode="markers",
                 name="this map's cells",
                 marker={"size": 5, "color": "#d62728", "opacity": 0.5},
