@@ -285,18 +285,8 @@ def window(view, row: int, col: int, colours) -> None:
     (zrange, scale), (top, left, bottom, right) = colours, view.window(row, col)
     c3, c4 = st.columns([1, 3])
     patch = view.before[top:bottom, left:right]
-    value = float(view.after[row, col])
-    alt = layout.grid_alt(f"The window of output cell ({row}, {col})", patch,
-                          f"its {view.mode} is {value:.4g}")  # fmt: skip
-    c3.plotly_chart(
-        figures.annotated_grid(
-            patch, zrange=zrange, colorscale=scale, digits=3, title="the window",
-        ),
-        alt=alt,
-        key=f"pool_window_{view.mode}_{int(view.ceil_mode)}",  # a fresh chart per setting: an
-        # updated one was drawn with 15 px cells after ceil_mode, then Max (issue 10.4's test)
-    )  # fmt: skip
-    with c3:
+    with c3:  # a small grid as HTML: its caption, numbers and their places are its own text
+        grids.show_html(grids.html_grid(patch, "the window", zrange, scale, digits=3))
         layout.numbers_table(patch, "pool_window", "the window", open_key="pool_window_table")
     cells, k = (bottom - top) * (right - left), view.kernel_size
     partial = f", a **partial** window (a full one has {k * k})."
@@ -364,12 +354,18 @@ def shift_table(x) -> None:
 def shift_maps(x, channel: int) -> None:
     """One channel before and after the move: the map pooling receives and the pooled map."""
     titles = ["original", f"moved {x.direction}"]
-    c1, c2 = st.columns([3, 2])
+    moved = f"before and after moving the input one pixel {x.direction}"
+    box = st.expander(
+        f"Show channel {channel}, original and moved", key="pool_shift_maps_open",
+        on_change="rerun",
+    )  # fmt: skip
+    if not box.open:  # two charts fewer when the page opens; drawn once the learner asks
+        return
+    c1, c2 = box.columns([3, 2])
     c1.markdown(f"**Channel {channel} of the map pooling receives** ({x.maps_before.shape[1]} x "
                 f"{x.maps_before.shape[2]})")  # fmt: skip
     c2.markdown(f"**Channel {channel} pooled** ({x.pooled_before.shape[1]} x "
                 f"{x.pooled_before.shape[2]})")  # fmt: skip
-    moved = f"before and after moving the input one pixel {x.direction}"
     maps = np.stack([x.maps_before[channel], x.maps_after[channel]])
     alt = layout.maps_alt(f"Channel {channel} of the map pooling receives, {moved}", maps)
     figure = figures.heatmap_grid(maps, titles, ncols=2, cell_px=220)

@@ -2,15 +2,14 @@
 toy playground; the kernel editor; a filter put into the model and restored."""
 
 import base64
-import html
 import json
-import re
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import load_default_model, ops, toy
+from tests import html_grids
 from tests.conftest import held_out_digit, open_page
 from ui import links, state
 
@@ -53,25 +52,6 @@ def _chart(at: AppTest, title: str) -> dict:
     raise AssertionError(f"no chart titled {title!r}")
 
 
-def _grid(at: AppTest, title: str) -> np.ndarray:
-    """The values of the HTML grid (ui/grids.html_grid) captioned ``title``: each cell's
-    data-value, row by row; the printed numbers must be those values rounded."""
-    for block in (m.value for m in at.markdown):
-        found = re.search(
-            rf"<table class='cs-grid' data-title='{re.escape(html.escape(title, quote=True))}'"
-            r".*?</table>",
-            block,
-        )
-        if found:
-            rows = re.findall(r"<tr><th scope='row'.*?</tr>", found.group(0))
-            values = [[float(v) for v in re.findall(r"data-value='([^']+)'", r)] for r in rows]
-            printed = [re.findall(r">([^<>]*)</td>", r) for r in rows]
-            grid = np.array(values)
-            np.testing.assert_allclose(np.array(printed, dtype=float), grid, atol=0.005 + 1e-9)
-            return grid
-    raise AssertionError(f"no grid titled {title!r}")
-
-
 @pytest.fixture(scope="module")
 def expected():
     return load_default_model().trace(_image())
@@ -104,10 +84,12 @@ def test_second_layer_and_its_eight_input_channels(expected):
     text = _text(at)
     assert f"PyTorch computed **{stage.output[5, 3, 9]:.6f}**" in text
     assert f"bias **{stage.params['bias'][5]:.4f}**" in text
-    weights = _grid(at, "in ch 7")  # the last of the 8 input channels' weights
+    weights = html_grids.grid(at, "in ch 7")  # the last of the 8 input channels' weights
     np.testing.assert_allclose(weights, stage.params["weight"][5, 7], atol=1e-6)
     for c in range(8):  # conv2 has 8 input channels, each channel's grid printed in full
-        np.testing.assert_allclose(_grid(at, f"in ch {c}"), stage.params["weight"][5, c], atol=1e-6)
+        np.testing.assert_allclose(
+            html_grids.grid(at, f"in ch {c}"), stage.params["weight"][5, c], atol=1e-6
+        )
 
 
 def test_preset_values_that_no_longer_fit_are_clamped(expected):

@@ -2,11 +2,15 @@
 equal the Trace, the toy examples give the hand-checkable numbers, widgets change them, and
 pre-set (share-link) values that do not fit are clamped instead of failing."""
 
+import base64
+import json
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import experiments, explain, load_default_model, ops, toy, toy_steps
+from tests import html_grids
 from tests.conftest import HELD_OUT_INDEX as INDEX
 from tests.conftest import held_out_digit, open_page
 
@@ -136,6 +140,34 @@ def test_pooling_clamps_row_when_the_window_grows():
     at.number_input(key="pool_stride").set_value(4).run()
     assert not at.exception
     assert at.session_state["pool_row"] == 6 and at.session_state["pool_col"] == 6
+
+
+def test_pooling_window_grid_holds_the_windows_numbers():
+    """The chosen window's grid (HTML) holds the map's numbers under the window of cell (6, 8)."""
+    at = _open(POOL, pool_row=6, pool_col=8)
+    window = _trace().input_of("pool1")[0, 12:14, 16:18]
+    np.testing.assert_allclose(html_grids.grid(at, "the window"), window, atol=1e-6)
+
+
+def test_pooling_shift_maps_are_drawn_once_their_expander_is_opened():
+    """The shift experiment's maps (original and moved) are drawn only when asked for, then hold
+    the experiment's numbers."""
+    at = _open(POOL)
+
+    def charts():
+        return {c.proto.id.rsplit("-", 1)[-1]: c for c in at.get("plotly_chart")}
+
+    assert "pool_shift_maps" not in charts()
+    at.session_state["pool_shift_maps_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    x = experiments.shift_experiment(load_default_model(), _image(), "pool1", "right")
+    moved = json.loads(charts()["pool_shift_maps"].proto.spec)["data"][1]["z"]  # the 2nd map
+    if isinstance(moved, dict):  # a typed array: base64 "bdata" with its dtype and shape
+        flat = np.frombuffer(base64.b64decode(moved["bdata"]), dtype=moved["dtype"])
+        moved = flat.reshape([int(n) for n in str(moved["shape"]).split(",")])
+    np.testing.assert_allclose(np.asarray(moved, dtype=float), x.maps_after[0], atol=1e-6)
+    assert "pool_shift_pooled" in charts()
 
 
 def test_pooling_shift_experiment_numbers_equal_cnn_core():
