@@ -4,10 +4,11 @@ import numpy as np
 import streamlit as st
 
 from cnn_core import ops, toy, toy_steps
-from ui import cell_pick, charts, exercises, figures, flat_index, layout, theme, tour
+from ui import cell_pick, charts, exercises, figures, flat_index, grids, layout, theme, tour
 from ui import toy as toy_ui
 
 TOY_KERNELS = "the toy kernel and a vertical-edge kernel"
+PICK_ALL = "flat_pick_all"  # the toggle that draws every channel as a clickable chart
 
 
 def toy_maps():
@@ -80,9 +81,23 @@ def show_maps(maps, cell, every, what: str) -> None:
     fig = cell_pick.add_markers(fig, maps[c])
     layout.chart(left, fig, "flat_map", alt, maps[c], f"channel {c}", **cell_pick.PICK)
     titles = [f"ch {k}" + (" (chosen)" if k == c else "") for k in range(c_)]
-    fig = figures.heatmap_grid(
-        maps, titles, theme.map_ranges(maps, mode, every), ncols=min(c_, 4), cell_px=110
-    )
+    ranges = theme.map_ranges(maps, mode, every)
+    with right:
+        # Every channel as small images; the chart of them (hover values, a click picks a cell
+        # of any channel: a marker per cell, hundreds of elements to draw) on demand.
+        layout.keep_bool(PICK_ALL, False)
+        clickable = st.toggle("Click a cell of any channel", key=PICK_ALL)
+    if not clickable:
+        alt = f"Every channel of {what}'s maps"
+        right.markdown(
+            grids.html_maps(maps, titles, ranges, c, alt, px=96 if h_ <= 14 else 160),
+            unsafe_allow_html=True,
+        )
+        right.caption(layout.range_note(maps, mode, every))
+        with right:
+            layout.numbers_table(maps, "flat_all_maps", "every channel", open_key=PICK_ALL + "_t")
+        return
+    fig = figures.heatmap_grid(maps, titles, ranges, ncols=min(c_, 4), cell_px=110)
     for k in range(c_):  # a marker per cell of every channel: customdata [k, row, col]
         cell_pick.add_markers(
             fig, maps[k], size_px=110 / max(h_, w_), prefix=(k,), xref=f"x{k + 1 if k else ''}",

@@ -41,7 +41,7 @@ def _cell(at, keys) -> tuple[int, ...]:
          {"conv_layer": "conv2"}),
         ("app_pages/page_flatten.py", "flat_map", (6, 2), ("flat_h", "flat_w"), {}),
         ("app_pages/page_flatten.py", "flat_all_maps", (3, 2, 5), ("flat_c", "flat_h", "flat_w"),
-         {}),
+         {"flat_pick_all": True}),  # the clickable chart of every channel is switched on
         ("app_pages/page_attribution.py", "attr_occlusion_1", (3, 9, 6, 18, 9, 21, 0.5, 0.1),
          ("attr_occ_row", "attr_occ_col"), {}),
     ],
@@ -58,7 +58,8 @@ def test_a_click_on_a_map_sets_its_sliders(page, chart, data, keys, settings):
 
 def test_flatten_click_moves_the_index():
     """A click on cell (c, h, w) of the stack moves the index to c*H*W + h*W + w."""
-    at = _click(open_page("app_pages/page_flatten.py", digit=7), "flat_all_maps", 3, 2, 5)
+    page = open_page("app_pages/page_flatten.py", digit=7, settings={"flat_pick_all": True})
+    at = _click(page, "flat_all_maps", 3, 2, 5)
     _, h, w = load_default_model().trace(held_out_digit()).input_of("flatten").shape
     assert at.session_state["flat_index"] == 3 * h * w + 2 * w + 5
 
@@ -102,7 +103,8 @@ def test_a_click_shows_in_the_page_text():
 def test_a_pick_survives_a_page_switch(page, chart, data, keys):
     """A clicked cell is still the chosen one after going to another page and back (Streamlit
     drops the values of widgets a run does not draw; cell_pick.keep puts them back)."""
-    at = _click(open_page(page, digit=7), chart, *data)
+    shown = {"flat_all_maps": {"flat_pick_all": True}}.get(chart, {})  # its chart is drawn
+    at = _click(open_page(page, digit=7, settings=shown), chart, *data)
     at.switch_page("app_pages/page_dense.py").run()
     at.switch_page(page).run()
     assert not at.exception, at.exception

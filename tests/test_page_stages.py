@@ -3,10 +3,14 @@ equal the Trace, the toy examples give the hand-checkable numbers, widgets chang
 pre-set (share-link) values that do not fit are clamped instead of failing."""
 
 import base64
+import html as html_lib
+import io
 import json
+import re
 
 import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import experiments, explain, load_default_model, ops, toy, toy_steps
@@ -200,6 +204,28 @@ def test_flatten_index_and_cell_stay_in_sync():
     i = 5 * 49 + h * 7 + 6
     assert at.session_state["flat_index"] == i
     assert f"= {i}" in _text(at) and f"**{flat[i]:.5f}**" in _text(at)
+
+
+def test_flatten_every_channel_is_an_image_with_its_range_in_words_the_chosen_one_framed():
+    """Without the clickable chart, every channel is a small image (one pixel per value) whose
+    alt text names the channel and its values' range; the chosen channel is framed and said."""
+    at = _open(FLAT)
+    at.number_input(key="flat_c").set_value(5).run()
+    assert at.session_state["flat_c"] == 5
+    maps = _trace().input_of("flatten")
+    page = "".join(m.value for m in at.markdown)
+    shown = re.search(r"<div class='cs-maps'.*?</div>", page).group(0)
+    images = re.findall(r"<img src='data:image/png;base64,([^']+)' alt='([^']+)' style='([^']*)'",
+                        shown)  # fmt: skip
+    assert len(images) == len(maps) == 16
+    for k, (png, alt, style) in enumerate(images):
+        alt = html_lib.unescape(alt)
+        chosen = " (chosen)" if k == 5 else ""
+        assert (
+            f": ch {k}{chosen}, 7x7 values from {maps[k].min():.3g} to {maps[k].max():.3g}" in alt
+        )
+        assert ("outline" in style) == (k == 5)
+        assert Image.open(io.BytesIO(base64.b64decode(png))).size == (7, 7)
 
 
 def test_flatten_toy_without_input():

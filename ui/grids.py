@@ -111,3 +111,28 @@ def html_grid_row(tables) -> str:
 def show_html(html: str) -> None:
     """Put grids made here on the page (one element, no request of its own)."""
     st.markdown(html, unsafe_allow_html=True)
+
+
+def html_maps(maps, titles, ranges, chosen: int, alt: str, px: int = 96, ncols: int = 4) -> str:
+    """Maps (C, H, W) as small images, ``ncols`` to a row, each over its title, the ``chosen``
+    one framed (and said so in its title and alt text): coloured as a heatmap_grid colours
+    them (one (zmin, zmax) per map in ``ranges``, diverging when the stack is signed). Each
+    image is a PNG data URI of one pixel per value, enlarged by the browser."""
+    maps = np.asarray(maps, dtype=np.float32)
+    signed = theme.is_signed(maps)
+    cells = []
+    for k, (m, (lo, hi)) in enumerate(zip(maps, ranges, strict=True)):
+        uri = images.data_uri(images.colorize(m, lo, hi, signed))
+        frame = "outline:3px solid #ffb000;outline-offset:1px;" if k == chosen else ""
+        text = f"{alt}: {titles[k]}, {m.shape[0]}x{m.shape[1]} values from {m.min():.3g} to "
+        text += f"{m.max():.3g}"
+        cells.append(
+            f"<figure style='margin:0;text-align:center'><img src='{uri}' "
+            f"alt='{escape(text, quote=True)}' style='width:{px}px;max-width:100%;object-fit:fill;"
+            f"image-rendering:pixelated;display:block;margin:auto;{frame}'>"
+            f"<figcaption style='font-size:12px'>{escape(titles[k])}</figcaption></figure>"
+        )
+    return (
+        f"<div class='cs-maps' style='display:grid;grid-template-columns:repeat({ncols},"
+        f"{px + 8}px);gap:6px'>{''.join(cells)}</div>"
+    )
