@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from ui import charts, figures, images, layout, pages, state, step_view, tour
+from ui import charts, figures, grids, images, layout, pages, state, step_view, theme, tour
 from ui import training_view as tv
 
 EXAMPLES_PER_ROW = 6
@@ -84,30 +84,37 @@ def _snapshot(view: tv.RunView, epoch: int, image) -> None:
         key="train_snapshot_probs",
         alt=charts.probability_alt(trace.probabilities, names),
     )
+    # Small grids and maps as HTML (numbers in coloured cells, maps as images with alt text):
+    # two Plotly figures of 8 heatmaps each were much of the page's drawing time.
     left, right = st.columns(2)
     left.markdown(f"conv1 filters at epoch {epoch} (shape {layout.shape_text(weights.shape)})")
-    left.plotly_chart(
-        figures.heatmap_grid(weights[:, 0], titles=_titles("filter", len(weights)), cell_px=70),
-        key="train_snapshot_filters",
-        alt=f"conv1: {len(weights)} filters after epoch {epoch}, as heatmaps",
-    )
     with left:
+        filter_grids(weights[:, 0], f"epoch {epoch}, filter")
         layout.numbers_table(
             weights[:, 0], "train_snapshot_filters", "the conv1 filters",
             open_key="train_snapshot_filters_table",
         )  # fmt: skip
     maps = trace.stage("conv1").output  # (C_out, H, W)
     right.markdown(f"conv1 feature maps of the input (shape {layout.shape_text(maps.shape)})")
-    right.plotly_chart(
-        figures.heatmap_grid(maps, titles=_titles("map", len(maps)), cell_px=70, ncols=4),
-        key="train_snapshot_maps",
-        alt=layout.maps_alt(f"conv1 after epoch {epoch}", maps),
-    )
     with right:
+        ranges = theme.map_ranges(maps, "per layer")
+        alt = f"conv1 after epoch {epoch}, for {state.input_source()}"
+        grids.show_html(grids.html_maps(maps, _titles("map", len(maps)), ranges, -1, alt))
+        st.caption(layout.range_note(maps, "per layer", None))
         layout.numbers_table(
             maps, "train_snapshot_maps", "the conv1 feature maps",
             open_key="train_snapshot_maps_table",
         )  # fmt: skip
+
+
+def filter_grids(filters, title: str) -> None:
+    """(C, kH, kW) filters as small grids of their numbers, one colour range for all of them."""
+    rng = theme.value_range(filters)
+    grids.show_html(
+        grids.html_grid_row(
+            grids.html_grid(f, f"{title} {k}", rng, digits=2) for k, f in enumerate(filters)
+        )
+    )
 
 
 def _titles(word: str, n: int) -> list[str]:
@@ -256,11 +263,7 @@ def filters(info) -> None:
                 else f"The slice of each filter that is applied to input channel {channel}."
             )
         maps = tv.conv_filters(info.model, layer, channel)  # (C_out, kH, kW)
-        st.plotly_chart(
-            figures.heatmap_grid(maps, titles=_titles("filter", f), cell_px=70),
-            key=f"train_filters_{b}",
-            alt=f"The {f} filters of conv{b} as heatmaps",
-        )
+        filter_grids(maps, f"conv{b} filter")
         layout.numbers_table(
             maps, f"train_filters_{b}", f"the conv{b} filters", open_key=f"train_filters_{b}_table"
         )

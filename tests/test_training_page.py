@@ -21,6 +21,7 @@ from cnn_core.snapshots import (
     load_history,
     save_history,
 )
+from tests import html_grids
 from tests.conftest import open_page, wait_until
 from ui import state
 from ui import training_view as tv
@@ -143,6 +144,11 @@ def test_scrubber_moves_between_snapshots(trained):
     np.testing.assert_allclose(last, own, atol=1e-6)
     assert first_text.startswith("With its random initial weights")
     assert last_text.startswith("After epoch 2")
+    weights = run.snapshots.model_at(2).layer_weights("conv1")  # (8, 1, 3, 3), as shown
+    for k in range(len(weights)):
+        np.testing.assert_allclose(
+            html_grids.grid(trained, f"epoch 2, filter {k}"), weights[k, 0], atol=1e-6
+        )
 
 
 def test_picker_lists_examples_and_open_sets_the_input(trained):
@@ -194,8 +200,15 @@ def test_default_model_page_without_training():
     assert f"**{accuracy:.1%}**" in _markdown(at)
     per_class = [d.value for d in at.dataframe if "accuracy" in d.value.columns]
     assert len(per_class) == 1 and len(per_class[0]) == 10
-    filters = _chart(at, "train_filters_2")["data"]
-    assert len(filters) == 16  # 16 filters of conv2, each the mean over its 8 input channels
+    model = state.default_model_info().model
+    for b, count in ((1, 8), (2, 16)):  # conv2's 16 filters: each the mean over 8 channels
+        shown = tv.conv_filters(model, f"conv{b}", None)
+        assert len(shown) == count
+        for k in range(count):
+            grid = html_grids.grid(at, f"conv{b} filter {k}")
+            np.testing.assert_allclose(grid, shown[k], atol=1e-6)
+    with pytest.raises(AssertionError):
+        html_grids.grid(at, "conv2 filter 16")  # no more than 16
     at.selectbox(key="train_in_channel_2").set_value(3).run()
     assert "input channel 3" in "\n".join(c.value for c in at.caption)
 
