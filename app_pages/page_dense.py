@@ -44,13 +44,23 @@ def weight_matrices(trace) -> None:
             f"= {p['num_parameters']:,} parameters",
             language="python",
         )
+        # The matrix (thousands of cells) is drawn only when asked for: the page opens sooner.
+        box = st.expander(
+            f"Show {stage.name}'s weight matrix W ({p['out_features']} x {p['in_features']})",
+            key=f"dense_weights_{stage.name}_open", on_change="rerun",
+        )  # fmt: skip
+        if not box.open:
+            continue
         figure = figures.annotated_grid(
             p["weight"], square=False, cell_px=22,
             title=f"{stage.name} weight matrix W: {p['out_features']} {rows} x "
             f"{p['in_features']} features (red > 0, blue < 0)",
         )  # fmt: skip
         alt = layout.grid_alt(f"{stage.name} weight matrix W, one row per {rows[:-1]}", p["weight"])
-        layout.chart(st, figure, f"dense_weights_{stage.name}", alt, p["weight"], f"{stage.name} W")
+        with box:
+            layout.chart(
+                st, figure, f"dense_weights_{stage.name}", alt, p["weight"], f"{stage.name} W"
+            )
 
 
 def toy_part():
@@ -194,7 +204,11 @@ def spots_numbers(trace, rows) -> None:
     shown = [trace.stage("input").output.mean(axis=0)] + [maps[c] for c in channels]
     names = ["the input"] + [f"{rows[0]['stage']} ch {c}" for c in channels]
     layout.numbers_table(
-        shown, "dense_spots", "the input and the channels", names, open_key="dense_spots_table"
+        shown,
+        "dense_spots",
+        "the input and the channels",
+        names,
+        open_key="dense_spots_numbers_open",
     )
 
 

@@ -90,6 +90,7 @@ STAGE_PAGES = [
     ("app_pages/page_flatten.py", {"flat_source": "model", "flat_pick_all": True}),
     ("app_pages/page_flatten.py", {"flat_source": "toy"}),
     ("app_pages/page_dense.py", {"dense_source": "model"}),
+    ("app_pages/page_dense.py", {"dense_source": "model", "dense_weights_dense_open": True}),
     ("app_pages/page_dense.py", {"dense_source": "toy"}),
     ("app_pages/page_attribution.py", {}),
 ]

@@ -253,6 +253,25 @@ def test_flatten_clamps_a_preset_index():
 # Dense & softmax
 
 
+def test_dense_weight_matrix_is_drawn_once_opened_and_is_the_layers():
+    """The weight matrix is drawn only when its expander is opened; then it is the layer's W."""
+    at = _open(DENSE)
+
+    def weights():
+        return [c for c in at.get("plotly_chart") if c.proto.id.endswith("-dense_weights_dense")]
+
+    assert not weights()
+    at.session_state["dense_weights_dense_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    z = json.loads(weights()[0].proto.spec)["data"][0]["z"]
+    if isinstance(z, dict):  # a typed array: base64 "bdata" with its dtype and shape
+        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        z = flat.reshape([int(n) for n in str(z["shape"]).split(",")])
+    w = _trace().stage("dense").params["weight"]
+    np.testing.assert_allclose(np.asarray(z, dtype=float), w, atol=1e-6)
+
+
 def test_dense_temperature_changes_probabilities_entropy_and_loss():
     """Entropy and cross-entropy shown equal cnn_core's, and a temperature changes them."""
     at = _open(DENSE, softmax_label=3)
