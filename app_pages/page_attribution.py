@@ -89,9 +89,13 @@ def show_row(figures, texts, key: str, pick: bool = False) -> None:
         col.caption(text)
 
 
-def numbers(what: str, maps, titles) -> None:
-    """Every number of the maps, on demand (a table per class)."""
-    with st.expander(f"Numbers as a table (the {what})"):
+def numbers(what: str, maps, titles, key: str) -> None:
+    """Every number of the maps, on demand (a table per class), filled only while open: two
+    dataframes per method cost the browser more than the maps."""
+    box = st.expander(f"Numbers as a table (the {what})", key=key, on_change="rerun")
+    if not box.open:
+        return
+    with box:
         for values, title in zip(maps, titles, strict=True):
             st.caption(title)
             st.dataframe(np.round(np.asarray(values, dtype=np.float64), 5))
@@ -126,7 +130,7 @@ def saliency_section(image, chosen, names) -> None:
             f"white; colour {view.scale_words(zrange, False)}. {_top_words(values, 'pixel')}"
         )
     show_row(figures, texts, "attr_saliency")
-    numbers("saliency maps", maps, [f"class {names[k]}" for k in chosen])
+    numbers("saliency maps", maps, [f"class {names[k]}" for k in chosen], "attr_saliency_table")
 
 
 def occlusion_settings() -> tuple[int, int, float]:
@@ -170,7 +174,8 @@ def occlusion_section(trace, image, chosen, names) -> None:
     box = view.patch_box(row, col, patch, stride, size)
     occlusion_maps(trace, image, maps, chosen, names, (patch, stride, box))
     masked_view(trace, image, maps, chosen, names, (row, col, box, fill))
-    numbers("occlusion maps", maps, [f"class {names[k]}: drop in p per patch" for k in chosen])
+    titles = [f"class {names[k]}: drop in p per patch" for k in chosen]
+    numbers("occlusion maps", maps, titles, "attr_occlusion_table")
 
 
 def occlusion_maps(trace, image, maps, chosen, names, where) -> None:
@@ -265,7 +270,10 @@ def gradcam_section(image, chosen, names) -> None:
     )
     fields = _fields(repr(config), stage, (h, w), config)  # (h, w, 4)
     gradcam_maps(image, maps, chosen, names, stage, fields)
-    numbers(f"Grad-CAM maps of {stage}", maps, [f"class {names[k]}" for k in chosen])
+    numbers(
+        f"Grad-CAM maps of {stage}", maps, [f"class {names[k]}" for k in chosen],
+        "attr_gradcam_table",
+    )  # fmt: skip
 
 
 def gradcam_maps(image, maps, chosen, names, stage, fields) -> None:
