@@ -24,7 +24,11 @@ alternate app, bare, app, bare, ... so load from other processes hits both alike
     python bench/draw_latency.py --strokes 20 --before /tmp/before  # git archive <commit>
 
 --elements prints what one stroke's reply is made of: messages and bytes per element kind
-(Streamlit's ForwardMsg protobufs as they arrive on the websocket).
+(Streamlit's ForwardMsg protobufs as they arrive on the websocket). --browser-work prints the
+browser's own work per stroke from Chromium's DevTools metrics: main-thread task, JavaScript,
+style and layout milliseconds and DOM nodes made, app (and --before) against the bare page.
+
+    python bench/draw_latency.py --browser-work --strokes 10 --before /tmp/before
 
 With --training, the app alone, idle against training, in ONE session: blocks of --block strokes
 alternate between "idle" (no run under way; the session's last run, if any, was stopped) and
@@ -318,6 +322,60 @@ def elements_mode(args, timeout_ms: int) -> None:
                     [[k, n, f"{b / 1000:.1f}"] for k, (n, b) in rows])  # fmt: skip
 
 
+BROWSER_METRICS = {  # Chromium's Performance.getMetrics name -> column (durations in ms)
+    "TaskDuration": "main-thread tasks ms",
+    "ScriptDuration": "JavaScript ms",
+    "RecalcStyleDuration": "style ms",
+    "LayoutDuration": "layout ms",
+    "Nodes": "DOM nodes made",
+}
+
+
+def browser_work_mode(args, timeout_ms: int) -> None:
+    """The browser's own work per stroke (Chromium's Performance.getMetrics over DevTools,
+    read just before the mouse-up and once the page has settled): main-thread task, JavaScript,
+    style and layout time and DOM nodes made, for the app (and --before) and the bare page,
+    strokes interleaved; medians over --strokes after --warmup."""
+    names = ["app", *(["before"] if args.before else []), "bare"]
+    rows = {name: [] for name in names}
+    with contextlib.ExitStack() as stack:
+        urls = {"app": stack.enter_context(serve("app.py"))[0]}
+        if args.before:
+            urls["before"] = stack.enter_context(serve("app.py", root=Path(args.before)))[0]
+        urls["bare"] = stack.enter_context(serve("bench/bare_canvas.py"))[0]
+        browser = stack.enter_context(chromium())
+        pages = {name: open_page(browser, url) for name, url in urls.items()}
+        sessions = {}
+        for name, page in pages.items():
+            sessions[name] = page.context.new_cdp_session(page)
+            sessions[name].send("Performance.enable")
+            settle(page, False, timeout_ms)
+
+        def metrics(name: str) -> dict:
+            got = sessions[name].send("Performance.getMetrics")["metrics"]
+            return {m["name"]: m["value"] for m in got if m["name"] in BROWSER_METRICS}
+
+        for k in range(args.warmup + args.strokes):
+            for name, page in pages.items():
+                _stroke(page, one_stroke() if k % 2 == 0 else zero_stroke())
+                before = metrics(name)
+                page.mouse.up()
+                settle(page, True, timeout_ms)
+                after = metrics(name)
+                if k >= args.warmup:
+                    scale = {key: 1000 if key.endswith("Duration") else 1 for key in after}
+                    rows[name].append({key: (after[key] - before[key]) * scale[key]
+                                       for key in BROWSER_METRICS})  # fmt: skip
+                empty_canvas(page, timeout_ms)
+    print(f"The browser's work per stroke, median of {args.strokes} ({load_average()} at the end)")
+    print_table(
+        ["page", *BROWSER_METRICS.values()],
+        [[TITLES.get(name, name),
+          *(f"{statistics.median(r[key] for r in rows[name]):.0f}" for key in BROWSER_METRICS)]
+         for name in names],
+    )  # fmt: skip
+
+
 def training_mode(args, timeout_ms: int) -> None:
     """One app session: blocks of strokes with no run, then with a long run under way."""
     import live_ui as ui
@@ -376,6 +434,8 @@ def main() -> None:
                         help="also an older copy of the repository (git archive)")  # fmt: skip
     parser.add_argument("--elements", action="store_true",
                         help="one stroke's reply by element kind (messages, bytes)")  # fmt: skip
+    parser.add_argument("--browser-work", action="store_true",
+                        help="the browser's work per stroke (DevTools metrics)")  # fmt: skip
     parser.add_argument("--training", action="store_true",
                         help="one app session, no run against a run under way")  # fmt: skip
     parser.add_argument("--block", type=int, default=5,
@@ -384,6 +444,8 @@ def main() -> None:
     timeout_ms = int(args.timeout * 1000)
     if args.elements:
         elements_mode(args, timeout_ms)
+    elif args.browser_work:
+        browser_work_mode(args, timeout_ms)
     elif args.training:
         training_mode(args, timeout_ms)
     else:
