@@ -216,6 +216,27 @@ def test_maps_are_cached_across_reruns(monkeypatch):
     assert len(calls) == 4
 
 
+def test_the_ink_is_outlined_along_the_edges_of_its_pixels():
+    """The outline runs between ink (> INK_LEVEL) and no ink, the image's border included, as
+    one SVG path drawn twice (black under white) on each map; no contour is left to trace."""
+    image = np.zeros((4, 4), np.float32)
+    image[1:3, 1] = image[2, 2] = 1.0  # an L of three pixels
+    assert attribution_view.ink_edges(image) == (
+        "M0.5,0.5H1.5M1.5,1.5H2.5M0.5,2.5H2.5M0.5,0.5V2.5M1.5,0.5V1.5M2.5,1.5V2.5"
+    )
+    assert attribution_view.ink_edges(np.ones((2, 2))) == (
+        "M-0.5,-0.5H1.5M-0.5,1.5H1.5M-0.5,-0.5V1.5M1.5,-0.5V1.5"
+    )
+    fig = attribution_view.overlay(
+        image, image, attribution_view.Placement.pixels(), (0.0, 1.0), "Viridis",
+        title="t", bar="b", hover="",
+    )  # fmt: skip
+    paths = [s for s in fig.layout.shapes if s.type == "path"]
+    assert [p.line.color for p in paths] == ["black", "white"]
+    assert {p.path for p in paths} == {attribution_view.ink_edges(image)}
+    assert [t.type for t in fig.data] == ["heatmap"]
+
+
 def test_figures_module_imports_neither_streamlit_nor_torch():
     """ui/attribution_view.py builds figures from plain arrays, like ui/figures.py."""
     from tests.test_architecture import _imported_roots

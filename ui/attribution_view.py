@@ -81,7 +81,8 @@ def overlay(values, image, place: Placement, zrange, colorscale, *, title: str, 
         hovertemplate=hover + "<extra></extra>",
         colorbar={"thickness": 14, "title": {"text": bar, "side": "right"}},
     )  # fmt: skip
-    fig = go.Figure([heat, *_ink_outline(image)])
+    fig = go.Figure(heat)
+    _ink_outline(fig, image)
     for box in boxes:
         _outline(fig, box)
     fig.update_layout(_layout(np.shape(image)[-1], title))
@@ -103,18 +104,39 @@ def image_figure(image, *, title: str, boxes=()) -> go.Figure:
     return fig
 
 
-def _ink_outline(image) -> list[go.Contour]:
-    """The ink's outline: a wide black line under a narrow white one (seen on any colour)."""
-    lines = []
+def ink_edges(image) -> str:
+    """The ink's outline as an SVG path in data coordinates: the edges between a pixel brighter
+    than INK_LEVEL and one that is not (or the image's border), one unit segment each, joined
+    into runs along rows and columns. Pixel (r, c) spans r +- 0.5, c +- 0.5."""
+    ink = np.pad(np.asarray(image, dtype=np.float32) > INK_LEVEL, 1)  # a border of no ink
+    parts = []
+    # Horizontal edges: between rows r-1 and r (padded), where exactly one of the two is ink.
+    for r, row in enumerate(ink[1:] != ink[:-1]):
+        y = r - 0.5
+        for start, stop in _runs(row[1:-1]):
+            parts.append(f"M{start - 0.5},{y}H{stop - 0.5}")
+    for c, col in enumerate((ink[:, 1:] != ink[:, :-1]).T):
+        x = c - 0.5
+        for start, stop in _runs(col[1:-1]):
+            parts.append(f"M{x},{start - 0.5}V{stop - 0.5}")
+    return "".join(parts)
+
+
+def _runs(flags) -> list[tuple[int, int]]:
+    """(start, stop) of every run of True in a 1-D boolean array (stop exclusive)."""
+    edges = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def _ink_outline(fig: go.Figure, image) -> None:
+    """The ink's outline: a wide black line under a narrow white one (seen on any colour), as
+    one SVG path each (cheap to draw, where a go.Contour is traced in the browser)."""
+    path = ink_edges(image)
+    if not path:
+        return
     for colour, width in (("black", 3.5), ("white", 1.5)):
-        lines.append(
-            go.Contour(
-                z=np.asarray(image, dtype=np.float32), showscale=False, hoverinfo="skip",
-                contours={"start": INK_LEVEL, "end": INK_LEVEL, "size": 1, "coloring": "none"},
-                line={"color": colour, "width": width},
-            )
-        )  # fmt: skip
-    return lines
+        fig.add_shape(type="path", path=path, xref="x", yref="y",
+                      line={"color": colour, "width": width})  # fmt: skip
 
 
 def _outline(fig: go.Figure, box) -> None:
