@@ -327,8 +327,11 @@ def test_the_link_reader_never_trusts_a_value_type():
 
 
 def _conv_page(**preset) -> AppTest:
-    """The Convolution page with DIGIT as input and these widget values preset."""
-    return open_page("app_pages/page_convolution.py", image=DIGIT, settings=preset, check=False)
+    """The Convolution page with DIGIT as input and these widget values preset, on the tab that
+    holds them (only the open tab is drawn): the kernel editor's or the toy playground's."""
+    tab = "Toy playground" if any(k.startswith("conv_toy") for k in preset) else "Kernel editor"
+    settings = {"conv_tab": tab, **preset}
+    return open_page("app_pages/page_convolution.py", image=DIGIT, settings=settings, check=False)
 
 
 PAGE_CASES = {
