@@ -112,7 +112,8 @@ def test_worksheet_and_answer_key_downloads_are_offered():
 def test_without_a_drawing_the_convolution_exercise_is_made_from_the_edited_toy():
     """No input: the conv cell question says it is made from the toy; after the learner edits
     the toy input, the question's answer is F.conv2d of the edited grid at the asked cell."""
-    at = open_page("app_pages/page_convolution.py", settings={"ex_kind_convolution": "conv_cell"})
+    settings = {"ex_kind_convolution": "conv_cell", "conv_tab": "Toy playground"}  # its editor
+    at = open_page("app_pages/page_convolution.py", settings=settings)
     assert "Made from the toy." in [c.value for c in at.caption]
     grid = [
         [float(v) for v in row.split()]
@@ -153,7 +154,12 @@ def test_the_rgb_toy_on_the_convolution_page_matches_torch():
     at = open_page(
         "app_pages/page_convolution.py",
         digit=7,
-        settings={"conv_rgb_filter": 1, "conv_rgb_row": 2, "conv_rgb_col": 0},
+        settings={
+            "conv_rgb_filter": 1,
+            "conv_rgb_row": 2,
+            "conv_rgb_col": 0,
+            "conv_tab": "Toy playground",
+        },  # the RGB toy is on the toy's tab
     )
     want = F.conv2d(
         torch.tensor(wx.RGB_IMAGE)[None], torch.tensor(wx.RGB_FILTERS), torch.tensor(wx.RGB_BIAS)
