@@ -20,7 +20,7 @@ from ui import (
 from ui import toy as toy_ui
 
 FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
-PICK_CHARTS = ("act_before", "act_after", "act_changed")  # a click on any of them picks a cell
+PICK_CHARTS = ("act_after", "act_changed")  # a click on either of them picks a cell
 VIEWS = ("The function's curve", "Changed cells")  # the tabs under the maps (key "act_view")
 
 
@@ -223,8 +223,12 @@ def grids_of(e, ranges, source_name: str, box) -> None:
             boxes=box,
         )  # fmt: skip
         alt = layout.grid_alt(title, values, f"the chosen cell {cell} is outlined")
+        if part == "before":  # not clickable: its 784 click targets cost as much as the map
+            layout.chart(where_, fig, "act_before", alt, values, "the map before")
+            continue
         fig = cell_pick.add_markers(fig, values)
         layout.chart(where_, fig, f"act_{part}", alt, values, f"the map {part}", **cell_pick.PICK)
+        where_.caption("Click a cell of this map to choose it.")
 
 
 def changed_map(e, box) -> None:
@@ -243,6 +247,7 @@ def changed_map(e, box) -> None:
     fig = cell_pick.add_markers(fig, changed)
     place = grids.grid_columns([figures.grid_width_px(changed, digits=0, cell_px=px)])[0]
     layout.chart(place, fig, "act_changed", alt, changed, "the changed cells", **cell_pick.PICK)
+    place.caption("Click a cell of this map to choose it.")
 
 
 st.title("Activation")
