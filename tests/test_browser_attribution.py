@@ -1,6 +1,6 @@
 """Chromium: a drawn digit, then the home page's link to "What it looks at": the saliency,
-occlusion and Grad-CAM maps and the masked image are drawn by Plotly, with no error on the page.
-Every wait is for something the page shows, never for a length of time."""
+occlusion and Grad-CAM maps are drawn by Plotly and the masked image is shown, with no error on
+the page. Every wait is for something the page shows, never for a length of time."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from tests.test_browser import _draw, _one, _prediction
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 WAIT = 60_000  # ms
-CHARTS = ("attr_saliency_0", "attr_occlusion_0", "attr_gradcam_0", "attr_masked")
+CHARTS = ("attr_saliency_0", "attr_occlusion_0", "attr_gradcam_0")
+MASKED = ".cs-masked img"  # the covered input: an image, not a chart
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 # The script run in front of the learner has finished and nothing shown is left from before.
 SETTLED_JS = """() => {
@@ -35,6 +36,12 @@ def test_the_three_maps_of_a_drawn_digit_are_drawn(page):
     page.get_by_role("heading", name="What it looks at", exact=True).wait_for(timeout=WAIT)
     for key in CHARTS:
         _heatmap(page, key).wait_for(timeout=WAIT)
+    page.locator(MASKED).wait_for(timeout=WAIT)
+    page.wait_for_function(  # loaded and drawn at its size, its text alternative set
+        f"""() => {{ const img = document.querySelector('{MASKED}');
+          return img.complete && img.naturalWidth > 0 && img.width >= 280 && !!img.alt; }}""",
+        timeout=WAIT,
+    )
     page.wait_for_function(SETTLED_JS, polling=50, timeout=WAIT)
     for start in ("Saliency of class 1,", "Occlusion for class 1:", "Grad-CAM of class 1 at"):
         captions = page.get_by_test_id("stCaptionContainer").filter(has_text=start)

@@ -2,11 +2,16 @@
 same model and input; class, patch, stride, fill, patch cell and stage change them; a setting
 the core refuses gives the core's sentence; the maps are cached across reruns."""
 
+import base64
+import html
+import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import streamlit as st
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import attribution, load_default_model
@@ -55,6 +60,20 @@ def _caption(at: AppTest, start: str) -> str:
     return found
 
 
+def _masked(at: AppTest) -> tuple[np.ndarray, str] | None:
+    """The covered input the page shows as an image (one value per input pixel, read back
+    from its PNG at view.CELL_PX screen pixels each) and its alt text; None if none."""
+    page = "".join(m.value for m in at.markdown)
+    found = re.search(r"<figure class='cs-masked'.*?<img src='data:image/png;base64,([^']+)' "
+                      r"alt='([^']+)'", page)  # fmt: skip
+    if found is None:
+        return None
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(found.group(1)))))
+    cell = attribution_view.CELL_PX
+    assert (pixels == pixels[::cell, ::cell].repeat(cell, 0).repeat(cell, 1)).all()
+    return pixels[::cell, ::cell], html.unescape(found.group(2))
+
+
 def _runner_up(trace) -> int:
     return int(np.argsort(trace.probabilities)[-2])
 
@@ -81,7 +100,13 @@ def test_by_default_the_prediction_and_the_runner_up_are_explained_side_by_side(
     charts = _charts(at)
     for key in ("attr_saliency", "attr_occlusion", "attr_gradcam"):
         assert {f"{key}_0", f"{key}_1"} <= set(charts), charts
-    assert "attr_masked" in charts
+    patch, stride, fill = (at.session_state[k] for k in ("attr_patch", "attr_stride", "attr_fill"))
+    row, col = at.session_state["attr_occ_row"], at.session_state["attr_occ_col"]
+    box = attribution_view.patch_box(row, col, patch, stride, 28)
+    covered = attribution_view.masked_image(_image(), box, fill)
+    shown, alt = _masked(at)
+    np.testing.assert_array_equal(shown, (np.clip(covered, 0, 1) * 255).astype(np.uint8))
+    assert alt.startswith(f"The input with patch ({row}, {col}) covered")
 
 
 def test_another_class_alone_changes_every_number():
@@ -162,7 +187,7 @@ def test_a_setting_the_core_refuses_gives_its_sentence(widget, value, args):
     words = str(refused.value)
     assert [e.value for e in at.error] == [f"{words[0].upper()}{words[1:]}."]
     charts = _charts(at)
-    assert not [c for c in charts if c.startswith("attr_occlusion") or c == "attr_masked"]
+    assert not [c for c in charts if c.startswith("attr_occlusion")] and _masked(at) is None
     assert "attr_saliency_0" in charts and "attr_gradcam_0" in charts
 
 
