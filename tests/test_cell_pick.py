@@ -70,6 +70,21 @@ def test_markers_follow_a_placement_over_the_input():
     np.testing.assert_array_equal(ys.reshape(3, 3)[:, 0], [1.5, 3.5, 5.5])
 
 
+def test_markers_keep_rows_downwards_on_a_map_over_the_input():
+    """An occlusion map over the input has its rows downwards by a descending y range (not
+    autorange): the pinned axes keep it descending (it was flipped, the map upside down)."""
+    from ui import attribution_view
+
+    values = np.zeros((13, 13), np.float32)
+    place = attribution_view.Placement.patches(4, 2)
+    fig = attribution_view.overlay(values, np.zeros((28, 28)), place, (0.0, 1.0), "RdBu",
+                                   title="t", bar="b", hover="")  # fmt: skip
+    fig = cell_pick.add_markers(fig, values, first=place.first, step=place.step)
+    top, bottom = fig.layout.yaxis.range
+    assert top > bottom and (top, bottom) == (1.5 + 12.5 * 2, 0.5)
+    assert fig.layout.xaxis.range[0] < fig.layout.xaxis.range[1]
+
+
 # ----------------------------------------------------------------------------------------------
 # Field bounds against the core
 

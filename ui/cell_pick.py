@@ -63,7 +63,8 @@ def _pin_axes(fig: go.Figure, shape, first: float, step: float, xref: str, yref:
     x_axis, y_axis = f"xaxis{xref[1:]}", f"yaxis{yref[1:]}"
     x_range = [first - step / 2, first + (w - 0.5) * step]
     y_range = [first - step / 2, first + (h - 0.5) * step]
-    if fig.layout[y_axis].autorange == "reversed":
+    shown = fig.layout[y_axis].range  # rows downwards by a descending range (attribution_view)
+    if fig.layout[y_axis].autorange == "reversed" or (shown is not None and shown[0] > shown[1]):
         y_range = y_range[::-1]
     fig.layout[x_axis].update(range=x_range, autorange=False)
     fig.layout[y_axis].update(range=y_range, autorange=False)
