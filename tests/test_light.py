@@ -78,3 +78,12 @@ def test_strip_has_one_column_per_value_in_the_heatmap_colours():
     assert out.shape == (5, 4, 3) and out.dtype == np.uint8
     expected = images.colorize(v[None, :], 0.0, 2.0, signed=False)[0]
     assert all(np.array_equal(row, expected) for row in out)
+
+
+def test_an_image_with_a_width_is_enlarged_to_it_not_left_at_its_natural_size():
+    """A one-pixel-per-value PNG given a width fills that width (Streamlit's markdown images
+    have object-fit: scale-down, which kept them at their natural few pixels)."""
+    html = light.image("data:image/png;base64,AAAA", "conv1: 8 maps", 84)
+    style = html.split("style='")[1]
+    assert "width:84px" in style and "object-fit:fill" in style and "height:auto" in style
+    assert "alt='conv1: 8 maps'" in html

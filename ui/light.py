@@ -88,7 +88,7 @@ def image(uri: str, alt: str, width: int | None = None) -> str:
     size = f"width:{width}px;max-width:100%;" if width else "max-width:100%;"
     return (
         f"<img src='{uri}' alt='{escape(alt, quote=True)}' "
-        f"style='{size}image-rendering:pixelated;display:block'>"
+        f"style='{size}height:auto;object-fit:fill;image-rendering:pixelated;display:block'>"
     )
 
 
