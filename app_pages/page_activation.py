@@ -14,6 +14,7 @@ from ui import (
     grids,
     layout,
     norm_view,
+    pages,
     state,
     tour,
 )
@@ -21,7 +22,7 @@ from ui import toy as toy_ui
 
 FUNCTIONS = {name: a.label for name, a in ACTIVATIONS.items()}  # name -> label, menu order
 PICK_CHARTS = ("act_after", "act_changed")  # a click on either of them picks a cell
-VIEWS = ("The function's curve", "Changed cells")  # the tabs under the maps (key "act_view")
+VIEWS = tuple(pages.ACT_VIEWS.values())  # the tabs under the maps (key "act_view", a link setting)
 
 
 def function_picker(own: str | None, cols=None) -> tuple[str, float]:

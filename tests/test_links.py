@@ -325,3 +325,23 @@ def test_every_page_view_round_trips(slug):
             ), key
         else:
             assert got == value, key
+
+
+def test_a_link_reopens_the_activation_view_the_flatten_chart_and_the_exercises():
+    """The Activation page's tab under the maps (``act_view``), Flatten's clickable chart of
+    every channel (``flat_pick_all``) and a page's exercises expander (``ex_open_<page>``) are
+    link settings: a link made with them reopens the page with them, without a note."""
+    image = _digit(4)
+    values = {"act_view": "Changed cells", "ex_open_activation": True}
+    params = links.encode("activation", image, values)
+    assert params["act_view"] == "changed" and params["ex_open_activation"] == "1"
+    at = _open(params)
+    assert not at.exception, at.exception
+    assert not _notes(at)
+    tabs = next(node for node in at.main if node.type == "tab_container")
+    labels = [tab.label for tab in tabs.children.values()]
+    assert labels[tabs.proto.tab_container.default_tab_index] == "Changed cells"
+    assert [w for w in at.selectbox if w.key == "ex_kind_activation"]  # the exercises are open
+    at = _open(links.encode("flatten", image, {"flat_pick_all": True}))
+    assert not at.exception, at.exception
+    assert at.toggle(key="flat_pick_all").value is True and not _notes(at)

@@ -24,7 +24,7 @@ from cnn_core import exercises as core
 from cnn_core import ops, toy
 from cnn_core.exercise_source import FROM_RANDOM, Source
 
-from . import pages, state, tour
+from . import layout, pages, state, tour
 
 Ref = tuple[str, int, str]  # (kind, n, source tag): the n-th exercise of a kind, on these numbers
 SHEET_SIZE = 30  # exercises a page keeps for its worksheet (the most recent)
@@ -37,6 +37,15 @@ TOY_KEYS = {
 }
 DENSE_TOY_KEYS = ("dense_toy_x", "dense_toy_w", "dense_toy_b")
 DENSE_TOY = (toy.toy_features(), toy.DENSE_TOY_W, toy.DENSE_TOY_B)  # their defaults
+# The expander's open state per page: a widget value (registered in ui/pages.py, so a teacher's
+# link can open a page at its exercises). The expander is filled only while open.
+OPEN_KEYS = {
+    "convolution": "ex_open_convolution",
+    "activation": "ex_open_activation",
+    "pooling": "ex_open_pooling",
+    "flatten": "ex_open_flatten",
+    "dense": "ex_open_dense",
+}
 
 
 @dataclass
@@ -135,13 +144,20 @@ def _check(slug: str, ref: Ref, exercise: core.Exercise, text: str) -> str | Non
 
 
 def section(slug: str) -> None:
-    """The page's "Predict, then reveal" expander (nothing on a page without exercises). Called
-    at the end of a page, it also settles the page's tour (tour.settle)."""
+    """The page's "Predict, then reveal" expander (nothing on a page without exercises), filled
+    only while it is open: opening it reruns the page (a closed one costs the page no widgets,
+    no exercise and no worksheet). Called at the end of a page, it also settles the page's tour
+    (tour.settle)."""
     tour.settle(slug)
     kinds = core.PAGE_KINDS.get(slug)
     if not kinds:
         return
-    with st.expander("Predict, then reveal", icon=":material/quiz:"):
+    key = OPEN_KEYS[slug]
+    layout.keep(key)
+    box = st.expander("Predict, then reveal", icon=":material/quiz:", key=key, on_change="rerun")
+    if not box.open:
+        return
+    with box:
         kind = st.selectbox(
             "Exercise", kinds, format_func=lambda k: core.KINDS[k].label, key=f"ex_kind_{slug}"
         )

@@ -74,6 +74,10 @@ def _stages(prefix: str) -> Widget:
 
 # The Convolution page's tabs (its st.tabs key is "conv_tab"): the word a link uses -> the label.
 CONV_TABS = {"model": "Your input and model", "editor": "Kernel editor", "toy": "Toy playground"}
+# The Activation page's tabs under the maps (st.tabs key "act_view"), likewise.
+ACT_VIEWS = {"curve": "The function's curve", "changed": "Changed cells"}
+# What it looks at: one tab per method (st.tabs key "attr_method"), likewise.
+ATTR_METHODS = {"saliency": "Saliency", "occlusion": "Occlusion", "gradcam": "Grad-CAM"}
 _INDEX = _int(0, 64)  # row / column / channel indices: every model map fits in 0..64
 _COLOR = _choice(theme.COLOR_MODES, "per layer")
 _SOURCE = _choice(("model", "toy"), "model")  # the "Work on" switch
@@ -111,6 +115,7 @@ PAGES = (
             "conv_toy_dilation": _int(1, 3, 1),
             "conv_toy_row": _INDEX,
             "conv_toy_col": _INDEX,
+            "ex_open_convolution": _bool(False),
         },
     ),
     Page(
@@ -133,6 +138,8 @@ PAGES = (
             "act_toy_kernel": _grid(7),
             "norm_layer": _stages("norm"),
             "norm_channel": _INDEX,
+            "act_view": _choice(ACT_VIEWS.values(), names=ACT_VIEWS),
+            "ex_open_activation": _bool(False),
         },
     ),
     Page(
@@ -157,6 +164,7 @@ PAGES = (
             "pool_toy_input": _choice(("conv", "image"), "conv"),
             "pool_toy_image": _grid(14),
             "pool_toy_kernel": _grid(7),
+            "ex_open_pooling": _bool(False),
         },
     ),
     Page(
@@ -174,6 +182,8 @@ PAGES = (
             "flat_color_mode": _COLOR,
             "flat_toy_image": _grid(14),
             "flat_toy_kernel": _grid(3),
+            "flat_pick_all": _bool(False),
+            "ex_open_flatten": _bool(False),
         },
     ),
     Page(
@@ -191,6 +201,7 @@ PAGES = (
             "dense_toy_x": _grid(14),
             "dense_toy_w": _grid(14),
             "dense_toy_b": _grid(14),
+            "ex_open_dense": _bool(False),
         },
     ),
     Page(
@@ -200,6 +211,7 @@ PAGES = (
         ":material/visibility:",
         kinds=(),
         settings={
+            "attr_method": _choice(ATTR_METHODS.values(), names=ATTR_METHODS),
             "attr_class": _INDEX,
             "attr_compare": _bool(True),
             "attr_other": _INDEX,
