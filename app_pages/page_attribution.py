@@ -1,13 +1,14 @@
 """What it looks at: where in the current input a class's score comes from, by saliency,
 occlusion and Grad-CAM (cnn_core.attribution computes them), each drawn over the input with its
-colour scale, its numbers on hover and in words, for one class or two side by side."""
+colour scale, its numbers on hover and in words, for one class or two side by side. One tab per
+method, and only the open one is drawn and computed."""
 
 import numpy as np
 import streamlit as st
 
 from cnn_core import attribution
 from ui import attribution_view as view
-from ui import cell_pick, images, layout, light, state
+from ui import cell_pick, images, layout, light, pages, state
 
 METHODS = {
     "saliency": attribution.saliency,
@@ -16,6 +17,11 @@ METHODS = {
 }
 FILLS = {0.0: "black, no ink", 1.0: "white, full ink"}
 OCCLUSION_CHARTS = ("attr_occlusion_0", "attr_occlusion_1")  # show_row's keys: one per class
+# The methods' settings, kept over a run whose open tab does not draw them (Streamlit drops the
+# values of widgets a run does not draw; cell_pick.keep puts them back), so a share link made on
+# any tab holds them all.
+TAB_KEYS = ("attr_patch", "attr_stride", "attr_fill", "attr_occ_row", "attr_occ_col", "attr_stage")
+TAB_KEYS += ("attr_method",)  # and the open tab itself, over a visit to another page
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -339,6 +345,17 @@ trace = layout.input_trace()
 if trace is not None:
     class_names = state.current_model().class_names
     chosen_classes = choose_classes(trace, class_names)
-    saliency_section(state.current_input(), chosen_classes, class_names)
-    occlusion_section(trace, state.current_input(), chosen_classes, class_names)
-    gradcam_section(state.current_input(), chosen_classes, class_names)
+    image = state.current_input()
+    # One method at a time: the three together were 6 Plotly charts and three computations on
+    # every visit. A click on a tab reruns the page to draw it; a link reopens its tab.
+    cell_pick.keep(TAB_KEYS)
+    tabs = st.tabs(list(pages.ATTR_METHODS.values()), key="attr_method", on_change="rerun")
+    sections = (
+        lambda: saliency_section(image, chosen_classes, class_names),
+        lambda: occlusion_section(trace, image, chosen_classes, class_names),
+        lambda: gradcam_section(image, chosen_classes, class_names),
+    )
+    for tab, section in zip(tabs, sections, strict=True):
+        if tab.open:
+            with tab:
+                section()

@@ -27,6 +27,7 @@ POINT_JS = """([el, x, y]) => {
   return [box.left + L.xaxis._offset + L.xaxis.l2p(x), box.top + L.yaxis._offset + L.yaxis.l2p(y)];
 }"""
 OCCLUSION = {"attr_class": 7, "attr_compare": False, "attr_patch": 4, "attr_stride": 2}
+OCCLUSION |= {"attr_method": "Occlusion"}  # the link opens the page on the occlusion tab
 
 
 def _open(context, url: str, slug: str, settings: dict):

@@ -15,6 +15,7 @@ from ui import state
 POOLING = "app_pages/page_pooling.py"
 
 POOLED = "pool_after_14x14"  # the pooled map's chart key: pool1 of the default model is 14x14
+OCCLUSION_TAB = {"attr_method": "Occlusion"}  # What it looks at: the occlusion maps' tab
 
 
 def _click(at, chart_key: str, *data):
@@ -43,7 +44,7 @@ def _cell(at, keys) -> tuple[int, ...]:
         ("app_pages/page_flatten.py", "flat_all_maps", (3, 2, 5), ("flat_c", "flat_h", "flat_w"),
          {"flat_pick_all": True}),  # the clickable chart of every channel is switched on
         ("app_pages/page_attribution.py", "attr_occlusion_1", (3, 9, 6, 18, 9, 21, 0.5, 0.1),
-         ("attr_occ_row", "attr_occ_col"), {}),
+         ("attr_occ_row", "attr_occ_col"), {"attr_method": "Occlusion"}),  # drawn on its tab
     ],
 )  # fmt: skip
 def test_a_click_on_a_map_sets_its_sliders(page, chart, data, keys, settings):
@@ -103,7 +104,8 @@ def test_a_click_shows_in_the_page_text():
 def test_a_pick_survives_a_page_switch(page, chart, data, keys):
     """A clicked cell is still the chosen one after going to another page and back (Streamlit
     drops the values of widgets a run does not draw; cell_pick.keep puts them back)."""
-    shown = {"flat_all_maps": {"flat_pick_all": True}}.get(chart, {})  # its chart is drawn
+    shown = {"flat_all_maps": {"flat_pick_all": True}, "attr_occlusion_0": OCCLUSION_TAB}
+    shown = shown.get(chart, {})  # its chart is drawn (and its tab kept over the switch)
     at = _click(open_page(page, digit=7, settings=shown), chart, *data)
     at.switch_page("app_pages/page_dense.py").run()
     at.switch_page(page).run()

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import attribution, load_default_model
 from tests.conftest import HELD_OUT_INDEX, held_out_digit, open_link, open_page
 from tests.conftest import page_text as _text
-from ui import attribution_view, links
+from ui import attribution_view, links, pages
 from ui.attribution_view import number
 
 PAGE = "app_pages/page_attribution.py"
@@ -40,6 +40,15 @@ def _set(at: AppTest, **values) -> AppTest:
                       if w.key == key)  # fmt: skip
         widget.set_value(value).run()
         assert not at.exception, at.exception
+    return at
+
+
+def _tab(at: AppTest, method: str) -> AppTest:
+    """Open the tab of ``method`` ("saliency", "occlusion", "gradcam"), as a click on it does
+    (only the open tab is drawn)."""
+    at.session_state["attr_method"] = pages.ATTR_METHODS[method]
+    at.run()
+    assert not at.exception, at.exception
     return at
 
 
@@ -86,8 +95,9 @@ def test_without_an_input_the_page_asks_for_one_and_draws_no_map():
 
 
 def test_by_default_the_prediction_and_the_runner_up_are_explained_side_by_side():
-    """The page opens on the predicted class beside the runner-up; its saliency numbers (the
-    largest value and its pixel, for both) are the core's."""
+    """The page opens on the predicted class beside the runner-up, on the Saliency tab: its
+    numbers (the largest value and its pixel, for both) are the core's, and only its two maps
+    are drawn; each other tab draws its own two maps (and Occlusion the covered input)."""
     at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
     k, other = trace.prediction, _runner_up(trace)
@@ -97,9 +107,12 @@ def test_by_default_the_prediction_and_the_runner_up_are_explained_side_by_side(
         values = attribution.saliency(model, _image(), c)
         r, col = np.unravel_index(np.argmax(values), values.shape)
         assert f"{_largest(values)} pixel ({r}, {col})" in _caption(at, f"Saliency of class {c},")
-    charts = _charts(at)
-    for key in ("attr_saliency", "attr_occlusion", "attr_gradcam"):
-        assert {f"{key}_0", f"{key}_1"} <= set(charts), charts
+    assert sorted(_charts(at)) == ["attr_saliency_0", "attr_saliency_1"]
+    assert _masked(at) is None
+    _tab(at, "gradcam")
+    assert sorted(_charts(at)) == ["attr_gradcam_0", "attr_gradcam_1"]
+    _tab(at, "occlusion")
+    assert sorted(_charts(at)) == ["attr_occlusion_0", "attr_occlusion_1"]
     patch, stride, fill = (at.session_state[k] for k in ("attr_patch", "attr_stride", "attr_fill"))
     row, col = at.session_state["attr_occ_row"], at.session_state["attr_occ_col"]
     box = attribution_view.patch_box(row, col, patch, stride, 28)
@@ -118,13 +131,15 @@ def test_another_class_alone_changes_every_number():
     _set(at, attr_compare=False, attr_class=k)
     saliency = attribution.saliency(model, _image(), k)
     assert f"{_largest(saliency)} pixel" in _caption(at, f"Saliency of class {k},")
+    assert _text(at).count("Saliency of class") == 1
+    assert "attr_saliency_1" not in _charts(at)
+    _tab(at, "occlusion")
     drop = attribution.occlusion(model, _image(), k)
     assert _largest(drop, "+.4f") in _caption(at, f"Occlusion for class {k}:")
     assert f"class **{k}**: p = {trace.probabilities[k]:.2%}" in _text(at)
+    _tab(at, "gradcam")
     stage = at.selectbox(key="attr_stage").value
     assert _gradcam_words(model, k, stage) in _caption(at, f"Grad-CAM of class {k} at {stage},")
-    assert _text(at).count("Saliency of class") == 1
-    assert "attr_saliency_1" not in _charts(at)
 
 
 def _gradcam_words(model, k: int, stage: str) -> str:
@@ -146,6 +161,7 @@ def test_the_chosen_patch_shows_the_cores_drop_and_p_before_and_after():
     at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
     k = trace.prediction
+    _tab(at, "occlusion")
     _set(at, attr_compare=False, attr_patch=5, attr_stride=3, attr_fill=1.0)
     _set(at, attr_occ_row=2, attr_occ_col=4)
     drop = attribution.occlusion(model, _image(), k, patch=5, stride=3, fill=1.0)
@@ -165,7 +181,7 @@ def test_grad_cam_follows_the_chosen_stage(stage):
     and its size is stated."""
     at = open_page(PAGE, digit=HELD_OUT_INDEX)
     model, trace = load_default_model(), _expected_trace()
-    _set(at, attr_compare=False, attr_stage=stage)
+    _set(_tab(at, "gradcam"), attr_compare=False, attr_stage=stage)
     k = trace.prediction
     assert _gradcam_words(model, k, stage) in _caption(at, f"Grad-CAM of class {k} at {stage},")
     h, w = attribution.grad_cam(model, _image(), k, stage).shape
@@ -183,18 +199,19 @@ def test_a_setting_the_core_refuses_gives_its_sentence(widget, value, args):
     model, trace = load_default_model(), _expected_trace()
     with pytest.raises(ValueError) as refused:
         attribution.occlusion(model, _image(), trace.prediction, **args)
-    _set(at, **{widget: value})
+    _set(_tab(at, "occlusion"), **{widget: value})
     words = str(refused.value)
     assert [e.value for e in at.error] == [f"{words[0].upper()}{words[1:]}."]
-    charts = _charts(at)
-    assert not [c for c in charts if c.startswith("attr_occlusion")] and _masked(at) is None
-    assert "attr_saliency_0" in charts and "attr_gradcam_0" in charts
+    assert not _charts(at) and _masked(at) is None
+    for method in ("saliency", "gradcam"):
+        assert f"attr_{method}_0" in _charts(_tab(at, method)) and not at.error
 
 
 def test_a_link_with_a_patch_too_large_opens_on_the_sentence():
-    """A share link may carry a patch up to 64: the page opens and says why there is no
-    occlusion map, and the link itself is not reported as broken."""
-    at = open_link(links.encode("attribution", _image(), {"attr_patch": 40}))
+    """A share link may carry a patch up to 64: the page opens on its Occlusion tab and says why
+    there is no occlusion map, and the link itself is not reported as broken."""
+    values = {"attr_patch": 40, "attr_method": "Occlusion"}
+    at = open_link(links.encode("attribution", _image(), values))
     assert not at.exception, at.exception
     assert at.title[0].value == "What it looks at"
     assert [e.value for e in at.error] == ["The patch size must be from 1 to 28, got 40."]
@@ -204,29 +221,37 @@ def test_a_link_with_a_patch_too_large_opens_on_the_sentence():
 def test_a_link_reopens_the_same_view_with_the_same_numbers():
     """Settings made in one session, shared as a link and opened in a fresh one: the widgets
     hold them and the numbers are the core's for them (class 3 beside 5, patch 6, stride 3,
-    half-grey fill, patch (2, 5), Grad-CAM of pool1)."""
-    chosen = {"attr_class": 3, "attr_other": 5, "attr_patch": 6, "attr_stride": 3}
-    chosen |= {"attr_fill": 0.5, "attr_occ_row": 2, "attr_occ_col": 5, "attr_stage": "pool1"}
+    half-grey fill, patch (2, 5), Grad-CAM of pool1), each on its own tab: the link made on the
+    Grad-CAM tab still holds the occlusion settings, and opens on the Grad-CAM tab."""
+    occlusion = {"attr_patch": 6, "attr_stride": 3, "attr_fill": 0.5}
+    occlusion |= {"attr_occ_row": 2, "attr_occ_col": 5}
     first = open_page(PAGE, digit=HELD_OUT_INDEX)
-    _set(first, **chosen)
+    _set(first, attr_class=3, attr_other=5)
+    _set(_tab(first, "occlusion"), **occlusion)
+    _set(_tab(first, "gradcam"), attr_stage="pool1")
     shared = {key: first.session_state[key] for key in links.SETTINGS["attribution"]}
+    assert {key: shared[key] for key in occlusion} == occlusion
     at = open_link(links.encode("attribution", _image(), shared))
     assert not at.exception, at.exception
     assert not [w for w in at.warning if "could not be used" in w.value]
+    assert at.session_state["attr_method"] == "Grad-CAM"
     assert at.selectbox(key="attr_stage").value == "pool1"
-    assert at.slider(key="attr_occ_col").value == 5
     model, p = load_default_model(), _expected_trace().probabilities
+    for k in (3, 5):
+        assert _gradcam_words(model, k, "pool1") in _caption(at, f"Grad-CAM of class {k} at")
+    _tab(at, "occlusion")
+    assert at.slider(key="attr_occ_col").value == 5
     text = _text(at)
     assert "rows 6–11 and columns 15–20" in text
     for k in (3, 5):
         drop = attribution.occlusion(model, _image(), k, patch=6, stride=3, fill=0.5)[2, 5]
         after, drop_text = number(p[k] - drop, ".2%"), number(drop, "+.4f")
         assert f"class **{k}**: p = {p[k]:.2%} → **{after}**, a drop of **{drop_text}**" in text
-        assert _gradcam_words(model, k, "pool1") in _caption(at, f"Grad-CAM of class {k} at")
 
 
 def test_maps_are_cached_across_reruns(monkeypatch):
-    """A rerun that changes only the Grad-CAM stage runs no new saliency or occlusion."""
+    """Only the open tab's method is computed; a rerun that changes only the Grad-CAM stage,
+    and going back to the other tabs, runs no new saliency or occlusion."""
     calls = []
     for name in ("saliency", "occlusion"):
         real = getattr(attribution, name)
@@ -235,9 +260,12 @@ def test_maps_are_cached_across_reruns(monkeypatch):
         )
     st.cache_data.clear()
     at = open_page(PAGE, digit=HELD_OUT_INDEX)
+    assert calls == ["saliency", "saliency"]
+    _tab(at, "occlusion")
     assert sorted(calls) == ["occlusion", "occlusion", "saliency", "saliency"]
-    _set(at, attr_stage="pool1")
+    _set(_tab(at, "gradcam"), attr_stage="pool1")
     at.run()
+    _tab(_tab(at, "saliency"), "occlusion")
     assert len(calls) == 4
 
 

@@ -123,8 +123,8 @@ BOUNDED = [  # (page slug, widget key, other settings the widget needs to be dra
     ("pooling", "pool_size", {}),
     ("pooling", "pool_stride", {}),
     ("dense", "softmax_temperature", {}),
-    ("attribution", "attr_patch", {}),
-    ("attribution", "attr_fill", {}),
+    ("attribution", "attr_patch", {"attr_method": "Occlusion"}),  # only the open tab is drawn
+    ("attribution", "attr_fill", {"attr_method": "Occlusion"}),
 ]
 
 
