@@ -3,13 +3,14 @@ without a mouse) side by side with the prediction, then every stage at a glance.
 the samples follow the data set of the model in use (digits or clothes, ui/samples.py)."""
 
 import copy
+from html import escape
 
 import numpy as np
 import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, images, keyboard_digit, layout, light, pages, samples, state, tour
+from ui import canvas, images, keyboard_digit, layout, light, live_html, pages, samples, state, tour
 
 TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
@@ -55,34 +56,36 @@ def _take_drawing(rgba, center: bool) -> None:
     state.set_input(None if pre.is_empty else pre.image, "your drawing")
 
 
-def _steps_row(pre) -> None:
-    """The preprocessing steps as small images with their sizes, in one HTML block (one element
-    and no image request per stroke)."""
+def _steps_html(pre) -> str:
+    """The preprocessing steps as small images with their sizes, in a row (images inside the
+    HTML: no image request per stroke)."""
     items = []
     for name, img in pre.steps.items():
         size = f"{img.shape[0]}x{img.shape[1]}"
         alt = f"Preprocessing step '{name}' of {state.input_source()}: {size} pixels"
         uri = images.data_uri(images.square_thumbnail(img, 84))  # on a square: same sizes
         items.append((uri, alt, f"{name} ({size})"))
-    st.markdown(light.figure_row(items), unsafe_allow_html=True)
+    return light.figure_row(items)
 
 
-def _prediction(trace) -> None:
+def _prediction_html(trace) -> str:
+    """The predicted class in large type, its probability in words, and every class's
+    probability as a table of bars (a table: its own text alternative)."""
     names = state.current_model().class_names
     p = trace.probabilities
-    st.markdown(
-        "<div class='cs-prediction' style='font-size:3.2rem;font-weight:700;line-height:1'>"
-        f"{names[trace.prediction]}</div>",
-        unsafe_allow_html=True,
+    return (
+        "<div class='cs-prediction' style='font-size:3.2rem;font-weight:700;line-height:1;"
+        f"margin:0.25rem 0'>{escape(str(names[trace.prediction]))}</div>"
+        f"<p>predicted with probability <strong>{p[trace.prediction]:.1%}</strong></p>"
+        + light.probability_bars(p, names)
     )
-    st.markdown(f"predicted with probability **{p[trace.prediction]:.1%}**")
-    st.markdown(light.probability_bars(p, names), unsafe_allow_html=True)  # a table: its own text
 
 
 def _overview(trace) -> None:
-    """Every stage in order: its output and its shape in one table (one element per stroke,
-    its images inside it), a link to the page that explains each kind of stage, and each
-    stage's numbers as a table on demand."""
+    """Every stage in order: its output and its shape in one table (its images inside it), a
+    link to the page on attribution, and any stage's numbers as a table on demand. Drawn also
+    before there is an input (the table then says so), so that a stroke changes these elements
+    in place rather than building them."""
     st.subheader("Every stage for this input")
     attribution = pages.BY_SLUG["attribution"]
     st.page_link(
@@ -91,16 +94,39 @@ def _overview(trace) -> None:
         icon=attribution.icon,
     )
     mode = layout.color_mode("draw_color_mode")
-    global_values = layout.map_values(trace)
-    rows = [
-        (s.name, s.kind, layout.shape_text(s.shape), _stage_cell(s, mode, global_values))
-        for s in trace.stages
-    ]
-    st.markdown(light.stage_table(rows), unsafe_allow_html=True)
-    for stage in trace.stages:
-        if (stage.output.ndim == 3 and stage.kind != "input") or stage.kind == "flatten":
-            key = f"draw_{stage.name}"
-            layout.numbers_table(stage.output, key, stage.name, open_key=f"draw_table_{stage.name}")
+    if trace is None:
+        noun = _subject().noun
+        overview = light.note(f"No input yet: draw a {noun} and each stage's output shows here.")
+    else:
+        global_values = layout.map_values(trace)
+        rows = [
+            (s.name, s.kind, layout.shape_text(s.shape), _stage_cell(s, mode, global_values))
+            for s in trace.stages
+        ]
+        overview = light.stage_table(rows)
+    live_html.html(overview, key="draw_overview")
+    _numbers(trace)
+
+
+def _numbers(trace) -> None:
+    """The numbers of any stage of maps (or the flattened vector) on demand: one expander,
+    filled only while open (a stroke sends no table), with the stage to show."""
+    box = st.expander("Numbers as a table (any stage)", key="draw_tables_open", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        if trace is None:
+            st.caption("No input yet: the numbers of each stage show here once there is one.")
+            return
+        stages = [
+            s for s in trace.stages
+            if (s.output.ndim == 3 and s.kind != "input") or s.kind == "flatten"
+        ]  # fmt: skip
+        names = [s.name for s in stages]
+        layout.keep_choice("draw_table_stage", names, names[0])
+        name = st.selectbox("Stage", names, key="draw_table_stage")
+        stage = stages[names.index(name)]
+        layout.numbers_content(stage.output, f"draw_{name}", name)
 
 
 def explain_links() -> None:
@@ -228,19 +254,22 @@ def keyboard_input(subject: samples.Subject) -> None:
 
 
 def _result(trace, subject: samples.Subject) -> None:
-    """Beside the inputs: the preprocessing steps of a drawing or photo, and the prediction."""
+    """Beside the inputs, in one element changed in place on every stroke: the preprocessing
+    steps of a drawing or photo, and the prediction (or what to do while there is none)."""
+    parts = []
     pre = st.session_state.get(state.DRAW_PREPROCESSED)
     if pre is not None and state.input_source().startswith("your "):
-        _steps_row(pre)
+        parts.append(_steps_html(pre))
     if trace is None:
-        st.info(
+        parts.append(light.prompt(
             f"Draw a {subject.noun} in the black square, or use the tabs above it to pick a "
             "sample or upload a photo: the prediction appears here, and every stage of the "
             "network below."
-        )
+        ))  # fmt: skip
     else:
-        st.caption(f"Current input: {state.input_source()}")
-        _prediction(trace)
+        parts.append(light.note(f"Current input: {state.input_source()}"))
+        parts.append(_prediction_html(trace))
+    live_html.html("".join(parts), key="draw_result")
 
 
 @st.fragment
@@ -262,8 +291,7 @@ def live_view() -> None:
     with right:
         tour.show("draw")  # after the inputs: a stroke is the input by now (its card completes)
         _result(trace, subject)
-    if trace is not None:
-        _overview(trace)
+    _overview(trace)
 
 
 def _shown(test, label) -> np.ndarray:

@@ -5,7 +5,10 @@ ConvScope server on 127.0.0.1 and Debian's Chromium via Playwright."""
 from __future__ import annotations
 
 import contextlib
+import html
+import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -106,6 +109,23 @@ def page_text(at: AppTest) -> str:
     """The text of the page's markdown, captions, info and warning boxes, one per line."""
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     return "\n".join(parts + [i.value for i in at.info] + [w.value for w in at.warning])
+
+
+def live_markup(at: AppTest) -> dict[str, str]:
+    """The HTML of the page's live elements (ui/live_html.py: Draw & predict's prediction and
+    overview, changed in place on every stroke) by their keys, in page order."""
+    from ui import live_html
+
+    return {
+        element.proto.id.rsplit("-", 1)[-1]: json.loads(element.proto.json)
+        for element in at.get("bidi_component")
+        if element.proto.component_name == live_html.NAME
+    }
+
+
+def markup_text(markup: str) -> str:
+    """The text a browser shows for HTML: tags dropped, entities read, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
 
 
 def wait_until(condition, seconds: float = 120, poll: float = 0.01) -> None:

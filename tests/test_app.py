@@ -8,7 +8,14 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import load_default_model, ops
 from cnn_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 from cnn_core.data import load_bundled
-from tests.conftest import app_session, open_page, start_training, train_to_end, wait_until
+from tests.conftest import (
+    app_session,
+    live_markup,
+    open_page,
+    start_training,
+    train_to_end,
+    wait_until,
+)
 from ui import pages, state
 
 PAGES = [page.file for page in pages.PAGES]  # the page registry's order: the home page first
@@ -27,8 +34,11 @@ def _with_input(page: str, index: int = TEST_INDEX) -> AppTest:
 
 
 def _text(at: AppTest) -> str:
+    """The page's markdown, captions, info and warning boxes, and the HTML of Draw & predict's
+    live elements (its prediction and overview)."""
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    return "\n".join(parts + [i.value for i in at.info] + [w.value for w in at.warning])
+    parts += [i.value for i in at.info] + [w.value for w in at.warning]
+    return "\n".join(parts + list(live_markup(at).values()))
 
 
 def _expected_trace(index: int = TEST_INDEX):
@@ -50,7 +60,7 @@ def test_home_prompts_for_a_drawing_and_shows_the_model_card():
     """With an empty canvas the home page prompts, predicts nothing and shows the model card."""
     at = _app().run()
     assert "Draw a digit in the black square" in _text(at)
-    assert not [m for m in at.markdown if "predicted with probability" in m.value]
+    assert "predicted with probability" not in _text(at)
     card = "\n".join(m.value for m in at.sidebar.markdown)
     assert "the default model" in card and "9,098 parameters" in card
 
@@ -64,7 +74,7 @@ def test_every_page_renders_with_an_input(page):
     if page == HOME:  # the home page: the class in large type, then its probability
         p = trace.probabilities[trace.prediction]
         assert f"'>{trace.prediction}</div>" in _text(at)
-        assert f"predicted with probability **{p:.1%}**" in _text(at)
+        assert f"predicted with probability <strong>{p:.1%}</strong>" in _text(at)
     elif page != TRAINING:
         assert f"prediction **{trace.prediction}**" in _text(at)
 
@@ -77,7 +87,7 @@ def test_gallery_pick_gives_a_prediction():
     at.button(key="gallery_use_0").click().run()
     trace = _expected_trace(0)
     p = trace.probabilities[trace.prediction]
-    assert f"predicted with probability **{p:.1%}**" in _text(at)
+    assert f"predicted with probability <strong>{p:.1%}</strong>" in _text(at)
     assert at.session_state[state.INPUT_SOURCE].startswith("held-out digit #0")
 
 
@@ -137,7 +147,7 @@ def test_two_sessions_are_isolated():
     other.run()
     assert np.array_equal(other.session_state[state.INPUT], before)
     p = _expected_trace().probabilities
-    assert f"predicted with probability **{p.max():.1%}**" in _text(other)
+    assert f"predicted with probability <strong>{p.max():.1%}</strong>" in _text(other)
     assert state.MODEL not in other.session_state or other.session_state[state.MODEL] is None
     # the shared default model still holds the weights of its file (training worked on a copy)
     on_disk, _ = load_checkpoint(DEFAULT_MODEL_PATH)

@@ -9,7 +9,7 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import app_session, wait_until
+from tests.conftest import app_session, live_markup, wait_until
 from ui import live, state
 from ui.sidebar import RUN_DEFAULTS, RUN_KEYS
 
@@ -35,7 +35,10 @@ def _stop(job) -> None:
 
 
 def _text(at: AppTest) -> str:
-    return "\n".join(m.value for m in [*at.markdown, *at.info, *at.caption])
+    """The page's markdown, info boxes and captions, and the HTML of Draw & predict's live
+    elements (its prediction and overview)."""
+    parts = [m.value for m in [*at.markdown, *at.info, *at.caption]]
+    return "\n".join(parts + list(live_markup(at).values()))
 
 
 def test_changing_the_data_set_puts_its_defaults_into_the_widgets():
@@ -57,7 +60,7 @@ def test_pages_show_the_input_through_the_live_weights_and_say_so():
         assert any(f"Live: {label}." in i.value for i in at.info), [i.value for i in at.info]
         assert "training now (live weights after" in "\n".join(m.value for m in at.sidebar.markdown)
         trace = model.trace(at.session_state[state.INPUT])
-        probability = f"predicted with probability **{trace.probabilities.max():.1%}**"
+        probability = f"predicted with probability <strong>{trace.probabilities.max():.1%}</strong>"
         assert probability in _text(at)
     finally:
         _stop(job)

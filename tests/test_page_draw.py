@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import load_default_model
 from cnn_core.data import CLASS_NAMES, DataError, load_bundled, load_dataset
-from tests.conftest import held_out_digit, open_page
+from tests.conftest import held_out_digit, live_markup, markup_text, open_page
 from ui import pages, samples, state, theme
 
 TABS = ["Draw", "Pick a sample", "Upload a photo", "Keyboard"]
@@ -33,7 +33,14 @@ def _use_buttons(at: AppTest) -> list[str]:
 
 
 def _text(at: AppTest) -> str:
-    return "\n".join(m.value for m in [*at.markdown, *at.caption, *at.info])
+    live = [markup_text(h) for h in live_markup(at).values()]
+    return "\n".join([*(m.value for m in [*at.markdown, *at.caption, *at.info]), *live])
+
+
+def _prompt(at: AppTest) -> str:
+    """The text of the prompt beside the inputs while there is no input ('' when none)."""
+    found = re.search(r"<div class='cs-prompt'[^>]*>(.*?)</div>", live_markup(at)["draw_result"])
+    return markup_text(found.group(1)) if found else ""
 
 
 def test_the_three_inputs_are_tabs_and_the_text_names_them():
@@ -44,7 +51,7 @@ def test_the_three_inputs_are_tabs_and_the_text_names_them():
     intro = " ".join(at.main.markdown[0].value.split())  # the text file wraps its lines
     assert all(f"**{tab}**" in intro for tab in TABS)
     assert at.main.title[0].value == "Draw a digit, watch the network read it"
-    assert at.main.info[0].value == (
+    assert _prompt(at) == (
         "Draw a digit in the black square, or use the tabs above it to pick a sample or upload "
         "a photo: the prediction appears here, and every stage of the network below."
     )
@@ -74,8 +81,10 @@ def test_each_stage_kind_links_to_its_page_even_before_a_drawing():
     """Under the overview, one link per page that explains a stage of the network in use, in
     the stages' order; they follow the architecture, so they are there before any input."""
     at = _home(tab="Draw")
-    assert at.main.info[0].value.startswith("Draw a digit")  # no input yet
+    assert _prompt(at).startswith("Draw a digit")  # no input yet
     labels = [link.proto.label for link in at.main.get("page_link")]
+    assert labels[0].startswith("Why this prediction? What it looks at")  # above the overview
+    labels = labels[1:]
     wanted = ["Convolution", "Activation", "Pooling", "Flatten", "Dense & softmax"]
     assert labels == [pages.for_kind(k).title for k in ("conv", "activation", "pool", "flatten",
                                                         "dense")]  # fmt: skip
@@ -112,8 +121,8 @@ def test_a_fashion_model_gets_clothes_wording_and_a_fashion_gallery():
         f"The model in use was trained on {FASHION_TRAINED_ON}; it tells apart 10 classes: "
         "T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot."
     )
-    assert at.main.info[0].value.startswith("Draw a piece of clothing in the black square")
-    assert "digit" not in at.main.title[0].value + at.main.info[0].value
+    assert _prompt(at).startswith("Draw a piece of clothing in the black square")
+    assert "digit" not in at.main.title[0].value + _prompt(at)
     assert _use_buttons(at) == [
         "Use a T-shirt or top", "Use trousers", "Use a pullover", "Use a dress", "Use a coat",
         "Use a sandal", "Use a shirt", "Use a sneaker", "Use a bag", "Use an ankle boot",
@@ -137,7 +146,8 @@ def test_using_a_fashion_sample_makes_it_the_input():
         f"held-out Fashion-MNIST image #{index} (a sneaker)"
     )
     assert np.array_equal(at.session_state[state.INPUT], test.images[index] / np.float32(255))
-    assert any("predicted with probability" in m.value for m in at.markdown)
+    assert "predicted with probability" in live_markup(at)["draw_result"]
+    assert not _prompt(at)
 
 
 def test_a_model_with_classes_of_its_own_has_no_gallery_but_says_why():
@@ -193,11 +203,13 @@ def test_the_light_bars_and_rows_print_pytorchs_numbers():
     (0.1 %), and the overview's dense and softmax rows print its logits (2 decimals) and
     probabilities (3 decimals), each in its class's cell."""
     logits, probs = _torch_outputs(7)
-    html = [m.value for m in open_page(digit=7).markdown]
-    bars = next(h for h in html if "cs-probabilities" in h)
+    live = live_markup(open_page(digit=7))
+    bars = live["draw_result"]
+    assert "<table class='cs-probabilities'" in bars
     shown = re.findall(r"<td[^>]*>([\d.]+%)", bars)
     assert shown == [f"{p:.1%}" for p in probs]
-    stages = next(h for h in html if "cs-stages" in h)  # the overview's table
+    stages = live["draw_overview"]  # the overview's table
+    assert "<table class='cs-stages'" in stages
     rows = re.findall(r"<table class='cs-value-row'.*?</table>", stages)
     cells = [re.findall(r"color:#\w+'>([^<]*)</td>", h) for h in rows]
     assert cells == [
@@ -207,14 +219,39 @@ def test_the_light_bars_and_rows_print_pytorchs_numbers():
 
 
 def test_numbers_tables_are_made_only_when_opened():
-    """Every stage of maps has its "Numbers as a table" expander, empty while closed (a stroke
-    sends no table); opened, conv1's shows the first map of conv1, as the model computed it."""
+    """One "Numbers as a table" expander for every stage of maps and the flattened vector, empty
+    while closed (a stroke sends no table); opened, it offers each such stage and shows the
+    chosen one's numbers as the model computed them: conv1's first map, then the flatten
+    vector as one row."""
     at = open_page(digit=7)
-    labels = [e.label for e in at.expander]
-    assert "Numbers as a table (conv1)" in labels and "Numbers as a table (flatten)" in labels
+    assert [e.label for e in at.main.expander] == ["Numbers as a table (any stage)"]
     assert not at.dataframe
-    at.session_state["draw_table_conv1"] = True
+    at.session_state["draw_tables_open"] = True
     at.run()
-    conv1 = load_default_model().trace(held_out_digit(7)).stages[1]
-    assert conv1.name == "conv1"
+    trace = load_default_model().trace(held_out_digit(7))
+    offered = at.selectbox(key="draw_table_stage").options
+    wanted = [s.name for s in trace.stages if s.output.ndim == 3 and s.kind != "input"]
+    assert offered == [*wanted, "flatten"]
+    conv1 = trace.stages[1]
+    assert conv1.name == "conv1" and at.selectbox(key="draw_table_stage").value == "conv1"
     np.testing.assert_allclose(at.dataframe[0].value.to_numpy(), conv1.output[0], rtol=1e-6)
+    at.selectbox(key="draw_table_stage").set_value("flatten").run()
+    flat = next(s for s in trace.stages if s.kind == "flatten").output
+    np.testing.assert_allclose(at.dataframe[0].value.to_numpy(), flat.reshape(1, -1), rtol=1e-6)
+
+
+def test_before_any_input_the_live_elements_are_there_and_say_so():
+    """With no input the prediction's and the overview's elements are already on the page (a
+    first stroke changes them in place), the first with the prompt and neither with a
+    prediction; with an input they show it, the prediction beside the current input's name."""
+    live = live_markup(_home(tab="Draw"))
+    assert list(live) == ["draw_result", "draw_overview"]
+    assert "cs-prediction" not in "".join(live.values())
+    assert "No input yet: draw a digit" in markup_text(live["draw_overview"])
+    at = open_page(digit=7)
+    live = live_markup(at)
+    trace = load_default_model().trace(held_out_digit(7))
+    result = markup_text(live["draw_result"])
+    assert f"Current input: {at.session_state[state.INPUT_SOURCE]}" in result
+    assert f"{trace.prediction} predicted with probability" in result
+    assert "<table class='cs-stages'" in live["draw_overview"]

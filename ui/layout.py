@@ -117,18 +117,24 @@ def numbers_table(
     if open_key and not box.open:
         return
     with box:
-        if isinstance(values, list) or np.ndim(values) == 3:
-            top = len(values) - 1
-            keep_int(f"table_{key}", 0, top, 0)
-            c = int(st.number_input("Map", 0, top, step=1, key=f"table_{key}"))
-            values = values[c]  # (H, W)
-            if names:
-                st.caption(f"Map {c}: {names[c]}")
-        values = np.asarray(values)
-        values = values.astype(np.float32) if values.dtype.kind == "f" else values
-        table = values.reshape(1, -1) if values.ndim == 1 else values  # rows x columns
-        st.dataframe(table, alt=f"The numbers of {what}, row by row")
-        st.caption("Rows and columns are counted from 0, as in PyTorch.")
+        numbers_content(values, key, what, names)
+
+
+def numbers_content(values, key: str, what: str = "this map", names=None) -> None:
+    """The inside of a "Numbers as a table" expander (see numbers_table): a map's numbers, with
+    a number input for the map of a (C, H, W) stage or a list of maps."""
+    if isinstance(values, list) or np.ndim(values) == 3:
+        top = len(values) - 1
+        keep_int(f"table_{key}", 0, top, 0)
+        c = int(st.number_input("Map", 0, top, step=1, key=f"table_{key}"))
+        values = values[c]  # (H, W)
+        if names:
+            st.caption(f"Map {c}: {names[c]}")
+    values = np.asarray(values)
+    values = values.astype(np.float32) if values.dtype.kind == "f" else values
+    table = values.reshape(1, -1) if values.ndim == 1 else values  # rows x columns
+    st.dataframe(table, alt=f"The numbers of {what}, row by row")
+    st.caption("Rows and columns are counted from 0, as in PyTorch.")
 
 
 def curves_alt(rows, live=()) -> str:

@@ -126,3 +126,12 @@ def stage_table(rows) -> str:
 def note(text: str) -> str:
     """A caption-like line under an image in a table cell."""
     return f"<div style='font-size:0.8rem;opacity:0.75'>{escape(text)}</div>"
+
+
+def prompt(text: str) -> str:
+    """What to do next, in a tinted box as Streamlit's info boxes draw it (a translucent tint,
+    so the text keeps the theme's colour and contrast in light and dark themes)."""
+    return (
+        "<div class='cs-prompt' role='note' style='padding:0.75rem 1rem;border-radius:0.5rem;"
+        f"background:rgba(28,131,225,0.1);margin:0 0 1rem 0'>{escape(text)}</div>"
+    )
