@@ -3,7 +3,9 @@ without a mouse) side by side with the prediction, then every stage at a glance.
 the samples follow the data set of the model in use (digits or clothes, ui/samples.py)."""
 
 import copy
+from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -16,6 +18,15 @@ TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to ma
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
 TAB_KEY = "draw_input_tab"  # the open input tab (only that tab's content runs)
 BACK_TO_DRAW = "draw_back_to_canvas"  # set when the learner comes back to the Draw tab
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The places of the elements a stroke changes: the prediction beside the inputs and the
+    overview under them (one-element containers, st.empty)."""
+
+    result: Any
+    overview: Any
 
 
 def _subject() -> samples.Subject:
@@ -81,11 +92,9 @@ def _prediction_html(trace) -> str:
     )
 
 
-def _overview(trace) -> None:
-    """Every stage in order: its output and its shape in one table (its images inside it), a
-    link to the page on attribution, and any stage's numbers as a table on demand. Drawn also
-    before there is an input (the table then says so), so that a stroke changes these elements
-    in place rather than building them."""
+def _overview_head() -> None:
+    """Above the overview: its heading, the link to the page on attribution and the colour
+    range of its maps (they do not change with a stroke)."""
     st.subheader("Every stage for this input")
     attribution = pages.BY_SLUG["attribution"]
     st.page_link(
@@ -93,7 +102,14 @@ def _overview(trace) -> None:
         label=f"Why this prediction? {attribution.title}: saliency, occlusion and Grad-CAM",
         icon=attribution.icon,
     )
-    mode = layout.color_mode("draw_color_mode")
+    layout.color_mode("draw_color_mode")
+
+
+def _overview(trace) -> None:
+    """Every stage in order: its output and its shape in one table (its images inside it), in
+    one element changed in place; before there is an input it says so, so that a stroke
+    changes it rather than building it."""
+    mode = layout.color_mode_value("draw_color_mode")
     if trace is None:
         noun = _subject().noun
         overview = light.note(f"No input yet: draw a {noun} and each stage's output shows here.")
@@ -105,7 +121,6 @@ def _overview(trace) -> None:
         ]
         overview = light.stage_table(rows)
     live_html.html(overview, key="draw_overview")
-    _numbers(trace)
 
 
 def _numbers(trace) -> None:
@@ -203,8 +218,8 @@ def _enter_canvas() -> None:
     st.session_state[state.CANVAS_SHOWED_INK] = False
 
 
-def draw_input() -> None:
-    """The Draw tab: brush, centring switch and the canvas; a new stroke becomes the input."""
+def draw_input(slots: Slots) -> None:
+    """The Draw tab: brush and centring switch, then the canvas (a fragment of its own)."""
     width = layout.keep("draw_brush")  # bounds and default in ui/pages.py
     brush = st.slider("Brush width", width.lo, width.hi, key="draw_brush")
     layout.keep("draw_center")
@@ -213,6 +228,14 @@ def draw_input() -> None:
         key="draw_center",
         help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
     )
+    canvas_view(int(brush), bool(center), slots)
+
+
+@st.fragment
+def canvas_view(brush: int, center: bool, slots: Slots) -> None:
+    """The canvas; a new stroke becomes the input, and the prediction and the overview are
+    drawn into their places beside and below (``slots``, made by live_view). A stroke reruns
+    only this: the canvas, its two captions and those two elements."""
     if "canvas" not in st.session_state:  # the page or the tab is entered: a fresh canvas
         if st.session_state.pop(BACK_TO_DRAW, False):
             _back_to_canvas()
@@ -229,7 +252,21 @@ def draw_input() -> None:
         rgba, drawing = None, None
     if drawing is not None:
         st.session_state[state.CANVAS_DRAWING] = drawing
+    before = state.current_input()
     _take_drawing(rgba, center)
+    changed = state.current_input() is not before
+    if changed and (st.session_state.get("draw_tables_open") or tour.progress("draw").active):
+        st.rerun()  # the numbers table or the tour card, outside this fragment, follow the stroke
+    _live_parts(slots)
+
+
+def _live_parts(slots: Slots) -> None:
+    """The prediction beside the inputs and the overview below, into their places."""
+    trace = state.current_trace()
+    with slots.result:
+        _result(trace, _subject())
+    with slots.overview:
+        _overview(trace)
 
 
 def keyboard_input(subject: samples.Subject) -> None:
@@ -272,26 +309,36 @@ def _result(trace, subject: samples.Subject) -> None:
     live_html.html("".join(parts), key="draw_result")
 
 
-@st.fragment
 def live_view() -> None:
-    """The input tabs beside the prediction, then the overview: reruns alone on each stroke.
-    Only the open tab's content runs (a stroke does not rebuild the gallery's ten images and
-    twelve buttons); choosing a tab reruns this fragment to fill it."""
+    """The input tabs beside the prediction, then the overview. Only the open tab's content
+    runs (a stroke does not rebuild the gallery's ten images and twelve buttons). The canvas is
+    a fragment (canvas_view): a stroke reruns only the canvas and the two elements it changes,
+    drawn into places made here, not the tabs, the brush, the tour card or the overview's
+    heading. This is not a fragment itself: Streamlit lets a fragment write into places made
+    outside it only if it wrote there on the last full run of the app, so any other change
+    here (a tab, the brush, a sample) reruns the app."""
     subject = _subject()
     left, right = st.columns([2, 3])
+    with right:
+        card = st.container()  # the tour card, drawn after the inputs
+        result = st.empty()
+    _overview_head()
+    slots = Slots(result=result, overview=st.empty())
+    numbers = st.container()
     with left:
         tabs = st.tabs(TABS, key="draw_input_tab", on_change=_tab_changed)  # key: TAB_KEY
-        fill = (draw_input, lambda: gallery(subject), lambda: upload(subject))
+        fill = (lambda: draw_input(slots), lambda: gallery(subject), lambda: upload(subject))
         fill += (lambda: keyboard_input(subject),)
         for tab, content in zip(tabs, fill, strict=True):
             with tab:
                 if tab.open:
                     content()
-    trace = state.current_trace()
-    with right:
+    if not tabs[0].open:  # else the canvas's fragment has drawn them
+        _live_parts(slots)
+    with card:
         tour.show("draw")  # after the inputs: a stroke is the input by now (its card completes)
-        _result(trace, subject)
-    _overview(trace)
+    with numbers:
+        _numbers(state.current_trace())
 
 
 def _shown(test, label) -> np.ndarray:

@@ -137,3 +137,38 @@ def test_every_stage_page_renders_a_drawn_digit(page):
         assert "There is no input yet" not in page.inner_text("body"), name
         assert page.locator(ERRORS).count() == 0, (name, page.locator(ERRORS).all_inner_texts())
         _full_page_screenshot(page, docs / f"page_{name}.png")
+
+
+def test_what_is_outside_the_canvas_follows_a_stroke(page):
+    """A stroke reruns only the canvas and what it changes (the prediction and the overview);
+    the tour card and an open numbers table, drawn around it, still follow the stroke: the
+    tour's first card ("Draw a digit") completes, and the open table shows the new input's
+    numbers (its stage chooser is there, and it says nothing of a missing input)."""
+    page.get_by_role("button", name="Guided tour").click()
+    card = page.get_by_text("Guided tour · step 1 of")
+    card.wait_for(timeout=60_000)
+    page.get_by_text("Numbers as a table (any stage)").click()
+    page.get_by_text("No input yet: the numbers of each stage").wait_for(timeout=60_000)
+    _draw(page, _one())
+    assert _prediction(page) == "1"
+    page.get_by_text("Done: Draw a digit.").wait_for(timeout=60_000)
+    page.get_by_text("Guided tour · step 2 of").wait_for(timeout=60_000)
+    page.get_by_role("combobox", name="Stage").or_(page.get_by_label("Stage")).first.wait_for(
+        timeout=60_000
+    )
+    assert page.get_by_text("No input yet: the numbers of each stage").count() == 0
+    # A change outside the canvas (here the centring switch) reruns the app; a stroke after it
+    # still reruns only the canvas and fills the places made outside it, with no error.
+    page.get_by_text("Centre by mass, as MNIST did").click()
+    page.wait_for_function(  # the app has rerun with the switch off
+        """() => !document.querySelector('.st-key-draw_center input').checked
+          && document.querySelector('[data-testid="stApp"]')
+               .getAttribute('data-test-script-state') === 'notRunning'""",
+        timeout=60_000,
+    )
+    page.locator(".dc-icon-button[title='Undo']").click()
+    page.locator(".cs-prediction").wait_for(state="detached", timeout=60_000)
+    _draw(page, _zero())
+    assert _prediction(page) == "0"
+    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+    assert errors.count() == 0, errors.all_inner_texts()

@@ -27,6 +27,13 @@ def app_styles() -> None:
     st.html(f"<style>{theme.APP_CSS}</style>")
 
 
+def color_mode_value(key: str) -> str:
+    """The colour-range mode a ``color_mode`` radio drawn elsewhere holds (its default until
+    it is drawn)."""
+    keep_choice(key, theme.COLOR_MODES, "per layer")
+    return st.session_state[key]
+
+
 def color_mode(key: str) -> str:
     """The colour-range mode radio ("per layer" unless the key holds another valid mode, e.g.
     from a share link); returns one of theme.COLOR_MODES."""
