@@ -6,8 +6,9 @@ measures that figure alone, quickly, so a change can be compared with the code b
 
 - `streamlit run app.py` on 127.0.0.1 (and, with --before DIR, an older copy of the repository
   served side by side in the same run, turn about);
-- one Chromium page draws a warm-up stroke so that the BackMsg a browser sends at the end of a
-  stroke is captured (as bench/load_test.py does), then Chromium is closed;
+- on each server a Chromium page draws a warm-up stroke so that the BackMsg a browser sends at
+  the end of a stroke is captured (as bench/load_test.py does; it names the canvas's fragment,
+  which two versions of the page may place differently), then Chromium is closed;
 - one protocol client per server (bench/load_test.ProtocolClient) sends --strokes strokes one
   after the other (each a fresh "1" or "0" at a random offset), in blocks that alternate between
   the servers;
@@ -41,10 +42,10 @@ def capture(url: str) -> bytes:
     return template
 
 
-async def measure(servers: dict, template: bytes, strokes: int, block: int) -> dict:
+async def measure(servers: dict, templates: dict, strokes: int, block: int) -> dict:
     clients = {}
     for name, (url, _proc) in servers.items():
-        client = ProtocolClient(0, url, template, 60)
+        client = ProtocolClient(0, url, templates[name], 60)
         await client.connect()
         for k in range(3):  # warm-up strokes, not measured
             await client.stroke(k, measured=False)
@@ -88,9 +89,12 @@ def main() -> None:
                 ctx = serve("app.py", root=root)
                 servers[name] = ctx.__enter__()
                 stack.append(ctx)
-            template = capture(servers["app now"][0])
-            Path(tmp, "template.bin").write_bytes(template)
-            results = asyncio.run(measure(servers, template, args.strokes, args.block))
+            # One captured stroke per server: the canvas's rerun names its fragment, and two
+            # versions of the page may hold the canvas in different fragments.
+            templates = {name: capture(url) for name, (url, _proc) in servers.items()}
+            for name, template in templates.items():
+                Path(tmp, f"{name.replace(' ', '_')}.bin").write_bytes(template)
+            results = asyncio.run(measure(servers, templates, args.strokes, args.block))
         finally:
             for ctx in reversed(stack):
                 ctx.__exit__(*sys.exc_info())
