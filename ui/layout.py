@@ -37,7 +37,7 @@ def color_mode_value(key: str) -> str:
 def color_mode(key: str) -> str:
     """The colour-range mode radio ("per layer" unless the key holds another valid mode, e.g.
     from a share link); returns one of theme.COLOR_MODES."""
-    keep_choice(key, theme.COLOR_MODES, "per layer")
+    color_mode_value(key)  # a valid value under the key before the radio reads it
     return st.radio(
         "Colour range", theme.COLOR_MODES, horizontal=True, key=key, help=theme.COLOR_MODE_HELP
     )
