@@ -3,9 +3,7 @@ without a mouse) side by side with the prediction, then every stage at a glance.
 the samples follow the data set of the model in use (digits or clothes, ui/samples.py)."""
 
 import copy
-from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -18,15 +16,8 @@ TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to ma
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
 TAB_KEY = "draw_input_tab"  # the open input tab (only that tab's content runs)
 BACK_TO_DRAW = "draw_back_to_canvas"  # set when the learner comes back to the Draw tab
-
-
-@dataclass(frozen=True)
-class Slots:
-    """The places of the elements a stroke changes: the prediction beside the inputs and the
-    overview under them (one-element containers, st.empty)."""
-
-    result: Any
-    overview: Any
+FULL_RUN = "draw_full_run"  # True while a full run of the page draws the inputs
+LIVE_KEYS = ("draw_result", "draw_overview")  # the live elements a stroke changes (ui/live_html)
 
 
 def _subject() -> samples.Subject:
@@ -105,22 +96,20 @@ def _overview_head() -> None:
     layout.color_mode("draw_color_mode")
 
 
-def _overview(trace) -> None:
-    """Every stage in order: its output and its shape in one table (its images inside it), in
+def _overview_html(trace) -> str:
+    """Every stage in order: its output and its shape in one table (its images inside it), for
     one element changed in place; before there is an input it says so, so that a stroke
     changes it rather than building it."""
     mode = layout.color_mode_value("draw_color_mode")
     if trace is None:
         noun = _subject().noun
-        overview = light.note(f"No input yet: draw a {noun} and each stage's output shows here.")
-    else:
-        global_values = layout.map_values(trace)
-        rows = [
-            (s.name, s.kind, layout.shape_text(s.shape), _stage_cell(s, mode, global_values))
-            for s in trace.stages
-        ]
-        overview = light.stage_table(rows)
-    live_html.html(overview, key="draw_overview")
+        return light.note(f"No input yet: draw a {noun} and each stage's output shows here.")
+    global_values = layout.map_values(trace)
+    rows = [
+        (s.name, s.kind, layout.shape_text(s.shape), _stage_cell(s, mode, global_values))
+        for s in trace.stages
+    ]
+    return light.stage_table(rows)
 
 
 def _numbers(trace) -> None:
@@ -218,7 +207,7 @@ def _enter_canvas() -> None:
     st.session_state[state.CANVAS_SHOWED_INK] = False
 
 
-def draw_input(slots: Slots) -> None:
+def draw_input() -> None:
     """The Draw tab: brush and centring switch, then the canvas (a fragment of its own)."""
     width = layout.keep("draw_brush")  # bounds and default in ui/pages.py
     brush = st.slider("Brush width", width.lo, width.hi, key="draw_brush")
@@ -228,25 +217,26 @@ def draw_input(slots: Slots) -> None:
         key="draw_center",
         help="Off: the drawing is only shrunk to 28x28, not cropped or centred",
     )
-    canvas_view(int(brush), bool(center), slots)
+    st.caption("Draw here:")  # short: the canvas's toolbar overlaps the right of this line
+    canvas_view(int(brush), bool(center))
+    st.caption("The toolbar at the top right of the square has undo, redo and clear.")
 
 
 @st.fragment
-def canvas_view(brush: int, center: bool, slots: Slots) -> None:
-    """The canvas; a new stroke becomes the input, and the prediction and the overview are
-    drawn into their places beside and below (``slots``, made by live_view). A stroke reruns
-    only this: the canvas, its two captions and those two elements."""
+def canvas_view(brush: int, center: bool) -> None:
+    """The canvas; a new stroke becomes the input. A stroke reruns only this fragment: the
+    canvas and a relay (ui/live_html.relay) that puts the new prediction and overview into
+    their elements beside and below, which a full run draws (live_view) and a stroke does
+    not re-send."""
     if "canvas" not in st.session_state:  # the page or the tab is entered: a fresh canvas
         if st.session_state.pop(BACK_TO_DRAW, False):
             _back_to_canvas()
         else:
             _enter_canvas()
-    st.caption("Draw here:")  # short: the canvas's toolbar overlaps the right of this line
     try:
         rgba, drawing = canvas.drawing_canvas(
             "canvas", brush, st.session_state.get(state.CANVAS_INITIAL)
         )
-        st.caption("The toolbar at the top right of the square has undo, redo and clear.")
     except canvas.CanvasImageError as err:
         st.error(f"The drawing could not be read ({err}). Clear the canvas and draw again.")
         rgba, drawing = None, None
@@ -257,16 +247,16 @@ def canvas_view(brush: int, center: bool, slots: Slots) -> None:
     changed = state.current_input() is not before
     if changed and (st.session_state.get("draw_tables_open") or tour.progress("draw").active):
         st.rerun()  # the numbers table or the tour card, outside this fragment, follow the stroke
-    _live_parts(slots)
+    if st.session_state.get(FULL_RUN):
+        live_html.relay(None, key="draw_relay")  # live_view draws them after this
+    else:
+        live_html.relay(dict(zip(LIVE_KEYS, _live_markup(), strict=True)), key="draw_relay")
 
 
-def _live_parts(slots: Slots) -> None:
-    """The prediction beside the inputs and the overview below, into their places."""
+def _live_markup() -> tuple[str, str]:
+    """The HTML of the prediction beside the inputs and of the overview below."""
     trace = state.current_trace()
-    with slots.result:
-        _result(trace, _subject())
-    with slots.overview:
-        _overview(trace)
+    return _result_html(trace, _subject()), _overview_html(trace)
 
 
 def keyboard_input(subject: samples.Subject) -> None:
@@ -290,7 +280,7 @@ def keyboard_input(subject: samples.Subject) -> None:
     state.set_input(pre.image, "your keyboard drawing")  # the prediction beside is drawn next
 
 
-def _result(trace, subject: samples.Subject) -> None:
+def _result_html(trace, subject: samples.Subject) -> str:
     """Beside the inputs, in one element changed in place on every stroke: the preprocessing
     steps of a drawing or photo, and the prediction (or what to do while there is none)."""
     parts = []
@@ -306,39 +296,37 @@ def _result(trace, subject: samples.Subject) -> None:
     else:
         parts.append(light.note(f"Current input: {state.input_source()}"))
         parts.append(_prediction_html(trace))
-    live_html.html("".join(parts), key="draw_result")
+    return "".join(parts)
 
 
 def live_view() -> None:
     """The input tabs beside the prediction, then the overview. Only the open tab's content
     runs (a stroke does not rebuild the gallery's ten images and twelve buttons). The canvas is
-    a fragment (canvas_view): a stroke reruns only the canvas and the two elements it changes,
-    drawn into places made here, not the tabs, the brush, the tour card or the overview's
-    heading. This is not a fragment itself: Streamlit lets a fragment write into places made
-    outside it only if it wrote there on the last full run of the app, so any other change
-    here (a tab, the brush, a sample) reruns the app."""
+    a fragment (canvas_view): a stroke reruns only the canvas, whose relay changes the
+    prediction and the overview in place; the tabs, the brush, the tour card and the
+    overview's heading are not re-sent. A full run draws the inputs first, so that the
+    prediction, the overview and the tour card beside them follow what the inputs did."""
     subject = _subject()
     left, right = st.columns([2, 3])
+    st.session_state[FULL_RUN] = True
+    try:
+        with left:
+            tabs = st.tabs(TABS, key="draw_input_tab", on_change=_tab_changed)  # key: TAB_KEY
+            fill = (draw_input, lambda: gallery(subject), lambda: upload(subject))
+            fill += (lambda: keyboard_input(subject),)
+            for tab, content in zip(tabs, fill, strict=True):
+                with tab:
+                    if tab.open:
+                        content()
+    finally:
+        st.session_state[FULL_RUN] = False  # a stroke's fragment run sends through its relay
+    result, overview = _live_markup()
     with right:
-        card = st.container()  # the tour card, drawn after the inputs
-        result = st.empty()
-    _overview_head()
-    slots = Slots(result=result, overview=st.empty())
-    numbers = st.container()
-    with left:
-        tabs = st.tabs(TABS, key="draw_input_tab", on_change=_tab_changed)  # key: TAB_KEY
-        fill = (lambda: draw_input(slots), lambda: gallery(subject), lambda: upload(subject))
-        fill += (lambda: keyboard_input(subject),)
-        for tab, content in zip(tabs, fill, strict=True):
-            with tab:
-                if tab.open:
-                    content()
-    if not tabs[0].open:  # else the canvas's fragment has drawn them
-        _live_parts(slots)
-    with card:
         tour.show("draw")  # after the inputs: a stroke is the input by now (its card completes)
-    with numbers:
-        _numbers(state.current_trace())
+        live_html.html(result, key=LIVE_KEYS[0])
+    _overview_head()
+    live_html.html(overview, key=LIVE_KEYS[1])
+    _numbers(state.current_trace())
 
 
 def _shown(test, label) -> np.ndarray:

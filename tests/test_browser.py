@@ -59,6 +59,51 @@ def test_drawn_zero_is_predicted_as_zero(page):
     assert _prediction(page) == "0"
 
 
+def _overview_images(page) -> list[str]:
+    """The sources of the overview's images (one per stage of maps), in page order."""
+    return page.locator(".st-key-draw_overview img").evaluate_all(
+        "(imgs) => imgs.map((img) => img.getAttribute('src'))"
+    )
+
+
+def test_a_stroke_changes_the_prediction_and_overview_in_place(page):
+    """A stroke reruns only the canvas's fragment, whose relay (ui/live_html.relay, hidden: it
+    takes no room) puts the new prediction and overview into their elements beside and below.
+    A full run between strokes (here the colour range) redraws them for the same input, and
+    an Undo and a stroke after it change them again: nothing stale is left either way."""
+    relay = page.locator(".st-key-draw_relay")
+    relay.wait_for(state="attached", timeout=60_000)
+    assert relay.bounding_box() is None  # display: none
+    _draw(page, _one())
+    assert _prediction(page) == "1"
+    first = _overview_images(page)
+    assert len(first) >= 3 and page.locator(".st-key-draw_result img").count() >= 3
+    page.get_by_test_id("stRadio").filter(has_text="Colour range").get_by_text(
+        "per map", exact=True
+    ).click()
+    page.wait_for_function(  # the app has rerun and redrawn the maps in the other mode
+        """(before) => {
+          const app = document.querySelector('[data-testid="stApp"]');
+          const now = [...document.querySelectorAll('.st-key-draw_overview img')]
+            .map((img) => img.getAttribute('src'));
+          return app.getAttribute('data-test-script-state') === 'notRunning'
+            && now.length === before.length && now.some((src, i) => src !== before[i]);
+        }""",
+        arg=first,
+        timeout=60_000,
+    )
+    assert _prediction(page) == "1"
+    page.locator(".dc-icon-button[title='Undo']").click()
+    page.locator(".cs-prediction").wait_for(state="detached", timeout=60_000)
+    page.locator(".st-key-draw_overview").get_by_text("No input yet").wait_for(timeout=60_000)
+    page.locator(".st-key-draw_result").get_by_text("Draw a digit").wait_for(timeout=60_000)
+    _draw(page, _zero())
+    assert _prediction(page) == "0"
+    assert len(_overview_images(page)) == len(first)
+    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+    assert errors.count() == 0, errors.all_inner_texts()
+
+
 def test_input_survives_a_page_switch(page):
     """After drawing, switching to another page and back keeps the input and the prediction."""
     _draw(page, _one())

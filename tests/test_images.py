@@ -142,3 +142,55 @@ def test_square_thumbnail_centres_the_image_on_black():
     np.testing.assert_array_equal(
         images.square_thumbnail(np.eye(2), 4), images.grayscale(np.eye(2), 2)
     )
+
+
+@pytest.mark.parametrize("mode", ["per map", "per layer", "global"])
+def test_montage_tiles_are_colorize_of_each_map_over_its_range(mode):
+    """The montage colours all maps at once; each tile equals colorize of its map over the
+    range the colour-range mode gives that map, value for value (no rounding apart)."""
+    from ui import theme
+
+    maps = np.random.default_rng(3).normal(size=(5, 4, 3)).astype(np.float32)
+    maps[2] = 0.0  # an all-zero map: an empty range
+    everything = np.concatenate([maps.ravel(), [-4.0, 6.0]]) if mode == "global" else None
+    out = images.montage(maps, mode, everything, scale=2, ncols=3, gap=1)
+    ranges = theme.map_ranges(maps, mode, everything)
+    signed = theme.is_signed(maps if mode != "global" else everything)
+    for k, (m, (lo, hi)) in enumerate(zip(maps, ranges, strict=True)):
+        r, c = divmod(k, 3)
+        tile = out[r * 9 : r * 9 + 8, c * 7 : c * 7 + 6]
+        expected = images.colorize(m, lo, hi, signed).repeat(2, 0).repeat(2, 1)
+        np.testing.assert_array_equal(tile, expected)
+    assert (out[8::9] == 255).all() and (out[:, 6::7] == 255).all()  # the white lines
+    assert (out[9:, 2 * 7 :] == 255).all()  # the empty sixth cell
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.arange(35, dtype=np.uint8).reshape(5, 7) * 7,
+        np.random.default_rng(4).integers(0, 256, (6, 9, 3), dtype=np.uint8),
+        np.full((1, 1), 200, np.uint8),
+        np.zeros((3, 2, 1), np.uint8),
+    ],
+)
+def test_png_bytes_decode_to_the_same_pixels(image):
+    """The PNG written by png_bytes is read back by Pillow (an independent decoder) as the same
+    pixels, grey or RGB; data_uri wraps those bytes in base64."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    raw = images.png_bytes(image)
+    decoded = np.asarray(Image.open(io.BytesIO(raw)))
+    np.testing.assert_array_equal(decoded, image.reshape(decoded.shape))
+    uri = images.data_uri(image)
+    assert uri.startswith("data:image/png;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == raw
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (4, 4, 4), (2, 3, 4, 5)])
+def test_png_bytes_refuses_what_is_not_a_grey_or_rgb_image(shape):
+    with pytest.raises(ValueError, match="expected an"):
+        images.png_bytes(np.zeros(shape, np.uint8))

@@ -11,11 +11,11 @@ grey.
 from __future__ import annotations
 
 import base64
-import io
+import struct
+import zlib
 from functools import cache
 
 import numpy as np
-from PIL import Image
 from plotly import colors
 
 from . import theme
@@ -57,15 +57,20 @@ def montage(
     count, height, width = maps.shape
     ncols = min(ncols, count)
     nrows = -(-count // ncols)
-    cell_h, cell_w = height * scale + gap, width * scale + gap  # white between maps
-    out = np.full((nrows * cell_h, ncols * cell_w, 3), 255, np.uint8)
-    for k, (m, (lo, hi)) in enumerate(zip(maps, ranges, strict=True)):
-        tile = colorize(m, lo, hi, signed).repeat(scale, 0).repeat(scale, 1)
-        r, c = divmod(k, ncols)
-        out[r * cell_h : r * cell_h + height * scale, c * cell_w : c * cell_w + width * scale] = (
-            tile
-        )
-    return out
+    # Every map coloured at once (a stroke draws several montages): each over its own range,
+    # with colorize's arithmetic, value by value.
+    lo = np.array([r[0] for r in ranges], np.float64)[:, None, None]  # (C, 1, 1)
+    span = np.array([max(r[1] - r[0], 1e-12) for r in ranges], np.float64)[:, None, None]
+    positions, rgb = color_stops(theme.DIVERGING if signed else theme.SEQUENTIAL)
+    t = np.clip((maps.astype(np.float64) - lo) / span, 0, 1)  # (C, H, W)
+    tiles = np.rint(np.stack([np.interp(t, positions, rgb[:, c]) for c in range(3)], -1))
+    tiles = tiles.astype(np.uint8).repeat(scale, 1).repeat(scale, 2)  # (C, H*s, W*s, 3)
+    # Each tile on a white cell of gap pixels more; cells in rows of ncols (the last row
+    # filled with white cells).
+    cells = np.full((nrows * ncols, height * scale + gap, width * scale + gap, 3), 255, np.uint8)
+    cells[:count, : height * scale, : width * scale] = tiles
+    cells = cells.reshape(nrows, ncols, *cells.shape[1:]).transpose(0, 2, 1, 3, 4)
+    return np.ascontiguousarray(cells).reshape(nrows * cells.shape[1], -1, 3)
 
 
 def grayscale(image, scale: int = 4) -> np.ndarray:
@@ -95,9 +100,31 @@ def strip(vector, height: int = 16) -> np.ndarray:
 
 def data_uri(image) -> str:
     """A uint8 image (H, W) grey or (H, W, 3) RGB as a PNG data URI, for an <img> inside HTML:
-    it arrives with the HTML, with no request of its own to the server. zlib level 1: about
-    2.4x faster to encode than PIL's default 6 for 4% more bytes (a montage of 8 maps: 3.4
-    against 8.1 ms), and a stroke encodes several."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    it arrives with the HTML, with no request of its own to the server."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png_bytes(image) -> bytes:
+    """A uint8 image (H, W) grey or (H, W, 3) RGB as PNG bytes: 8 bits per channel, every row
+    unfiltered, zlib level 1. A stroke encodes about 14 small images; written here directly
+    this takes a third of the time PIL takes for the same pixels (0.16 against 0.48 ms for a
+    montage of 16 maps), for a few hundred bytes more."""
+    image = np.asarray(image, np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or not image.size:
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
+    height, width = image.shape[:2]
+    rows = np.zeros((height, 1 + image[0].size), np.uint8)  # filter byte 0: the row as is
+    rows[:, 1:] = image.reshape(height, -1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if image.ndim == 2 else 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1))
+        + _chunk(b"IEND", b"")
+    )

@@ -45,6 +45,8 @@ APP_CSS = """
 [data-testid="stCode"] .token.string, [data-testid="stCode"] .token.function {
   color: color-mix(in srgb, currentColor 55%, #2563eb);
 }
+/* Draw & predict's relay (ui/live_html.relay) only passes HTML on: it takes no room */
+.st-key-draw_relay { display: none; }
 """
 
 COLOR_MODES = ("per map", "per layer", "global")
