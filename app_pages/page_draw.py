@@ -10,7 +10,19 @@ import streamlit as st
 
 from cnn_core import imagefile, preprocess_canvas
 from cnn_core.share import safe_name
-from ui import canvas, images, keyboard_digit, layout, light, live_html, pages, samples, state, tour
+from ui import (
+    canvas,
+    images,
+    keyboard_digit,
+    layout,
+    light,
+    live,
+    live_html,
+    pages,
+    samples,
+    state,
+    tour,
+)
 
 TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
@@ -245,6 +257,8 @@ def canvas_view(brush: int, center: bool) -> None:
     before = state.current_input()
     _take_drawing(rgba, center)
     changed = state.current_input() is not before
+    if changed:
+        live.drawing()  # live reruns for new weights wait while the learner draws
     if changed and (st.session_state.get("draw_tables_open") or tour.progress("draw").active):
         st.rerun()  # the numbers table or the tour card, outside this fragment, follow the stroke
     if st.session_state.get(FULL_RUN):

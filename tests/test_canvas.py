@@ -159,6 +159,25 @@ def test_clearing_the_canvas_clears_the_drawn_input(fake_canvas):
     assert "Draw a digit in the black square" in live_markup(at)["draw_result"]
 
 
+def test_a_stroke_holds_live_reruns_and_a_canvas_unchanged_does_not(fake_canvas):
+    """A stroke that changes the input, and a clear, mark the learner as drawing (ui/live.py
+    then holds live reruns for new weights until a pause); a run in which the canvas sends
+    the same drawing again does not."""
+    at = app_session()
+    at.run()
+    assert state.LAST_STROKE_AT not in at.session_state  # nothing drawn yet
+    _draw(fake_canvas)
+    at.run()
+    first = at.session_state[state.LAST_STROKE_AT]
+    assert first is not None
+    at.run()  # the same drawing again
+    assert at.session_state[state.LAST_STROKE_AT] == first
+    _clear(fake_canvas)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.LAST_STROKE_AT] > first
+
+
 def test_a_fresh_canvas_that_reports_nothing_keeps_the_drawn_input(fake_canvas):
     """A canvas mounted for a new visit reports no strokes before it redraws the kept drawing:
     that is not a clear, so the drawn input and the kept drawing stay."""

@@ -143,3 +143,15 @@ def test_step_one_batch_appears_only_while_paused():
         assert {"Pause", "Stop"} <= labels and "Step one batch" not in labels
     finally:
         _stop(job)
+
+
+def test_a_live_rerun_waits_for_the_page_and_for_a_pause_in_drawing():
+    """New weights redraw the page (a full rerun) only when its last run has ended since the
+    last live rerun was asked, has been on screen PAGE_REFRESH s, and the learner has not
+    drawn for STROKE_QUIET s: a stroke never waits behind a live redraw while they draw."""
+    due, quiet, shown = live.live_rerun_due, live.STROKE_QUIET, live.PAGE_REFRESH
+    assert due(done=10.0, asked=9.0, stroke=None, now=10.0 + shown)
+    assert not due(done=10.0, asked=9.0, stroke=None, now=10.0 + shown / 2)  # just drawn
+    assert not due(done=10.0, asked=10.5, stroke=None, now=20.0)  # the live rerun still runs
+    assert not due(done=10.0, asked=9.0, stroke=19.0, now=19.0 + quiet / 2)  # drawing
+    assert due(done=10.0, asked=9.0, stroke=19.0, now=19.0 + quiet)  # a pause: redraw

@@ -10,8 +10,9 @@ runs only on the session's own script thread:
                           model of every page (state.current_model)
 - ``progress_panel()``    the one polling fragment (sidebar): progress line, live curves and the
                           Pause / Resume / Step one batch / Stop buttons; it reruns the whole app
-                          when new weights are published (about once a second) and when the
-                          run ends, so every page shows the input through the newest weights
+                          when new weights are published (about once a second, but not while
+                          the learner is drawing: ``drawing()``) and when the run ends, so every
+                          page shows the input through the newest weights
 - ``keep_alive()``        ties the job to the session: when the browser's connection closes the
                           job stops unless the session comes back within
                           server.disconnectedSessionTTL seconds
@@ -31,6 +32,7 @@ from . import figures, layout, state
 
 REFRESH = 0.5  # seconds between two polls of a run under way
 PAGE_REFRESH = 1.0  # at most one full rerun a second for newly published weights
+STROKE_QUIET = 3.0  # no such rerun until this long after the learner's last stroke
 REPEAT_SECONDS = 2.0  # the same Train request again this soon is the same press
 CURVES_EVERY = 0.9  # seconds between two rebuilds of the sidebar's live curves (every other tick)
 STATUS_WORDS = {
@@ -198,7 +200,8 @@ def live_banner() -> None:
     if info.live:
         st.info(
             f"Live: {info.live}. Every number on this page uses the newest weights of the run "
-            "under way; they change about once a second while it trains.",
+            "under way; they change about once a second while it trains (while you draw, they "
+            "wait until you pause).",
             icon=":material/autorenew:",
         )
 
@@ -271,10 +274,31 @@ def _panel_body() -> None:
 def _page_idle() -> bool:
     """True when the page's last full run has completed since the last live rerun, and has
     been on screen for PAGE_REFRESH s: a live rerun never interrupts a page that is still being
-    drawn (on a busy server a page can take longer than a second)."""
-    done = st.session_state.get(state.LIVE_DONE_AT, 0.0)
-    asked = st.session_state.get(state.LIVE_RERUN_AT, 0.0)
-    return done >= asked and time.monotonic() - done >= PAGE_REFRESH
+    drawn (on a busy server a page can take longer than a second); and when the learner has
+    not drawn for STROKE_QUIET s (``drawing``)."""
+    return live_rerun_due(
+        done=st.session_state.get(state.LIVE_DONE_AT, 0.0),
+        asked=st.session_state.get(state.LIVE_RERUN_AT, 0.0),
+        stroke=st.session_state.get(state.LAST_STROKE_AT),
+        now=time.monotonic(),
+    )
+
+
+def live_rerun_due(done: float, asked: float, stroke: float | None, now: float) -> bool:
+    """The decision of ``_page_idle`` from its times (time.monotonic()): the page's last full
+    run ended at ``done``, the last live rerun was asked at ``asked``, the last stroke was at
+    ``stroke`` (None: none yet)."""
+    quiet = stroke is None or now - stroke >= STROKE_QUIET
+    return done >= asked and now - done >= PAGE_REFRESH and quiet
+
+
+def drawing() -> None:
+    """A stroke changed the input. Live reruns wait until the learner has not drawn for
+    STROKE_QUIET s: a stroke that came while the page was being redrawn for new weights would
+    wait for that whole run (a fragment's run waits for a full run), and on a busy server that
+    took a second. The stroke itself is shown through the weights the page shows, so every
+    number on the page stays from one model, named in the banner and the sidebar."""
+    st.session_state[state.LAST_STROKE_AT] = time.monotonic()
 
 
 def page_done() -> None:

@@ -30,6 +30,7 @@ LIVE_RERUN_AT = "live_rerun_at"  # time.monotonic() of the last rerun for new li
 LIVE_CURVES = "live_curves"  # (key, time, figure) of the sidebar's last live-curves figure
 LAST_START = "training_last_start"  # (TrainRequest, time.monotonic()) of the last Train press
 LIVE_DONE_AT = "live_done_at"  # time.monotonic() at the end of the last complete script run
+LAST_STROKE_AT = "last_stroke_at"  # time.monotonic() of the last stroke that changed the input
 HISTORY = "training_history"  # list of finished runs, each a list of per-epoch dicts
 NOTICES = "notices"  # (kind, text) messages to show once on the next run
 TRACES = "trace_cache"  # {(model version, input digest): Trace}, a few entries
