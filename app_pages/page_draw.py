@@ -77,9 +77,9 @@ def _steps_html(pre) -> str:
     for name, img in pre.steps.items():
         size = f"{img.shape[0]}x{img.shape[1]}"
         alt = f"Preprocessing step '{name}' of {state.input_source()}: {size} pixels"
-        uri = images.data_uri(images.square_thumbnail(img, 84))  # on a square: same sizes
+        uri = images.data_uri(images.square_thumbnail(img, 84))  # on a square, about 84 px
         items.append((uri, alt, f"{name} ({size})"))
-    return light.figure_row(items)
+    return light.figure_row(items, width=84)  # shown at one size
 
 
 def _prediction_html(trace) -> str:

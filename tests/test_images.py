@@ -144,6 +144,21 @@ def test_square_thumbnail_centres_the_image_on_black():
     )
 
 
+def test_a_large_image_is_reduced_to_a_thumbnail_by_block_means():
+    """A 280x280 canvas becomes 70x70 for an 84-pixel thumbnail (blocks of 4x4 averaged): a
+    stroke one pixel wide stays visible (a quarter as bright), the picture is not cut, and a
+    181x20 crop is centred on a square padded to whole blocks (61x61 of 3x3)."""
+    canvas = np.zeros((280, 280), np.float32)
+    canvas[:, 141] = 1.0  # a vertical line one pixel wide
+    out = images.square_thumbnail(canvas, size_px=84)
+    assert out.shape == (70, 70) and out.dtype == np.uint8
+    assert np.all(out[:, 35] == 63) and out.sum() == 70 * 63  # 255 / 4, in one column only
+    crop = np.ones((181, 20), np.float32)
+    small = images.square_thumbnail(crop, size_px=84)
+    assert small.shape == (61, 61)
+    assert small.max() == 255 and small[:, :25].max() == 0 and small[:, 37:].max() == 0
+
+
 @pytest.mark.parametrize("mode", ["per map", "per layer", "global"])
 def test_montage_tiles_are_colorize_of_each_map_over_its_range(mode):
     """The montage colours all maps at once; each tile equals colorize of its map over the

@@ -80,13 +80,21 @@ def grayscale(image, scale: int = 4) -> np.ndarray:
 
 
 def square_thumbnail(image, size_px: int = 84) -> np.ndarray:
-    """A (H, W) image in [0, 1] centred on a black square of side max(H, W), enlarged to about
-    ``size_px`` (at least 1x): thumbnails of different shapes then line up."""
+    """A (H, W) image in [0, 1] centred on a black square of side max(H, W), brought to about
+    ``size_px``: thumbnails of different shapes then line up. A smaller square is enlarged
+    (crisp pixels); a larger one (the 280x280 canvas) is reduced by averaging blocks of
+    ceil(side / size_px) pixels a side, which keeps a thin stroke visible where a browser's
+    crisp-pixel reduction would drop rows, and is a fraction of the pixels to encode and send."""
     image = np.asarray(image, np.float32)
     side = max(image.shape)
-    square = np.zeros((side, side), np.float32)  # (side, side), the image in the middle
-    top, left = (side - image.shape[0]) // 2, (side - image.shape[1]) // 2
+    factor = -(-side // size_px) if side > size_px else 1
+    padded = -(-side // factor) * factor  # a whole number of blocks
+    square = np.zeros((padded, padded), np.float32)  # the image in the middle, black around
+    top, left = (padded - image.shape[0]) // 2, (padded - image.shape[1]) // 2
     square[top : top + image.shape[0], left : left + image.shape[1]] = image
+    if factor > 1:
+        n = padded // factor
+        return grayscale(square.reshape(n, factor, n, factor).mean(axis=(1, 3)), 1)
     return grayscale(square, max(1, size_px // side))
 
 

@@ -92,10 +92,12 @@ def image(uri: str, alt: str, width: int | None = None) -> str:
     )
 
 
-def figure_row(items) -> str:
-    """Images side by side, each over its caption: ``items`` are (data URI, alt, caption)."""
+def figure_row(items, width: int | None = None) -> str:
+    """Images side by side, each over its caption: ``items`` are (data URI, alt, caption);
+    ``width``: every image shown that many pixels wide (at most its share of the row)."""
     cells = "".join(
-        f"<figure style='margin:0;text-align:center;flex:1'>{image(uri, alt)}"
+        "<figure style='margin:0;text-align:center;flex:1;display:flex;flex-direction:column;"
+        f"align-items:center'>{image(uri, alt, width)}"
         f"<figcaption style='font-size:0.8rem;opacity:0.75'>{escape(caption)}</figcaption>"
         "</figure>"
         for uri, alt, caption in items
