@@ -261,10 +261,10 @@ def canvas_view(brush: int, center: bool) -> None:
         live.drawing()  # live reruns for new weights wait while the learner draws
     if changed and (st.session_state.get("draw_tables_open") or tour.progress("draw").active):
         st.rerun()  # the numbers table or the tour card, outside this fragment, follow the stroke
-    if st.session_state.get(FULL_RUN):
-        live_html.relay(None, key="draw_relay")  # live_view draws them after this
-    else:
+    if changed and not st.session_state.get(FULL_RUN):
         live_html.relay(dict(zip(LIVE_KEYS, _live_markup(), strict=True)), key="draw_relay")
+    else:  # a full run: live_view draws them after this; no new input: they show it already
+        live_html.relay(None, key="draw_relay")
 
 
 def _live_markup() -> tuple[str, str]:

@@ -30,16 +30,19 @@ def color_stops(scale: str) -> tuple[np.ndarray, np.ndarray]:
     return positions, np.array(rgb, np.float64)
 
 
-def colorize(values, zmin: float, zmax: float, signed: bool) -> np.ndarray:
-    """(H, W) values -> (H, W, 3) uint8 colours on the diverging or sequential scale."""
+def colorize(values, zmin, zmax, signed: bool) -> np.ndarray:
+    """(H, W) values -> (H, W, 3) uint8 colours on the diverging or sequential scale (zmin and
+    zmax: numbers, or arrays that broadcast against the values, e.g. one range per map)."""
     scale = theme.DIVERGING if signed else theme.SEQUENTIAL
     return scale_colors(values, zmin, zmax, scale)
 
 
-def scale_colors(values, zmin: float, zmax: float, scale: str) -> np.ndarray:
-    """(H, W) values -> (H, W, 3) uint8 colours of a Plotly colour scale over zmin..zmax."""
+def scale_colors(values, zmin, zmax, scale: str) -> np.ndarray:
+    """(H, W) values -> (H, W, 3) uint8 colours of a Plotly colour scale over zmin..zmax (numbers,
+    or arrays that broadcast against the values)."""
     positions, rgb = color_stops(scale)
-    t = np.clip((np.asarray(values, np.float64) - zmin) / max(zmax - zmin, 1e-12), 0, 1)
+    span = np.maximum(np.subtract(zmax, zmin, dtype=np.float64), 1e-12)
+    t = np.clip((np.asarray(values, np.float64) - zmin) / span, 0, 1)
     channels = [np.interp(t, positions, rgb[:, c]) for c in range(3)]  # linear between stops
     return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
 
@@ -57,14 +60,9 @@ def montage(
     count, height, width = maps.shape
     ncols = min(ncols, count)
     nrows = -(-count // ncols)
-    # Every map coloured at once (a stroke draws several montages): each over its own range,
-    # with colorize's arithmetic, value by value.
-    lo = np.array([r[0] for r in ranges], np.float64)[:, None, None]  # (C, 1, 1)
-    span = np.array([max(r[1] - r[0], 1e-12) for r in ranges], np.float64)[:, None, None]
-    positions, rgb = color_stops(theme.DIVERGING if signed else theme.SEQUENTIAL)
-    t = np.clip((maps.astype(np.float64) - lo) / span, 0, 1)  # (C, H, W)
-    tiles = np.rint(np.stack([np.interp(t, positions, rgb[:, c]) for c in range(3)], -1))
-    tiles = tiles.astype(np.uint8).repeat(scale, 1).repeat(scale, 2)  # (C, H*s, W*s, 3)
+    # Every map coloured at once (a stroke draws several montages), each over its own range.
+    lo, hi = (np.array(bound, np.float64)[:, None, None] for bound in zip(*ranges, strict=True))
+    tiles = colorize(maps, lo, hi, signed).repeat(scale, 1).repeat(scale, 2)  # (C, H*s, W*s, 3)
     # Each tile on a white cell of gap pixels more; cells in rows of ncols (the last row
     # filled with white cells).
     cells = np.full((nrows * ncols, height * scale + gap, width * scale + gap, 3), 255, np.uint8)
