@@ -26,8 +26,8 @@ from ui import (
 
 TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
-TAB_KEY = "draw_input_tab"  # the open input tab (only that tab's content runs)
-BACK_TO_DRAW = "draw_back_to_canvas"  # set when the learner comes back to the Draw tab
+TAB_KEY = "draw_input_tab"  # the chosen way to make an input (only its content runs)
+BACK_TO_DRAW = "draw_back_to_canvas"  # set when the learner comes back to Draw
 FULL_RUN = "draw_full_run"  # True while a full run of the page draws the inputs
 LIVE_KEYS = ("draw_result", "draw_overview")  # the live elements a stroke changes (ui/live_html)
 
@@ -191,7 +191,7 @@ def _maps_cell(stage, mode, global_values) -> str:
 
 
 def _back_to_canvas() -> None:
-    """Back on the Draw tab during a visit, the canvas shows the learner's last drawing again,
+    """Back on Draw during a visit, the canvas shows the learner's last drawing again,
     whatever the current input is (a sample picked meanwhile stays the input until the next
     stroke: a freshly mounted canvas reports nothing until it is drawn on)."""
     kept = st.session_state.get(state.CANVAS_DRAWING)
@@ -200,7 +200,7 @@ def _back_to_canvas() -> None:
 
 
 def _tab_changed() -> None:
-    """The input tabs' callback: only the open tab runs, so leaving Draw unmounts the canvas;
+    """The input choice's callback: only the chosen way runs, so leaving Draw unmounts the canvas;
     coming back to it is marked so that the canvas shows the last drawing again. The upload
     control comes back empty, so the same photo uploaded again is read again."""
     tab = st.session_state.get(TAB_KEY)
@@ -220,7 +220,7 @@ def _enter_canvas() -> None:
 
 
 def draw_input() -> None:
-    """The Draw tab: brush and centring switch, then the canvas (a fragment of its own)."""
+    """Draw: brush and centring switch, then the canvas (a fragment of its own)."""
     width = layout.keep("draw_brush")  # bounds and default in ui/pages.py
     brush = st.slider("Brush width", width.lo, width.hi, key="draw_brush")
     layout.keep("draw_center")
@@ -240,7 +240,7 @@ def canvas_view(brush: int, center: bool) -> None:
     canvas and a relay (ui/live_html.relay) that puts the new prediction and overview into
     their elements beside and below, which a full run draws (live_view) and a stroke does
     not re-send."""
-    if "canvas" not in st.session_state:  # the page or the tab is entered: a fresh canvas
+    if "canvas" not in st.session_state:  # the page or Draw is entered: a fresh canvas
         if st.session_state.pop(BACK_TO_DRAW, False):
             _back_to_canvas()
         else:
@@ -274,7 +274,7 @@ def _live_markup() -> tuple[str, str]:
 
 
 def keyboard_input(subject: samples.Subject) -> None:
-    """The Keyboard tab: a grid drawn with the arrow keys and Space (ui/keyboard_digit.py);
+    """Keyboard: a grid drawn with the arrow keys and Space (ui/keyboard_digit.py);
     Enter makes it the current input, preprocessed exactly as a drawing."""
     st.caption(
         f"Make a {subject.noun} without a mouse: Tab into the grid, move with the arrow keys, "
@@ -303,7 +303,7 @@ def _result_html(trace, subject: samples.Subject) -> str:
         parts.append(_steps_html(pre))
     if trace is None:
         parts.append(light.prompt(
-            f"Draw a {subject.noun} in the black square, or use the tabs above it to pick a "
+            f"Draw a {subject.noun} in the black square, or use the buttons above it to pick a "
             "sample or upload a photo: the prediction appears here, and every stage of the "
             "network below."
         ))  # fmt: skip
@@ -313,25 +313,35 @@ def _result_html(trace, subject: samples.Subject) -> str:
     return "".join(parts)
 
 
+def _input_way() -> str:
+    """The way to make an input (TABS), chosen with one segmented control above its content.
+    It was st.tabs: a tab bar re-renders its whole collection in the browser at the start and
+    end of every run, a stroke's fragment run included, which was about a quarter of the app's
+    extra time per stroke on a loaded machine (bench/draw_latency.py; README)."""
+    layout.keep_choice(TAB_KEY, TABS, TABS[0])  # a share link may have set it
+    # key: TAB_KEY, spelt out for tests/test_tour.py, which reads the keys from the code
+    return st.segmented_control(
+        "Make an input", TABS, required=True, key="draw_input_tab", on_change=_tab_changed,
+        label_visibility="collapsed", wrap=True,
+    )  # fmt: skip
+
+
 def live_view() -> None:
-    """The input tabs beside the prediction, then the overview. Only the open tab's content
-    runs (a stroke does not rebuild the gallery's ten images and twelve buttons). The canvas is
-    a fragment (canvas_view): a stroke reruns only the canvas, whose relay changes the
-    prediction and the overview in place; the tabs, the brush, the tour card and the
-    overview's heading are not re-sent. A full run draws the inputs first, so that the
-    prediction, the overview and the tour card beside them follow what the inputs did."""
+    """The ways to make an input beside the prediction, then the overview. Only the chosen
+    way's content runs (a stroke does not rebuild the gallery's ten images and twelve
+    buttons). The canvas is a fragment (canvas_view): a stroke reruns only the canvas, whose
+    relay changes the prediction and the overview in place; the input choice, the brush, the
+    tour card and the overview's heading are not re-sent. A full run draws the inputs first,
+    so that the prediction, the overview and the tour card beside them follow what the inputs
+    did."""
     subject = _subject()
     left, right = st.columns([2, 3])
     st.session_state[FULL_RUN] = True
     try:
         with left:
-            tabs = st.tabs(TABS, key="draw_input_tab", on_change=_tab_changed)  # key: TAB_KEY
             fill = (draw_input, lambda: gallery(subject), lambda: upload(subject))
             fill += (lambda: keyboard_input(subject),)
-            for tab, content in zip(tabs, fill, strict=True):
-                with tab:
-                    if tab.open:
-                        content()
+            fill[TABS.index(_input_way())]()
     finally:
         st.session_state[FULL_RUN] = False  # a stroke's fragment run sends through its relay
     result, overview = _live_markup()

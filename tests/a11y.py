@@ -45,7 +45,7 @@ def open_from_nav(page, title: str) -> None:
 def pick_sample(page, digit: int = 4) -> None:
     """On the home page: "Pick a sample", then "Use digit <digit>"; waits for the prediction."""
     main = page.get_by_test_id("stMain")
-    main.get_by_role("tab", name="Pick a sample").click()
+    main.get_by_role("radio", name="Pick a sample").click()
     main.get_by_role("button", name=f"Use digit {digit}", exact=True).click()
     page.get_by_text("Current input: held-out digit").first.wait_for(timeout=WAIT)
     page.locator(".cs-prediction").wait_for(timeout=WAIT)

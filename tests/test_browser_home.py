@@ -26,29 +26,29 @@ def test_after_a_stroke_every_way_to_make_an_input_is_on_the_first_screen(page):
     assert _prediction(page) == "1"
     main = page.get_by_test_id("stMain")
     _on_first_screen(page.locator("canvas").first)
-    for tab in ("Pick a sample", "Upload a photo"):
-        _on_first_screen(main.get_by_role("tab", name=tab))
-    main.get_by_role("tab", name="Pick a sample").click()
+    for way in ("Pick a sample", "Upload a photo"):
+        _on_first_screen(main.get_by_role("radio", name=way))
+    main.get_by_role("radio", name="Pick a sample").click()
     for digit in range(10):
         _on_first_screen(main.get_by_role("button", name=f"Use digit {digit}", exact=True))
-    main.get_by_role("tab", name="Upload a photo").click()
+    main.get_by_role("radio", name="Upload a photo").click()
     _on_first_screen(main.get_by_test_id("stFileUploaderDropzone"))
     assert page.evaluate(SCROLLED) == 0
 
 
-def test_picking_a_sample_keeps_the_tab_and_the_drawing(page):
+def test_picking_a_sample_keeps_the_choice_and_the_drawing(page):
     """Pressing "Use digit 4" makes that digit the input and the learner stays on "Pick a
     sample"; back on "Draw", the stroke is still on the canvas."""
     _draw(page, _one())
     assert _prediction(page) == "1"
     main = page.get_by_test_id("stMain")
-    main.get_by_role("tab", name="Pick a sample").click()
+    main.get_by_role("radio", name="Pick a sample").click()
     main.get_by_role("button", name="Use digit 4", exact=True).click()
     page.get_by_text("Current input: held-out digit").wait_for(timeout=WAIT)
     assert _prediction(page) == "4"
-    selected = main.get_by_role("tab", selected=True)
+    selected = main.locator(".st-key-draw_input_tab").get_by_role("radio", checked=True)
     assert selected.inner_text() == "Pick a sample"
-    main.get_by_role("tab", name="Draw", exact=True).click()
+    main.get_by_role("radio", name="Draw", exact=True).click()
     canvas = page.locator("canvas.dc-canvas.lower-canvas")  # the layer the strokes are drawn on
     canvas.wait_for(state="visible", timeout=WAIT)
     ink = canvas.evaluate(

@@ -1,5 +1,5 @@
 """Chromium, keyboard only: one whole lesson with Tab, Enter, Space and the arrow keys. Make a
-digit on the Keyboard tab's grid, read the prediction, open Convolution, step an output cell,
+digit on the Keyboard grid, read the prediction, open Convolution, step an output cell,
 train one short run. No mouse, no clicks; every wait is for something the page shows."""
 
 from __future__ import annotations
@@ -52,10 +52,14 @@ def _slider_down_to(page, label: str, lowest: int) -> None:
 
 
 def _make_a_one(page) -> None:
-    """On the home page: the Keyboard tab, then a vertical bar of ten inked cells, then Enter."""
-    _tab_to(page, "a.getAttribute('role') === 'tab' && a.innerText.trim() === 'Draw'")
+    """On the home page: Keyboard (the ways to make an input are one radio group: Tab reaches
+    the chosen one, the arrow keys the others), then a vertical bar of ten inked cells, then
+    Enter."""
+    _tab_to(page, "a.getAttribute('role') === 'radio' && a.innerText.trim() === 'Draw'")
     _press(page, "ArrowRight", 3)
-    _press(page, "Enter")  # the Keyboard tab (arrows move the focus; Enter opens it)
+    assert _focused_is(page, "a.innerText.trim() === 'Keyboard'")
+    _press(page, "Enter")  # chooses it: the grid replaces the canvas
+    page.locator(".kd-cell").first.wait_for(timeout=a11y.WAIT)
     _tab_to(page, "a.classList.contains('kd-cell')")  # the grid's one tab stop: row 1, col 1
     _press(page, "ArrowRight", 6)
     _press(page, "ArrowDown", 2)

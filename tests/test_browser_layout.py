@@ -166,9 +166,13 @@ def _record(page, views: dict, name: str) -> None:
 
 
 def _tabs(page, views: dict, name: str) -> None:
-    """Record the page, each of its tabs shown in turn (a tab that remembers which one is open
-    may rerun the page; the wait for quiet covers that)."""
-    tabs = page.get_by_test_id("stMain").get_by_role("tab")
+    """Record the page, each of its tabs (or, on Draw & predict, each way to make an input: a
+    segmented control) shown in turn (a tab that remembers which one is open may rerun the
+    page; the wait for quiet covers that)."""
+    main = page.get_by_test_id("stMain")
+    tabs, chosen = main.get_by_role("tab"), "aria-selected"
+    if tabs.count() == 0:
+        tabs, chosen = main.get_by_test_id("stButtonGroup").get_by_role("radio"), "aria-checked"
     if tabs.count() == 0:
         _record(page, views, name)
         return
@@ -176,7 +180,7 @@ def _tabs(page, views: dict, name: str) -> None:
         tab = tabs.nth(k)
         tab.click()
         page.wait_for_function(
-            "(el) => el.getAttribute('aria-selected') === 'true'", arg=tab.element_handle()
+            f"(el) => el.getAttribute('{chosen}') === 'true'", arg=tab.element_handle()
         )
         _quiet(page)
         _record(page, views, f"{name} / {tab.inner_text().strip()}")

@@ -59,7 +59,7 @@ def test_an_uploaded_photo_becomes_the_input_and_a_fake_png_is_refused(browser, 
     page.goto(app_url)
     page.locator("canvas").first.wait_for(timeout=60_000)
     main = page.get_by_test_id("stMainBlockContainer")
-    main.get_by_role("tab", name="Upload a photo").click()  # its messages show in this tab
+    main.get_by_role("radio", name="Upload a photo").click()  # its messages show under it
     uploader = main.get_by_test_id("stFileUploaderDropzoneInput")
     uploader.set_input_files(str(good))
     page.get_by_text("Current input: your photo 'seven.png'").wait_for(timeout=60_000)

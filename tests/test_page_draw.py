@@ -1,5 +1,5 @@
-"""AppTest of the home page (app_pages/page_draw.py, ui/samples.py): the three ways to make an
-input are tabs named in the text, gallery buttons say what they do, and the wording and samples
+"""AppTest of the home page (app_pages/page_draw.py, ui/samples.py): the ways to make an input
+are one choice named in the text, gallery buttons say what they do, and the wording and samples
 follow the data set of the model in use (digits, Fashion-MNIST, or classes of its own)."""
 
 import re
@@ -43,16 +43,19 @@ def _prompt(at: AppTest) -> str:
     return markup_text(found.group(1)) if found else ""
 
 
-def test_the_three_inputs_are_tabs_and_the_text_names_them():
-    """Draw, Pick a sample and Upload a photo are tabs, in that order, and the text names each;
-    the prompt says where the tabs, the prediction and the stages are."""
+def test_the_ways_to_make_an_input_are_one_choice_and_the_text_names_them():
+    """Draw, Pick a sample, Upload a photo and Keyboard are one segmented control (the tabs it
+    replaced cost a stroke time in the browser), in that order, showing the open one; the text
+    names each and the prompt says where the choice, the prediction and the stages are."""
     at = _home()
-    assert [t.label for t in at.tabs] == TABS
+    choice = at.segmented_control(key="draw_input_tab")
+    assert choice.options == TABS and choice.value == "Pick a sample"
+    assert not at.tabs
     intro = " ".join(at.main.markdown[0].value.split())  # the text file wraps its lines
     assert all(f"**{tab}**" in intro for tab in TABS)
     assert at.main.title[0].value == "Draw a digit, watch the network read it"
     assert _prompt(at) == (
-        "Draw a digit in the black square, or use the tabs above it to pick a sample or upload "
+        "Draw a digit in the black square, or use the buttons above it to pick a sample or upload "
         "a photo: the prediction appears here, and every stage of the network below."
     )
 
@@ -64,8 +67,7 @@ def test_only_the_open_input_tab_runs():
     at = _home(tab="Draw")
     assert at.slider(key="draw_brush").label == "Brush width"
     assert not _use_buttons(at) and not _uploads(at) and not at.main.get("image")
-    at.session_state["draw_input_tab"] = "Pick a sample"
-    at.run()
+    at.segmented_control(key="draw_input_tab").set_value("Pick a sample").run()  # as clicked
     assert len(_use_buttons(at)) == 10 and len(at.main.get("image")) == 10
     assert not [s for s in at.slider if s.key == "draw_brush"]
     at.session_state["draw_input_tab"] = "Upload a photo"

@@ -47,6 +47,9 @@ APP_CSS = """
 }
 /* Draw & predict's relay (ui/live_html.relay) only passes HTML on: it takes no room */
 .st-key-draw_relay { display: none; }
+/* Draw & predict's input choice: the chosen way's label in the text colour (Streamlit's
+   accent on its tinted background is 4.47:1 in the light theme); its tint and border show it */
+.st-key-draw_input_tab button[aria-checked="true"] { color: inherit !important; }
 """
 
 COLOR_MODES = ("per map", "per layer", "global")
