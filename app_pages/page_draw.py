@@ -24,9 +24,9 @@ from ui import (
     tour,
 )
 
-TABS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
+WAYS = ("Draw", "Pick a sample", "Upload a photo", "Keyboard")  # the ways to make an input
 GALLERY_SIZE = 10  # samples of one class shown at once, two to a row
-TAB_KEY = "draw_input_tab"  # the chosen way to make an input (only its content runs)
+WAY_KEY = "draw_input_tab"  # the chosen way to make an input (only its content runs)
 BACK_TO_DRAW = "draw_back_to_canvas"  # set when the learner comes back to Draw
 FULL_RUN = "draw_full_run"  # True while a full run of the page draws the inputs
 LIVE_KEYS = ("draw_result", "draw_overview")  # the live elements a stroke changes (ui/live_html)
@@ -199,14 +199,14 @@ def _back_to_canvas() -> None:
     st.session_state[state.CANVAS_SHOWED_INK] = False
 
 
-def _tab_changed() -> None:
+def _way_changed() -> None:
     """The input choice's callback: only the chosen way runs, so leaving Draw unmounts the canvas;
     coming back to it is marked so that the canvas shows the last drawing again. The upload
     control comes back empty, so the same photo uploaded again is read again."""
-    tab = st.session_state.get(TAB_KEY)
-    if tab == TABS[0]:
+    way = st.session_state.get(WAY_KEY)
+    if way == WAYS[0]:
         st.session_state[BACK_TO_DRAW] = True
-    elif tab == TABS[2]:
+    elif way == WAYS[2]:
         st.session_state.pop(state.UPLOAD_SEEN, None)
 
 
@@ -314,14 +314,13 @@ def _result_html(trace, subject: samples.Subject) -> str:
 
 
 def _input_way() -> str:
-    """The way to make an input (TABS), chosen with one segmented control above its content.
-    It was st.tabs: a tab bar re-renders its whole collection in the browser at the start and
-    end of every run, a stroke's fragment run included, which was about a quarter of the app's
-    extra time per stroke on a loaded machine (bench/draw_latency.py; README)."""
-    layout.keep_choice(TAB_KEY, TABS, TABS[0])  # a share link may have set it
-    # key: TAB_KEY, spelt out for tests/test_tour.py, which reads the keys from the code
+    """The way to make an input (WAYS), chosen with one segmented control above its content
+    (not st.tabs, whose tab bar the browser rebuilt at the start and end of every run, a
+    stroke's included: README, "Draw to prediction")."""
+    layout.keep_choice(WAY_KEY, WAYS, WAYS[0])  # a share link may have set it
+    # key: WAY_KEY, spelt out for tests/test_tour.py, which reads the keys from the code
     return st.segmented_control(
-        "Make an input", TABS, required=True, key="draw_input_tab", on_change=_tab_changed,
+        "Make an input", WAYS, required=True, key="draw_input_tab", on_change=_way_changed,
         label_visibility="collapsed", wrap=True,
     )  # fmt: skip
 
@@ -341,7 +340,7 @@ def live_view() -> None:
         with left:
             fill = (draw_input, lambda: gallery(subject), lambda: upload(subject))
             fill += (lambda: keyboard_input(subject),)
-            fill[TABS.index(_input_way())]()
+            fill[WAYS.index(_input_way())]()
     finally:
         st.session_state[FULL_RUN] = False  # a stroke's fragment run sends through its relay
     result, overview = _live_markup()

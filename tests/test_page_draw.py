@@ -44,9 +44,9 @@ def _prompt(at: AppTest) -> str:
 
 
 def test_the_ways_to_make_an_input_are_one_choice_and_the_text_names_them():
-    """Draw, Pick a sample, Upload a photo and Keyboard are one segmented control (the tabs it
-    replaced cost a stroke time in the browser), in that order, showing the open one; the text
-    names each and the prompt says where the choice, the prediction and the stages are."""
+    """Draw, Pick a sample, Upload a photo and Keyboard are one segmented control (not tabs,
+    which cost every stroke time in the browser), in that order, showing the chosen one; the
+    text names each and the prompt says where the choice, the prediction and the stages are."""
     at = _home()
     choice = at.segmented_control(key="draw_input_tab")
     assert choice.options == TABS and choice.value == "Pick a sample"
