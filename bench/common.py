@@ -70,18 +70,19 @@ def serve(
     extra_env: dict | None = None,
     port: int | None = None,
     root: Path = ROOT,
+    log: Path | None = None,
 ):
     """`streamlit run <script>` on 127.0.0.1 (a free port unless ``port`` is given) from the
     repository root (or ``root``, e.g. an older copy of the repository); yields (url, process).
-    The process is terminated (and killed if it hangs) on exit, unless it has already ended."""
+    The server's output goes to the file ``log`` (appended) or nowhere. The process is
+    terminated (and killed if it hangs) on exit, unless it has already ended."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(root / script)]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--server.headless", "true"]
     env = {**os.environ, **(extra_env or {})}
-    proc = subprocess.Popen(
-        cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with open(log, "ab") if log else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -151,9 +152,23 @@ def running_app(env: dict | None = None):
 @contextlib.contextmanager
 def app_process(port: int | None = None, env: dict | None = None):
     """Like running_app, but yields (url, process) so a test can kill the server; ``port`` lets a
-    restarted server take the same address; ``env`` adds environment variables."""
-    with serve("app.py", extra_env=env, port=port) as (url, proc):
+    restarted server take the same address; ``env`` adds environment variables. The server's
+    output is kept for ``server_log(url)``."""
+    log = Path(tempfile.mkdtemp(prefix="convscope-server-")) / "server.log"
+    with serve("app.py", extra_env=env, port=port, log=log) as (url, proc):
+        SERVER_LOGS[url] = log
         yield url, proc
+
+
+SERVER_LOGS: dict[str, Path] = {}  # url -> the output of the test server at that address
+
+
+def server_log(url: str, lines: int = 40) -> str:
+    """The last ``lines`` lines the test server at ``url`` printed (for a failure's message)."""
+    log = SERVER_LOGS.get(url)
+    if log is None or not log.exists():
+        return "(no server log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) or "(empty)"
 
 
 VIEWPORT = {"width": 1400, "height": 900}  # the browser tests' default window
