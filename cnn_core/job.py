@@ -186,7 +186,10 @@ class TrainingJob(ProcessRelay, ThreadTrainer):
     # -- controls (any thread) ----------------------------------------------------------------
 
     def start(self) -> TrainingJob:
-        """Join the slot queue (now, so the queue is first come, first served) and start."""
+        """Join the slot queue (now, so the queue is first come, first served) and start; a
+        job already started is left as it is (a caller may be unsure whether it got that far)."""
+        if self._ticket is not None:
+            return self
         self._ticket = self._slots.ticket()
         self.snapshot_log.record(0, self.model)  # the random initial weights
         self._publish_weights("the random initial weights")

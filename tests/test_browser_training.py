@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.conftest import app_process, wait_until
+from tests.conftest import app_process, server_log, wait_until
 from tests.test_browser import _draw, _one, _prediction
 from ui import samples
 
@@ -69,11 +70,25 @@ def _long_run_settings(page) -> None:
         ).first.wait_for(timeout=WAIT)  # the value (and the slider's maximum) shown
 
 
+def _shown(page, text: str) -> None:
+    """Wait until ``text`` is on the page; if it never comes, fail with what the sidebar shows
+    and what the server printed (a hang in CI must say where it was)."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=WAIT)
+    except PlaywrightTimeout:
+        origin = re.match(r"https?://[^/]+", page.url).group(0)
+        sidebar = _sidebar(page).inner_text(timeout=5_000)
+        pytest.fail(
+            f"{text!r} not shown within {WAIT / 1000:g} s.\nThe sidebar:\n{sidebar}\n"
+            f"The server's log:\n{server_log(origin)}"
+        )
+
+
 def _train_long(page) -> None:
     """Set up a long run, press Train and wait until its first steps are reported."""
     _long_run_settings(page)
     _sidebar(page).get_by_role("button", name="Train").click()
-    page.get_by_text("Training: epoch").first.wait_for(timeout=WAIT)
+    _shown(page, "Training: epoch")
 
 
 def _progress(page) -> str:
@@ -237,6 +252,27 @@ def test_pause_holds_resume_continues_and_one_step_is_shown(browser, server_url)
         context.close()
 
 
+def test_a_train_press_with_another_change_on_its_way_starts_one_run(browser, server_url):
+    """(c2) Train, and at once another sidebar change (Augment): the change's rerun ends the
+    Train press's script run early, and the run must start all the same, once. Before, the
+    press was lost whenever that rerun came while the press's run was still being drawn."""
+    context, page = _open(browser, server_url)
+    try:
+        _long_run_settings(page)
+        sidebar = _sidebar(page)
+        augment = sidebar.get_by_test_id("stCheckbox").filter(has_text="Augment").locator("input")
+        sidebar.get_by_role("button", name="Train").evaluate(
+            "(train, augment) => { train.click(); setTimeout(() => augment.click(), 0); }",
+            augment.element_handle(),
+        )
+        _shown(page, "Training: epoch")
+        assert "Training stopped" not in page.inner_text("body")  # one run, not one replaced
+        _stop(page)
+        assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    finally:
+        context.close()
+
+
 def test_stop_keeps_the_weights_and_the_drawing_stays(browser, server_url):
     """(d) Stop during a run: the page says where it stopped, the session keeps its own model,
     the canvas still holds the drawing and the prediction is the new model's; Reset to the
@@ -279,7 +315,7 @@ def test_two_sessions_through_one_slot_end_with_their_own_models(browser):
             _press(second, "Train")
             second.get_by_text("you are number 1 in the queue").wait_for(timeout=WAIT)
             _stop(first)
-            second.get_by_text("Training: epoch").first.wait_for(timeout=WAIT)
+            _shown(second, "Training: epoch")
             _stop(second)
             mine, theirs = _fingerprint(first), _fingerprint(second)
             assert default not in (mine, theirs) and mine != theirs
@@ -308,7 +344,7 @@ def test_a_closed_sessions_run_stops_and_frees_its_slot(browser):
             # worker process then starts (Python and torch imported: seconds on a busy machine)
             queued = second.get_by_text("you are number 1 in the queue")
             queued.wait_for(state="hidden", timeout=2 * TTL * 1000)
-            second.get_by_text("Training: epoch").first.wait_for(timeout=WAIT)
+            _shown(second, "Training: epoch")
             wait_for(lambda: first_worker not in worker_processes(server.pid), seconds=60)
             assert len(worker_processes(server.pid)) == 1
             _stop(second)

@@ -5,10 +5,14 @@ every run that must still be under way is long by its settings and held with Pau
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+import streamlit
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
+from cnn_core import job as jobs
 from tests.conftest import app_session, live_markup, wait_until
 from ui import live, state
 from ui.sidebar import RUN_DEFAULTS, RUN_KEYS
@@ -129,6 +133,107 @@ def test_the_same_train_press_seen_twice_starts_one_run(monkeypatch):
         assert at.session_state[state.TRAINING] is job and job.status == "paused"
     finally:
         _stop(job)
+
+
+class _RunEnded(Exception):
+    """Stands for Streamlit ending a script run early (another rerun was asked for): it does
+    so at an access to session state, before the access."""
+
+
+class _EndingSessionState:
+    """st.session_state for ui/live.py that ends the script run at the ``end_at``-th access made
+    inside live.start (once; None: never) and counts those accesses."""
+
+    def __init__(self, end_at: int | None):
+        self.end_at, self.count, self.inside = end_at, 0, False
+
+    def _access(self):
+        if self.inside:
+            self.count += 1
+            if self.count == self.end_at:
+                raise _RunEnded(f"the run ended at access {self.count} of live.start")
+        return streamlit.session_state
+
+    def get(self, *args):
+        return self._access().get(*args)
+
+    def pop(self, *args):
+        return self._access().pop(*args)
+
+    def __getitem__(self, key):
+        return self._access()[key]
+
+    def __setitem__(self, key, value):
+        self._access()[key] = value
+
+    def __contains__(self, key):
+        return key in self._access()
+
+
+def _press_train_ending_at(monkeypatch, at: AppTest, end_at: int | None) -> int:
+    """Press Train with live.start's run ending at its ``end_at``-th access to session state,
+    then run the script once more as Streamlit would (the button no longer pressed); returns
+    how many accesses an uninterrupted start made."""
+    ending = _EndingSessionState(end_at)
+    real_start = live.start
+
+    def start(*args):
+        ending.inside = True
+        try:
+            return real_start(*args)
+        finally:
+            ending.inside = False
+
+    with monkeypatch.context() as patch:
+        patch.setattr(live, "st", SimpleNamespace(**{**vars(streamlit), "session_state": ending}))
+        patch.setattr(live, "start", start)
+        at.sidebar.button(key="train_button").click().run()
+        if end_at is not None:
+            assert len(at.exception) == 1  # the page shows it (its message redacted)
+            at.run()
+    assert not at.exception, at.exception
+    return ending.count
+
+
+def test_a_train_press_is_carried_out_wherever_its_script_run_ends(monkeypatch):
+    """Streamlit ends a script run at any access to session state when another rerun was asked
+    for meanwhile (a widget changed while the page was drawn). For every access live.start makes,
+    a run ended there: the next run starts the press's job, exactly one job is started, it is
+    the session's, and the press is not left waiting (before, the press was lost or the
+    session kept a job that never started)."""
+    monkeypatch.setenv(jobs.WORKER_ENV, "thread")
+    started = []
+    real = jobs.TrainingJob.start
+
+    def start(self):
+        if self._ticket is None:
+            started.append(self)
+        return real(self)
+
+    monkeypatch.setattr(jobs.TrainingJob, "start", start)
+    at = app_session(digit=0, settings={"cfg_epochs": 20}).run()
+
+    def press(end_at: int | None) -> int:
+        at.session_state["cfg_seed"] = before = len(started)  # a new request: not a repeat
+        at.run()
+        accesses = _press_train_ending_at(monkeypatch, at, end_at)
+        job = at.session_state[state.TRAINING]
+        assert len(started) == before + 1 and started[-1] is job, end_at
+        assert state.TRAIN_ASKED not in at.session_state, end_at
+        if state.STARTING in at.session_state:  # the run ended just before its removal: it
+            assert at.session_state[state.STARTING][1] is job  # holds the job until a new press
+        _stop(job)
+        at.run()
+        return accesses
+
+    try:
+        accesses = press(None)
+        assert accesses >= 8  # reads and writes of the press, the job, the last start, ...
+        for end_at in range(1, accesses + 1):
+            press(end_at)
+    finally:
+        for job in started:
+            _stop(job)
 
 
 def test_step_one_batch_appears_only_while_paused():

@@ -4,7 +4,8 @@ The job (cnn_core.job.TrainingJob) is kept in st.session_state[state.TRAINING]; 
 (which relays a worker process's training by default) never touches Streamlit. This module
 runs only on the session's own script thread:
 
-- ``start(request)``      a new run (a run still under way is stopped first and its weights kept)
+- ``train_pressed(request)`` after the sidebar's Train (its press waits in session state): a
+                          new run (a run still under way is stopped first and its weights kept)
 - ``adopt_finished()``    each script run: a job that ended hands its model to the session, once
 - ``refresh_live_model()`` while a run is under way: its latest published weights become the
                           model of every page (state.current_model)
@@ -52,25 +53,57 @@ def active_job() -> TrainingJob | None:
     return job if job is not None and not job.finished else None
 
 
-def start(request: TrainRequest) -> None:
-    """Start a run for this session. A run still under way is stopped first (its weights are
-    kept, as with Stop), so the session never has two jobs. The same request again within
-    REPEAT_SECONDS is one press seen twice (Streamlit can replay a click when reruns overlap)
-    and is ignored."""
-    last = st.session_state.get(state.LAST_START)
-    if last is not None and last[0] == request and time.monotonic() - last[1] < REPEAT_SECONDS:
-        return
-    st.session_state[state.LAST_START] = (request, time.monotonic())
-    old = active_job()
-    if old is not None:
-        old.stop()
-        old.join(30)  # one step and an evaluation at most
-        adopt_finished()
-    job = TrainingJob(request, state.dataset_split(request.dataset), shared_slots())
+def train_pressed(request: TrainRequest | None) -> bool:
+    """At the end of the training panel: act on a Train press waiting in state.TRAIN_ASKED.
+    Starts its run (``start``) when the widgets' ``request`` can be trained; a press whose
+    settings cannot (None) is dropped. True when a run was started by this call."""
+    press = st.session_state.get(state.TRAIN_ASKED)
+    if press is None:
+        return False
+    if request is None:
+        st.session_state.pop(state.TRAIN_ASKED, None)
+        return False
+    return start(request, press)
+
+
+def start(request: TrainRequest, press: int) -> bool:
+    """Start a run for the Train press ``press`` (its token); True if a run was started.
+
+    A run still under way is stopped first (its weights are kept, as with Stop), so the session
+    never has two jobs. Another press with the same request within REPEAT_SECONDS is a double
+    press and starts nothing.
+
+    Streamlit may end a script run at any access to session state when another rerun has been
+    asked for meanwhile (the learner changed a widget, a component sent a value). So every step
+    here may be the last of its run, and the next run, finding the press still waiting, goes on
+    from where this one stopped: the job made for the press is kept with its token under
+    state.STARTING until it has been started and stored, and the press is taken last (a run
+    ended just before STARTING's removal leaves it holding the session's job; the next press
+    replaces it). Before, a run ended between two steps lost the press, or left the session
+    with a job that never started (its progress "Starting…" for ever)."""
+    starting = st.session_state.get(state.STARTING)
+    if starting is None or starting[0] != press:  # this press has no job yet
+        last = st.session_state.get(state.LAST_START)
+        if last is not None and last[0] == request and time.monotonic() - last[1] < REPEAT_SECONDS:
+            st.session_state.pop(state.TRAIN_ASKED, None)
+            return False
+        old = active_job()
+        if old is not None:
+            old.stop()
+            old.join(30)  # one step and an evaluation at most
+            adopt_finished()
+        job = TrainingJob(request, state.dataset_split(request.dataset), shared_slots())
+        starting = (press, job)  # not started: harmless if this script run ends here
+        st.session_state[state.STARTING] = starting
+    job = starting[1]
     st.session_state[state.TRAINING] = job
     st.session_state.pop(state.ADOPTED, None)
-    job.start()
+    job.start()  # once: a job already started is left as it is
+    st.session_state[state.LAST_START] = (request, time.monotonic())
     keep_alive()
+    st.session_state.pop(state.TRAIN_ASKED, None)
+    st.session_state.pop(state.STARTING, None)
+    return True
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ fragment. Nothing here trains.
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from cnn_core import ModelConfig
@@ -253,8 +255,17 @@ def _follow_the_run(request: TrainRequest | None) -> None:
         )
 
 
+def _ask_to_train() -> None:
+    """on_click of Train: keep the press (a token of its own) in session state until its run
+    has started (ui/live.start). The button's return value is not enough: Streamlit ends a
+    script run early when another rerun is asked for meanwhile, and the next run reads the
+    button as not pressed."""
+    st.session_state[state.TRAIN_ASKED] = time.monotonic_ns()
+
+
 def training_panel() -> TrainRequest | None:
-    """The whole panel; returns a TrainRequest when Train was pressed with valid settings."""
+    """The whole panel; returns the widgets' TrainRequest, or None when they cannot be trained
+    (the reason is on the page)."""
     _preset_buttons()
     dataset, usable = _dataset_widget()
     with st.expander("Architecture", expanded=False):
@@ -264,9 +275,10 @@ def training_panel() -> TrainRequest | None:
     request = _request(dataset, arch, opt)
     _follow_the_run(request)
     active = live.active_job() is not None
-    go_ = st.button(
+    st.button(
         "Train", type="primary", disabled=not usable or request is None, key="train_button",
         help="Starts a new run" + (" (the run under way is stopped first)" if active else ""),
+        on_click=_ask_to_train,
     )  # fmt: skip
     if st.button(
         "Reset to the default model", key="reset_button", disabled=active,
@@ -277,7 +289,7 @@ def training_panel() -> TrainRequest | None:
         st.rerun()
     with st.expander("Model file", expanded=False):
         model_files.model_file_panel()
-    return request if go_ else None
+    return request if usable else None
 
 
 def render(teacher: bool = False) -> None:
@@ -297,8 +309,7 @@ def render(teacher: bool = False) -> None:
         st.divider()
         st.subheader("Train a model")
         request = training_panel()
-        if request is not None:
-            live.start(request)
+        if live.train_pressed(request):
             live.refresh_live_model()
         with progress:
             live.progress_panel()
