@@ -153,11 +153,14 @@ def running_app(env: dict | None = None):
 def app_process(port: int | None = None, env: dict | None = None):
     """Like running_app, but yields (url, process) so a test can kill the server; ``port`` lets a
     restarted server take the same address; ``env`` adds environment variables. The server's
-    output is kept for ``server_log(url)``."""
+    output is kept for ``server_log(url)`` while it runs."""
     log = Path(tempfile.mkdtemp(prefix="convscope-server-")) / "server.log"
-    with serve("app.py", extra_env=env, port=port, log=log) as (url, proc):
-        SERVER_LOGS[url] = log
-        yield url, proc
+    try:
+        with serve("app.py", extra_env=env, port=port, log=log) as (url, proc):
+            SERVER_LOGS[url] = log
+            yield url, proc
+    finally:
+        shutil.rmtree(log.parent, ignore_errors=True)
 
 
 SERVER_LOGS: dict[str, Path] = {}  # url -> the output of the test server at that address
