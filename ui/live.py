@@ -53,6 +53,14 @@ def active_job() -> TrainingJob | None:
     return job if job is not None and not job.finished else None
 
 
+class Press:
+    """A Train press waiting in state.TRAIN_ASKED, and the job made for it once there is one
+    (set as a plain attribute: not an access to session state)."""
+
+    def __init__(self):
+        self.job: TrainingJob | None = None
+
+
 def train_pressed(request: TrainRequest | None) -> bool:
     """At the end of the training panel: act on a Train press waiting in state.TRAIN_ASKED.
     Starts its run (``start``) when the widgets' ``request`` can be trained; a press whose
@@ -66,8 +74,8 @@ def train_pressed(request: TrainRequest | None) -> bool:
     return start(request, press)
 
 
-def start(request: TrainRequest, press: int) -> bool:
-    """Start a run for the Train press ``press`` (its token); True if a run was started.
+def start(request: TrainRequest, press: Press) -> bool:
+    """Start a run for the Train press ``press``; True if a run was started.
 
     A run still under way is stopped first (its weights are kept, as with Stop), so the session
     never has two jobs. Another press with the same request within REPEAT_SECONDS is a double
@@ -76,13 +84,11 @@ def start(request: TrainRequest, press: int) -> bool:
     Streamlit may end a script run at any access to session state when another rerun has been
     asked for meanwhile (the learner changed a widget, a component sent a value). So every step
     here may be the last of its run, and the next run, finding the press still waiting, goes on
-    from where this one stopped: the job made for the press is kept with its token under
-    state.STARTING until it has been started and stored, and the press is taken last (a run
-    ended just before STARTING's removal leaves it holding the session's job; the next press
-    replaces it). Before, a run ended between two steps lost the press, or left the session
-    with a job that never started (its progress "Starting…" for ever)."""
-    starting = st.session_state.get(state.STARTING)
-    if starting is None or starting[0] != press:  # this press has no job yet
+    from where this one stopped: the press keeps the job made for it, and is taken from session
+    state only once that job has been stored and started. Before, a run ended between two steps
+    lost the press, or left the session with a job that never started (its progress
+    "Starting…" for ever)."""
+    if press.job is None:  # this press has no job yet
         last = st.session_state.get(state.LAST_START)
         if last is not None and last[0] == request and time.monotonic() - last[1] < REPEAT_SECONDS:
             st.session_state.pop(state.TRAIN_ASKED, None)
@@ -92,17 +98,13 @@ def start(request: TrainRequest, press: int) -> bool:
             old.stop()
             old.join(30)  # one step and an evaluation at most
             adopt_finished()
-        job = TrainingJob(request, state.dataset_split(request.dataset), shared_slots())
-        starting = (press, job)  # not started: harmless if this script run ends here
-        st.session_state[state.STARTING] = starting
-    job = starting[1]
-    st.session_state[state.TRAINING] = job
+        press.job = TrainingJob(request, state.dataset_split(request.dataset), shared_slots())
+    st.session_state[state.TRAINING] = press.job
     st.session_state.pop(state.ADOPTED, None)
-    job.start()  # once: a job already started is left as it is
+    press.job.start()  # once: a job already started is left as it is
     st.session_state[state.LAST_START] = (request, time.monotonic())
     keep_alive()
     st.session_state.pop(state.TRAIN_ASKED, None)
-    st.session_state.pop(state.STARTING, None)
     return True
 
 

@@ -8,8 +8,6 @@ fragment. Nothing here trains.
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from cnn_core import ModelConfig
@@ -256,11 +254,11 @@ def _follow_the_run(request: TrainRequest | None) -> None:
 
 
 def _ask_to_train() -> None:
-    """on_click of Train: keep the press (a token of its own) in session state until its run
-    has started (ui/live.start). The button's return value is not enough: Streamlit ends a
-    script run early when another rerun is asked for meanwhile, and the next run reads the
-    button as not pressed."""
-    st.session_state[state.TRAIN_ASKED] = time.monotonic_ns()
+    """on_click of Train: keep the press in session state until its run has started
+    (ui/live.start). The button's return value is not enough: Streamlit ends a script run
+    early when another rerun is asked for meanwhile, and the next run reads the button as not
+    pressed."""
+    st.session_state[state.TRAIN_ASKED] = live.Press()
 
 
 def training_panel() -> TrainRequest | None:
